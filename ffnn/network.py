@@ -1,0 +1,295 @@
+"""The feedforward network: forward P1 (5)/(6), cost P1 (9), backward P1 (15)(16)(22)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from backends import Backend, get_backend
+
+from ._validation import as_inputs, as_targets
+from .layers import Dense
+from .losses import Loss, get_loss
+
+__all__ = ["Network"]
+
+Gradients = list[tuple[Any, Any]]
+
+
+class Network:
+    """A stack of :class:`~ffnn.Dense` layers with a cost, living on one backend.
+
+    The public methods take samples as ROWS, (m, n_features), like NumPy,
+    scikit-learn and PyTorch; inside, every equation uses the seeds' column layout
+    (MATH.md §1), reached by a transpose view.
+
+    Parameters
+    ----------
+    layers : sequence of Dense
+        Consecutive sizes must chain: ``layers[i].n_out == layers[i+1].n_in``.
+    loss : str or Loss, default "mse"
+        mse, binary_crossentropy, categorical_crossentropy.
+    backend : str or Backend, default "auto"
+        See :func:`backends.get_backend`.
+    device : str, optional
+        ``"cpu"``, ``"gpu"``, ``"cuda:N"``.
+    dtype : {"float32", "float64"}
+    seed : int, optional
+        Seeds the host Generator that draws the initial weights; the same seed gives
+        bit-identical weights on every backend.
+    fuse_output : bool, default True
+        Use the exact fused dJ/dZ^[L] and the stable cost-from-Z when the output
+        activation matches the loss (sigmoid+BCE, softmax+CCE, linear+MSE).
+        ``False`` forces the general path: seed dJ/dA^[L], then P2's backward.
+
+    Raises
+    ------
+    ValueError
+        Empty or non-chaining layers, bad dtype, unknown loss/backend names, or a
+        cross-entropy loss after an output activation whose values can leave (0, 1)
+        (relu, tanh, linear).
+    TypeError
+        A layer that is not a Dense.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Dense],
+        *,
+        loss: str | Loss = "mse",
+        backend: str | Backend = "auto",
+        device: Any = None,
+        dtype: str = "float32",
+        seed: int | None = None,
+        fuse_output: bool = True,
+    ) -> None:
+        self.layers = list(layers)
+        _check_layers(self.layers)
+        self.loss = get_loss(loss)
+        _check_pairing(self.layers[-1].activation.name, self.loss.name)
+        self.backend = get_backend(backend, device)
+        self._dtype = self.backend.dtype(dtype)
+        self.dtype = dtype
+        self.seed = seed
+        self.fuse_output = bool(fuse_output)
+        rng = np.random.default_rng(seed)
+        self.set_weights([p for layer in self.layers for p in layer.initial_parameters(rng, dtype)])
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def xp(self) -> Any:
+        """The backend's Array API namespace."""
+        return self.backend.xp
+
+    @property
+    def n_in(self) -> int:
+        """n^[0], the number of input features."""
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self) -> int:
+        """n^[L], the number of outputs."""
+        return self.layers[-1].n_out
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable scalars, Σ n^[l](n^[l-1] + 1)."""
+        return sum(layer.n_out * (layer.n_in + 1) for layer in self.layers)
+
+    @property
+    def fused(self) -> bool:
+        """Whether the output/cost pair takes the fused gradient (MATH.md §4)."""
+        return self.fuse_output and self.layers[-1].activation.name == self.loss.fused_activation
+
+    # ------------------------------------------------------------------ parameters
+    def parameters(self) -> list[Any]:
+        """[W^[1], b^[1], …, W^[L], b^[L]] as arrays of the backend (not copies)."""
+        return [p for layer in self.layers for p in (layer.W, layer.b)]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Host (NumPy) copies of :meth:`parameters`."""
+        return [self.backend.to_numpy(p).copy() for p in self.parameters()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace every parameter by ``weights`` ([W1, b1, …]; any array-like), cast
+        to the network's dtype and moved to its device.
+
+        Raises
+        ------
+        ValueError
+            Wrong count or shape (the message names the parameter).
+        """
+        if len(weights) != 2 * len(self.layers):
+            msg = f"expected {2 * len(self.layers)} arrays [W1, b1, ...], got {len(weights)}"
+            raise ValueError(msg)
+        new = []
+        for i, layer in enumerate(self.layers):
+            for j, (label, shape) in enumerate((("W", (layer.n_out, layer.n_in)), ("b", (layer.n_out, 1)))):
+                value = weights[2 * i + j]
+                array = self.backend.asarray(value if hasattr(value, "shape") else np.asarray(value), dtype=self._dtype)
+                if tuple(array.shape) != shape:
+                    msg = f"{label}^[{i + 1}] must have shape {shape}, got {tuple(array.shape)}"
+                    raise ValueError(msg)
+                new.append(array)
+        for i, layer in enumerate(self.layers):
+            layer.W, layer.b = new[2 * i], new[2 * i + 1]
+
+    def copy(self, *, backend: str | Backend | None = None, device: Any = None, dtype: str | None = None) -> Network:
+        """A deep copy, optionally on another backend/device or in another dtype."""
+        layers = [Dense(la.n_in, la.n_out, activation=la.activation, init=la.init) for la in self.layers]
+        target = self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
+        clone = Network(
+            layers, loss=self.loss, backend=target, dtype=dtype or self.dtype, seed=self.seed, fuse_output=self.fuse_output
+        )
+        clone.set_weights(self.get_weights())
+        return clone
+
+    # ------------------------------------------------------------------ column-layout core
+    def forward_columns(self, X: Any, /) -> tuple[list[Any], Any]:
+        """Forward pass in the seeds' layout: P1 (5)/(6) for l = 1..L.
+
+        ``X`` is A^[0], shape (n^[0], m), already on the backend. Returns the cache
+        [A^[0], …, A^[L]] (what backward needs) and Z^[L] (for the fused cost).
+        """
+        xp = self.xp
+        cache = [X]
+        Z = X
+        for layer in self.layers:
+            Z, A = layer.forward(cache[-1], xp=xp)
+            cache.append(A)
+        return cache, Z
+
+    def cost_columns(self, cache: list[Any], Z_L: Any, Y: Any, /) -> Any:
+        """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path."""
+        if self.fused:
+            return self.loss.cost_from_logits(Z_L, Y, xp=self.xp)
+        return self.loss.cost(cache[-1], Y, xp=self.xp)
+
+    def backward_columns(self, cache: list[Any], Y: Any, /) -> Gradients:
+        """Backward pass in the seeds' layout, l = L..1.
+
+        Seeds dJ/dZ^[L] with the fused (1/m)(A − Y) rule, or with the loss's
+        dJ/dA^[L] followed by g^[L]'s P2 backward; then P1 (15)/(16)/(22) and P2
+        per layer. dJ/dX is never computed. Returns [(dW^[l], db^[l])] for l = 1..L.
+        """
+        xp = self.xp
+        A_L = cache[-1]
+        out = self.layers[-1].activation
+        if self.fused:
+            dZ = self.loss.fused_gradient(A_L, Y, xp=xp)
+        else:
+            dZ = out.backward(A_L, self.loss.gradient(A_L, Y, xp=xp), xp=xp)
+        grads: Gradients = [None] * len(self.layers)  # type: ignore[list-item]
+        for l in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[l]
+            dW, db, dA = layer.backward(dZ, cache[l], xp=xp, need_input_grad=l > 0)
+            grads[l] = (dW, db)
+            if l > 0:
+                dZ = self.layers[l - 1].activation.backward(cache[l], dA, xp=xp)
+        return grads
+
+    # ------------------------------------------------------------------ public, samples as rows
+    def inputs(self, X: Any, /) -> Any:
+        """Validate X (m, n_in) and move it to the network's backend and dtype."""
+        return as_inputs(X, self.backend, self.dtype, self.n_in)
+
+    def targets(self, Y: Any, m: int, /) -> Any:
+        """Validate targets for m examples and return them as (m, n_out) on the backend
+        (class labels one-hot encoded for categorical cross-entropy)."""
+        return as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
+
+    def predict(self, X: Any, /, *, batch_size: int | None = None) -> Any:
+        """Network outputs Ŷ = A^[L] for inputs X.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+        batch_size : int, optional
+            Evaluate this many rows at a time (bounds the memory of large inputs).
+
+        Returns
+        -------
+        array of the backend, shape (m, n_out)
+        """
+        x = self.inputs(X)
+        m = x.shape[0]
+        step = m if batch_size is None else _positive(batch_size, "batch_size")
+        parts = [self.forward_columns(x[i : i + step, :].T)[0][-1].T for i in range(0, m, step)]
+        return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
+
+    def cost(self, X: Any, Y: Any, /) -> float:
+        """J (P1 (9)) of the whole batch (X, Y) as a Python float."""
+        x = self.inputs(X)
+        y = self.targets(Y, x.shape[0])
+        cache, Z_L = self.forward_columns(x.T)
+        return float(self.cost_columns(cache, Z_L, y.T))
+
+    def loss_and_gradients(self, X: Any, Y: Any, /) -> tuple[float, Gradients]:
+        """Cost and gradients at the current parameters, by backpropagation.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+        Y : array_like, shape (m, n_out), or (m,) (see :meth:`targets`)
+
+        Returns
+        -------
+        cost : float
+            J, the mean over the m examples.
+        grads : list of (dW, db)
+            ``grads[l]`` has the shapes of (W, b) of ``layers[l]``:
+            P1 (15) dJ/dW = dJ/dZ A^[l-1]ᵀ and P1 (16) dJ/db = Σ_{axis=1} dJ/dZ.
+        """
+        x = self.inputs(X)
+        y = self.targets(Y, x.shape[0])
+        cache, Z_L = self.forward_columns(x.T)
+        cost = self.cost_columns(cache, Z_L, y.T)
+        return float(cost), self.backward_columns(cache, y.T)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return (
+            f"Network([{inner}], loss={self.loss.name!r}, backend={self.backend.name!r}, "
+            f"device={self.backend.device_name!r}, dtype={self.dtype!r})"
+        )
+
+
+def _positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        msg = f"{name} must be a positive integer, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+_PROBABILITY_OUTPUTS = {
+    "binary_crossentropy": ("sigmoid", "softmax"),
+    "categorical_crossentropy": ("softmax", "sigmoid"),
+}
+
+
+def _check_pairing(activation: str, loss: str) -> None:
+    """Cross-entropies take logs of Ŷ and 1 − Ŷ: the output must lie in (0, 1)."""
+    allowed = _PROBABILITY_OUTPUTS.get(loss)
+    if allowed and activation not in allowed:
+        msg = (
+            f"{loss} needs outputs in (0, 1), but the output layer uses {activation}; "
+            f"use a {' or '.join(allowed)} output layer, or loss='mse'"
+        )
+        raise ValueError(msg)
+
+
+def _check_layers(layers: list[Dense]) -> None:
+    if not layers:
+        msg = "a Network needs at least one Dense layer"
+        raise ValueError(msg)
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Dense):
+            msg = f"layer {i} is a {type(layer).__name__}; Network takes ffnn.Dense layers"
+            raise TypeError(msg)
+        if i and layers[i - 1].n_out != layer.n_in:
+            msg = (
+                f"layer {i} expects {layer.n_in} inputs but layer {i - 1} has {layers[i - 1].n_out} outputs; "
+                f"make Dense({layers[i - 1].n_out}, ...) follow Dense(..., {layers[i - 1].n_out})"
+            )
+            raise ValueError(msg)
