@@ -1,0 +1,32 @@
+"""The backend matrix: every test that takes `backend` runs on each usable library."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends import Backend, backend_status, get_backend
+
+# (name, device): array_api_strict runs on a non-default device so that any array
+# created without `device=` fails loudly.
+MATRIX = [
+    pytest.param(("numpy", None), id="numpy"),
+    pytest.param(("array_api_strict", "device1"), id="array_api_strict"),
+    pytest.param(("torch", "cpu"), id="torch"),
+    pytest.param(("jax", "cpu"), id="jax"),
+    pytest.param(("cupy", "cuda:0"), id="cupy", marks=pytest.mark.gpu),
+]
+
+
+def make_backend(name: str, device: str | None) -> Backend:
+    """The backend, or a skip naming why it cannot run here."""
+    status = backend_status(name)
+    if not status.usable:
+        pytest.skip(f"{name} not usable here: {status.reason}")
+    return get_backend(name, device)
+
+
+@pytest.fixture(params=MATRIX)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each usable backend of the matrix in turn (skipped with the reason otherwise)."""
+    name, device = request.param
+    return make_backend(name, device)
