@@ -40,7 +40,12 @@ def _parse_device(device: Any) -> str:
 
 
 def _refuse_device(name: str, device: str, usable: list[str]) -> BackendUnavailableError:
-    if device.startswith("cuda") and not any(d.startswith("cuda") for d in usable):
+    if device.startswith("cuda") and name in ("numpy", "array_api_strict"):
+        msg = (
+            f"backend {name!r} cannot use device {device!r}: no usable CUDA device was found for it "
+            "(it runs on the CPU only); use device='cpu', or backend='cupy' / 'torch' on a machine with a GPU"
+        )
+    elif device.startswith("cuda") and not any(d.startswith("cuda") for d in usable):
         msg = (
             f"backend {name!r} cannot use device {device!r}: no usable CUDA device was found; "
             "use device='cpu', or backend='numpy' / 'auto'"
@@ -156,7 +161,8 @@ class Backend:
         Parameters
         ----------
         obj : array_like
-            A NumPy array, nested lists or scalars (copied to the device), an array
+            A NumPy array, nested lists or scalars (read with NumPy's dtype rules,
+            so ``[1.0]`` is float64 everywhere, then copied to the device), an array
             of this backend's library on the same device (no copy when ``dtype``
             matches), or another library's array that DLPack can share on the same
             device.
@@ -172,7 +178,7 @@ class Backend:
         """
         source = _library_of(obj)
         if source is None or source == "numpy" and self.name != "numpy":
-            if source is None and not isinstance(obj, (list, tuple, int, float, bool, np.generic)):
+            if source is None:  # lists and scalars: NumPy's dtype rules on every backend
                 obj = np.asarray(obj)
             if self.name == "cupy":
                 with self.device:

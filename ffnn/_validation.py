@@ -25,6 +25,11 @@ def _host_if_sequence(obj: Any, name: str) -> Any:
     return obj
 
 
+def _dtype_name(dtype: Any) -> str:
+    """'int64' for numpy.int64, torch.int64, array_api_strict.int64, ..."""
+    return str(dtype).rsplit(".", 1)[-1]
+
+
 def _check_finite(x: Any, name: str, xp: Any) -> None:
     if not bool(xp.all(xp.isfinite(x))):
         msg = f"{name} contains NaN or infinite values; remove or impute them before training"
@@ -50,7 +55,7 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
         msg = f"{name} must be 2-D with shape (m, {n_in}), samples as rows; got shape {tuple(x.shape)}{hint}"
         raise ValueError(msg)
     if not xp.isdtype(x.dtype, "real floating"):
-        msg = f"{name} has dtype {x.dtype}; ffnn needs floating-point inputs: convert with X.astype('{dtype}')"
+        msg = f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: convert with X.astype('{dtype}')"
         raise TypeError(msg)
     if x.shape[1] != n_in:
         msg = f"{name} has {x.shape[1]} features but the network expects {n_in}"
@@ -95,7 +100,7 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         msg = f"{name} has {y.shape[0]} rows but X has {m}; give one target row per example"
         raise ValueError(msg)
     if not (xp.isdtype(y.dtype, "numeric") or xp.isdtype(y.dtype, "bool")) or xp.isdtype(y.dtype, "complex floating"):
-        msg = f"{name} has dtype {y.dtype}; targets must be real numbers or integer class labels"
+        msg = f"{name} has dtype {_dtype_name(y.dtype)}; targets must be real numbers or integer class labels"
         raise TypeError(msg)
     is_labels = xp.isdtype(y.dtype, "integral") and (y.ndim == 1 or y.shape[1] == 1) and n_out > 1
     if loss_name == "categorical_crossentropy" and is_labels:

@@ -215,7 +215,7 @@ class Network:
         x = self.inputs(X)
         m = x.shape[0]
         step = m if batch_size is None else _positive(batch_size, "batch_size")
-        parts = [self.forward_columns(x[i : i + step, :].T)[0][-1].T for i in range(0, m, step)]
+        parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
         return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
 
     def cost(self, X: Any, Y: Any, /) -> float:
