@@ -271,6 +271,11 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
         ``"cuda:N"``; array_api_strict also takes its own names (``"device1"``).
         ``None`` picks the library's default (GPU 0 for CuPy, CPU otherwise).
 
+    Notes
+    -----
+    Selecting ``"jax"`` switches on JAX's ``jax_enable_x64`` (a process-wide
+    setting) so that float64 networks hold float64 arrays.
+
     Returns
     -------
     Backend
@@ -291,6 +296,8 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
         if name == "numpy" and wanted.startswith("cuda"):
             raise _refuse_device("auto", wanted, ["cpu"])
     module = load_module(name)
+    if name == "jax":  # float64 networks need 64-bit JAX arrays (off by default in JAX)
+        module.config.update("jax_enable_x64", True)
     resolved = _resolve_device(name, module, wanted)
     return Backend(
         name=name,
