@@ -14,6 +14,7 @@ from ._backend import (
     to_device,
     to_numpy,
 )
+from ._precision import disable_reduced_precision, reduced_precision_disabled
 from ._registry import LIBRARIES, BackendUnavailableError
 
 KNOWN_BACKENDS: tuple[str, ...] = ("auto", *LIBRARIES)
@@ -25,8 +26,10 @@ __all__ = [
     "BackendUnavailableError",
     "available_backends",
     "backend_status",
+    "disable_reduced_precision",
     "get_backend",
     "gpu_available",
+    "reduced_precision_disabled",
     "to_device",
     "to_numpy",
 ]

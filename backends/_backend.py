@@ -134,6 +134,10 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend(name={self.name!r}, device={self.device_name!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        """Copies and pickles rebuild the backend by name and device (modules don't pickle)."""
+        return (get_backend, (self.name, self.device_name))
+
     def dtype(self, name: str) -> Any:
         """The namespace's dtype object for ``"float32"`` or ``"float64"``.
 
@@ -155,7 +159,7 @@ class Backend:
         """The normalised device string of an array of this library."""
         return _parse_device(_array_device(self.name, x))
 
-    def asarray(self, obj: Any, *, dtype: Any = None) -> Any:
+    def asarray(self, obj: Any, *, dtype: Any = None, copy: bool | None = None) -> Any:
         """``obj`` as an array of this backend, on its device.
 
         Parameters
@@ -168,6 +172,10 @@ class Backend:
             device.
         dtype : dtype, optional
             Target dtype of this namespace (see :meth:`dtype`).
+        copy : bool, optional
+            ``True`` always copies (the result never shares memory with ``obj``, which
+            some libraries, e.g. PyTorch with NumPy input, would otherwise do);
+            ``None`` copies only when needed.
 
         Raises
         ------
@@ -182,12 +190,14 @@ class Backend:
                 obj = np.asarray(obj)
             if self.name == "cupy":
                 with self.device:
-                    return self.xp.asarray(obj, dtype=dtype)
-            return self.xp.asarray(obj, dtype=dtype, device=self.device)
+                    return self.xp.asarray(obj, dtype=dtype, copy=copy)
+            return self.xp.asarray(obj, dtype=dtype, device=self.device, copy=copy)
         if source == self.name:
             here = self.array_device_name(obj)
             if here != self.device_name:
                 raise TypeError(_transfer_hint(source, here, self))
+            if copy:
+                return self.xp.asarray(obj, dtype=dtype, copy=True)
             return obj if dtype is None or obj.dtype == dtype else self.xp.astype(obj, dtype)
         try:
             shared = self.xp.from_dlpack(obj)
@@ -195,6 +205,8 @@ class Backend:
             raise TypeError(_transfer_hint(source, _foreign_device(source, obj), self)) from exc
         if self.array_device_name(shared) != self.device_name:
             raise TypeError(_transfer_hint(source, _foreign_device(source, obj), self))
+        if copy:
+            return self.xp.asarray(shared, dtype=dtype, copy=True)
         return shared if dtype is None else self.xp.astype(shared, dtype)
 
     def to_numpy(self, x: Any) -> np.ndarray:
@@ -308,6 +320,36 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
     )
 
 
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def describe_device(name: str, module: ModuleType, device: str) -> str:
+    """A person-readable label: ``"cpu"`` or ``"cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)"``.
+
+    Falls back to the bare device string when the library cannot say more.
+    """
+    if not device.startswith("cuda"):
+        return device
+    index = int(device.split(":")[1])
+    try:
+        if name == "cupy":
+            props = module.cuda.runtime.getDeviceProperties(index)
+            label, memory = props["name"], props["totalGlobalMem"]
+            label = label.decode() if isinstance(label, bytes) else label
+        elif name == "torch":
+            props = module.cuda.get_device_properties(index)
+            label, memory = props.name, props.total_memory
+        elif name == "jax":
+            dev = _native_device(name, module, device)
+            label, memory = dev.device_kind, (dev.memory_stats() or {}).get("bytes_limit", 0)
+        else:
+            return device
+    except Exception:  # noqa: BLE001 - a label is a courtesy; never fail on it
+        return device
+    return f"{device} ({label}, {_gib(memory)})" if memory else f"{device} ({label})"
+
+
 @dataclass(frozen=True)
 class BackendStatus:
     """What is known about one backend on this machine (see :func:`backend_status`)."""
@@ -319,10 +361,12 @@ class BackendStatus:
     devices: tuple[str, ...]
     reason: str
     install: str
+    device_labels: tuple[str, ...] = ()
 
 
 def backend_status(name: str) -> BackendStatus:
-    """Installed / usable status, version, devices and the reason if unusable.
+    """Installed / usable status, version, devices (with GPU name and memory in
+    ``device_labels``) and the reason if unusable.
 
     Importing the library is attempted (this is the one function that does so for
     every backend it is asked about).
@@ -337,7 +381,8 @@ def backend_status(name: str) -> BackendStatus:
     devices = tuple(spec.list_devices(module))
     reason = "" if devices else "installed, but no usable CUDA device was found"
     version = getattr(module, "__version__", None)
-    return BackendStatus(name, True, bool(devices), version, devices, reason, spec.install)
+    labels = tuple(describe_device(name, module, d) for d in devices)
+    return BackendStatus(name, True, bool(devices), version, devices, reason, spec.install, labels)
 
 
 def available_backends() -> list[str]:

@@ -1,24 +1,46 @@
 """ffnn: feedforward neural networks written once, by hand, against the Array API."""
 
-from . import activations, initializers, jacobians, losses
+from . import activations, datasets, initializers, jacobians, losses, optimizers, schedules, testing, training
 from .activations import get_activation
 from .gradcheck import GradcheckResult, gradcheck, numerical_partial
 from .layers import Dense
 from .losses import get_loss
 from .network import Network
+from .optimizers import SGD, Adam, AdamW, get_optimizer
+from .schedules import CosineDecay, ExponentialDecay, StepDecay
+from .serialization import ModelFileError, load
+from .training import Callback, Checkpoint, EarlyStopping, History
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Callback",
+    "Checkpoint",
+    "CosineDecay",
     "Dense",
+    "EarlyStopping",
+    "ExponentialDecay",
     "GradcheckResult",
+    "History",
+    "ModelFileError",
     "Network",
+    "StepDecay",
     "activations",
+    "datasets",
     "get_activation",
     "get_loss",
+    "get_optimizer",
     "gradcheck",
     "initializers",
     "jacobians",
+    "load",
     "losses",
     "numerical_partial",
+    "optimizers",
+    "schedules",
+    "testing",
+    "training",
 ]

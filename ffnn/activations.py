@@ -32,6 +32,16 @@ class Activation:
         """dJ/dZ from the cached output A and the upstream dJ/dA, both (n, m)."""
         raise NotImplementedError
 
+    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+        """:meth:`backward` allowed to overwrite ``dA`` (a buffer the caller owns and
+        no longer needs); returns dJ/dZ, which may be ``dA`` itself.
+
+        The network's backward pass uses it on the fresh W^[l]ᵀ dZ^[l] product, so
+        that each layer allocates no second (n, m) array. The default falls back to
+        :meth:`backward`.
+        """
+        return self.backward(A, dA, xp=xp)
+
     def derivative(self, A: Any, /, *, xp: Any) -> Any:
         """g'(z) expressed through a = g(z), element-wise (element-wise g only)."""
         raise NotImplementedError
@@ -68,10 +78,16 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        return xp.maximum(Z, xp.zeros((), dtype=Z.dtype, device=_device(Z)))
+        return xp.maximum(Z, 0.0)
 
     def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
-        return xp.where(A > 0, dA, xp.zeros((), dtype=dA.dtype, device=_device(dA)))
+        # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
+        # per element and runs about 10× slower than the compare, cast and multiply.
+        return dA * xp.astype(A > 0, dA.dtype)
+
+    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+        dA *= xp.astype(A > 0, dA.dtype)
+        return dA
 
     def derivative(self, A: Any, /, *, xp: Any) -> Any:
         return xp.astype(A > 0, A.dtype)
@@ -94,6 +110,11 @@ class Sigmoid(Activation):
     def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
         return dA * A * (1 - A)
 
+    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+        dA *= A
+        dA *= 1 - A
+        return dA
+
     def derivative(self, A: Any, /, *, xp: Any) -> Any:
         return A * (1 - A)
 
@@ -108,6 +129,10 @@ class Tanh(Activation):
 
     def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
         return dA * (1 - A * A)
+
+    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+        dA *= 1 - A * A
+        return dA
 
     def derivative(self, A: Any, /, *, xp: Any) -> Any:
         return 1 - A * A

@@ -16,6 +16,9 @@ __all__ = ["Network"]
 
 Gradients = list[tuple[Any, Any]]
 
+PREDICT_BATCH_SIZE = 4096
+"""Rows per forward pass in :meth:`Network.predict` and evaluation (bounds memory)."""
+
 
 class Network:
     """A stack of :class:`~ffnn.Dense` layers with a cost, living on one backend.
@@ -112,8 +115,9 @@ class Network:
         return [self.backend.to_numpy(p).copy() for p in self.parameters()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Replace every parameter by ``weights`` ([W1, b1, …]; any array-like), cast
-        to the network's dtype and moved to its device.
+        """Replace every parameter by copies of ``weights`` ([W1, b1, …]; any
+        array-like), cast to the network's dtype and moved to its device. Training
+        never writes into the caller's arrays.
 
         Raises
         ------
@@ -127,7 +131,8 @@ class Network:
         for i, layer in enumerate(self.layers):
             for j, (label, shape) in enumerate((("W", (layer.n_out, layer.n_in)), ("b", (layer.n_out, 1)))):
                 value = weights[2 * i + j]
-                array = self.backend.asarray(value if hasattr(value, "shape") else np.asarray(value), dtype=self._dtype)
+                host = value if hasattr(value, "shape") else np.asarray(value)
+                array = self.backend.asarray(host, dtype=self._dtype, copy=True)  # never alias the caller's array
                 if tuple(array.shape) != shape:
                     msg = f"{label}^[{i + 1}] must have shape {shape}, got {tuple(array.shape)}"
                     raise ValueError(msg)
@@ -172,21 +177,25 @@ class Network:
         Seeds dJ/dZ^[L] with the fused (1/m)(A − Y) rule, or with the loss's
         dJ/dA^[L] followed by g^[L]'s P2 backward; then P1 (15)/(16)/(22) and P2
         per layer. dJ/dX is never computed. Returns [(dW^[l], db^[l])] for l = 1..L.
+
+        Each dJ/dA^[l-1] = W^[l]ᵀ dJ/dZ^[l] is a fresh array that becomes dJ/dZ^[l-1]
+        in place, and dJ/dZ^[l] is released as soon as it is used: the pass holds one
+        (n, m) gradient at a time besides the cache.
         """
         xp = self.xp
+        layers = self.layers
         A_L = cache[-1]
-        out = self.layers[-1].activation
         if self.fused:
             dZ = self.loss.fused_gradient(A_L, Y, xp=xp)
         else:
-            dZ = out.backward(A_L, self.loss.gradient(A_L, Y, xp=xp), xp=xp)
-        grads: Gradients = [None] * len(self.layers)  # type: ignore[list-item]
-        for l in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[l]
-            dW, db, dA = layer.backward(dZ, cache[l], xp=xp, need_input_grad=l > 0)
+            dZ = layers[-1].activation.backward(A_L, self.loss.gradient(A_L, Y, xp=xp), xp=xp)
+        grads: Gradients = [None] * len(layers)  # type: ignore[list-item]
+        for l in range(len(layers) - 1, 0, -1):
+            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp)
             grads[l] = (dW, db)
-            if l > 0:
-                dZ = self.layers[l - 1].activation.backward(cache[l], dA, xp=xp)
+            dZ = layers[l - 1].activation.backward_in_place(cache[l], dZ, xp=xp)
+        dW, db, _ = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=False)
+        grads[0] = (dW, db)
         return grads
 
     # ------------------------------------------------------------------ public, samples as rows
@@ -199,14 +208,15 @@ class Network:
         (class labels one-hot encoded for categorical cross-entropy)."""
         return as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
 
-    def predict(self, X: Any, /, *, batch_size: int | None = None) -> Any:
+    def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Any:
         """Network outputs Ŷ = A^[L] for inputs X.
 
         Parameters
         ----------
         X : array_like, shape (m, n_in)
-        batch_size : int, optional
-            Evaluate this many rows at a time (bounds the memory of large inputs).
+        batch_size : int or None, default 4096
+            Evaluate this many rows at a time, so large inputs never hold every
+            layer's activations at once; ``None`` evaluates all rows in one pass.
 
         Returns
         -------
@@ -253,6 +263,193 @@ class Network:
             f"Network([{inner}], loss={self.loss.name!r}, backend={self.backend.name!r}, "
             f"device={self.backend.device_name!r}, dtype={self.dtype!r})"
         )
+
+    # ------------------------------------------------------------------ training and files
+    # Thin delegations to ffnn.training and ffnn.serialization (imported on use).
+    optimizer: Any = None
+    """The :class:`~ffnn.optimizers.Optimizer` of the last fit (state on this device), or None."""
+    training_state: Any = None
+    """Where the last fit stands (:class:`~ffnn.training.TrainingState`: epoch, history,
+    early-stopping state), or None; saved with the optimizer so a fit can resume."""
+
+    @property
+    def task(self) -> str:
+        """"multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
+        cross-entropy with one / several outputs) or "regression" (mse)."""
+        from .metrics import task_of
+
+        return task_of(self.loss.name, self.n_out)
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 10,
+        batch_size: int | None = 32,
+        optimizer: Any = "adam",
+        l2: float = 0.0,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        early_stopping: Any = None,
+        callbacks: Sequence[Any] = (),
+        checkpoint: Any = None,
+        verbose: bool = False,
+        resume: bool = False,
+    ) -> Any:
+        """Train by mini-batch gradient descent (P1 forward/backward, then the optimizer).
+
+        Each epoch visits every example once, in mini-batches of ``batch_size`` rows
+        (the last, smaller batch is used too), in the order :func:`ffnn.training.shuffle_order`
+        draws on the host from the network's seed and the epoch number (identical on
+        every backend). The data move to the device once per call; costs and hits
+        accumulate on the device and are read once per epoch.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+            NumPy, nested lists, or arrays of this network's backend and device.
+        y : array_like
+            Integer class labels (m,) (one-hot encoded) or (m, n_out) probabilities
+            for categorical cross-entropy; 0/1 labels (m,) or (m, n_out) for binary
+            cross-entropy (multi-label too); real targets for mse.
+        epochs : int, default 10
+            Epochs to run in total (with ``resume``, including those already run).
+        batch_size : int or None, default 32
+            Rows per update; None or a size ≥ m gives full-batch descent.
+        optimizer : {"adam", "sgd", "adamw"} or Optimizer, default "adam"
+            A name gives that optimizer with default settings.
+        l2 : float, default 0
+            λ: J + (λ/2m) Σ ‖W^[l]‖², dW^[l] + (λ/m) W^[l] (m = batch size).
+        shuffle : bool, default True
+        validation_data : (X_val, y_val), optional
+        validation_split : float, default 0
+            Fraction of the LAST rows of X/y held out for validation (before shuffling).
+        early_stopping : EarlyStopping or int, optional
+            An int is the patience of ``EarlyStopping(patience=...)`` on val_cost.
+        callbacks : sequence of Callback or functions f(logs)
+        checkpoint : Checkpoint or path, optional
+            Save during training (a path saves after every epoch).
+        verbose : bool, default False
+            A progress bar (tqdm) with cost and accuracy per epoch, on terminals.
+        resume : bool, default False
+            Continue the fit recorded in :attr:`training_state` (after
+            :func:`ffnn.load` of a checkpoint, or an interrupted fit) exactly as if
+            it had not stopped; the other arguments must repeat the original call.
+
+        Returns
+        -------
+        History
+            Per-epoch ``train_cost``, ``val_cost``, ``train_accuracy``,
+            ``val_accuracy`` (Python floats), ``epochs`` and ``stop_reason``.
+
+        Raises
+        ------
+        ValueError
+            Bad data (see :meth:`inputs`, :meth:`targets`), non-positive epochs or
+            batch_size, negative l2, both or a bad validation split, monitoring
+            val_cost without validation data, an unknown optimizer name, an optimizer
+            holding another network's state, or a ``resume`` that does not match the
+            saved fit.
+        TypeError
+            Wrong kinds of options (optimizer, early_stopping, checkpoint, callbacks,
+            validation_data).
+
+        Notes
+        -----
+        A non-finite cost or weight ends training (``stop_reason == "diverged"``)
+        with the weights and optimizer state of the last finite epoch.
+        """
+        from .training import fit
+
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            l2=l2,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            callbacks=callbacks,
+            checkpoint=checkpoint,
+            verbose=verbose,
+            resume=resume,
+        )
+
+    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> Any:
+        """Probabilities of a classifier, shape (m, n_out), backend array, computed in
+        batches of ``batch_size`` rows (default 4096).
+
+        Raises
+        ------
+        ValueError
+            The network is a regression (mse) network.
+        """
+        from .training import predict_proba
+
+        return predict_proba(self, X, batch_size=batch_size)
+
+    def predict_classes(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """Class labels as a NumPy int64 array: (m,) argmax for multiclass, (m,) 0/1
+        for binary, (m, n_out) 0/1 for multi-label (threshold 0.5).
+
+        Raises
+        ------
+        ValueError
+            The network is a regression (mse) network.
+        """
+        from .training import predict_classes
+
+        return predict_classes(self, X, batch_size=batch_size)
+
+    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float | None]:
+        """Cost J (P1 (9), no penalty) and accuracy on (X, y), in batches.
+
+        Returns
+        -------
+        dict
+            ``{"cost": float, "accuracy": float or None}`` (None for regression).
+        """
+        from .training import evaluate
+
+        return evaluate(self, X, y, batch_size=batch_size)
+
+    def to(self, backend: str | Backend, device: Any = None) -> Network:
+        """Move this network (in place) to another backend/device and return it;
+        parameters and optimizer state go along, values and dtype unchanged.
+        Use :meth:`copy` for a copy instead.
+
+        Raises
+        ------
+        ValueError, BackendUnavailableError
+            As for :func:`backends.get_backend`.
+        """
+        target = get_backend(backend, device)
+        if target != self.backend:
+            weights = self.get_weights()
+            self.backend, self._dtype = target, target.dtype(self.dtype)
+            self.set_weights(weights)
+            if self.optimizer is not None:
+                self.optimizer.to(target)
+        return self
+
+    def save(self, path: Any, *, include_optimizer: bool = True) -> str:
+        """Write the network to ``path`` (.npz + JSON metadata, atomically); see
+        :func:`ffnn.serialization.save`. Read it back with :func:`ffnn.load`.
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and is not an ffnn model file.
+        """
+        from .serialization import save
+
+        return save(self, path, include_optimizer=include_optimizer)
 
 
 def _positive(value: int, name: str) -> int:

@@ -153,3 +153,23 @@ def test_cupy_on_gpu() -> None:
     x = be.asarray(np.ones(3), dtype=be.dtype("float32"))
     assert be.is_gpu and be.array_device_name(x) == "cuda:0"
     assert to_numpy(x).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_backend_survives_deepcopy(backend: backends.Backend) -> None:
+    import copy
+
+    clone = copy.deepcopy(backend)
+    assert clone == backend and clone.xp is backend.xp
+
+
+def test_device_labels_name_gpus() -> None:
+    import types
+
+    from backends._backend import describe_device
+
+    fake_torch = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(get_device_properties=lambda i: types.SimpleNamespace(name="Fake GPU", total_memory=2**31))
+    )
+    assert describe_device("torch", fake_torch, "cuda:0") == "cuda:0 (Fake GPU, 2.0 GiB)"
+    assert describe_device("numpy", np, "cpu") == "cpu"
+    assert backends.backend_status("numpy").device_labels == ("cpu",)

@@ -1,0 +1,324 @@
+"""Model files: one NumPy .npz archive of parameters, optimizer and training state, with JSON metadata; no pickle."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backends import Backend, get_backend
+
+from .layers import Dense
+from .optimizers import optimizer_from_config
+from .training import TrainingState
+
+if TYPE_CHECKING:
+    from .network import Network
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata", "save"]
+
+FORMAT = "ffnn.network"
+"""The ``format`` field of the metadata: marks a file as an ffnn model."""
+FORMAT_VERSION = 1
+"""The newest model-file format this ffnn writes and reads."""
+METADATA_KEY = "metadata"
+
+
+class ModelFileError(ValueError):
+    """A file that cannot be read as an ffnn model; the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------------- writing
+def save(net: Network, path: str | os.PathLike[str], *, include_optimizer: bool = True) -> str:
+    """Write ``net`` to ``path`` (exactly that name) as an ffnn model file.
+
+    The file is a NumPy ``.npz`` archive: ``param.<k>`` for W^[1], b^[1], … in the
+    network's dtype; with ``include_optimizer``, ``optimizer.<slot>.<k>`` and, after
+    or during a fit, the training state (``training.best.<k>``) needed to resume;
+    and ``metadata``, UTF-8 JSON with the format name and version, architecture,
+    dtype, loss, optimizer configuration and training state. No pickled objects.
+
+    The write is atomic: a temporary file beside the target is written, flushed to
+    disk, then renamed over it, so an interrupted save leaves any previous file
+    intact.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and is not an ffnn model file (it is never overwritten).
+    IsADirectoryError
+        ``path`` is a directory.
+    """
+    target = os.fspath(path)
+    _check_target(target)
+    arrays = _pack(net, include_optimizer=include_optimizer)
+    _write_atomically(target, arrays)
+    return target
+
+
+def _check_target(target: str) -> None:
+    if os.path.isdir(target):
+        msg = f"cannot save a model to {target!r}: it is a directory; give a file name such as model.npz"
+        raise IsADirectoryError(msg)
+    if os.path.exists(target):
+        try:
+            _read(target, check_version=False, load_arrays=False)
+        except ModelFileError as exc:
+            msg = f"refusing to overwrite {target!r}, which is not an ffnn model file ({exc}); choose another path"
+            raise FileExistsError(msg) from exc
+
+
+def _pack(net: Network, *, include_optimizer: bool) -> dict[str, np.ndarray]:
+    """All arrays of the file as host NumPy arrays, the metadata included."""
+    from . import __version__
+
+    backend = net.backend
+    arrays = {f"param.{k}": backend.to_numpy(p) for k, p in enumerate(net.parameters())}
+    optimizer = net.optimizer if include_optimizer else None
+    state = net.training_state if optimizer is not None else None
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "ffnn_version": __version__,
+        "dtype": net.dtype,
+        "architecture": {
+            "layers": [
+                {"n_in": la.n_in, "n_out": la.n_out, "activation": la.activation.name, "init": la.init.name}
+                for la in net.layers
+            ],
+            "loss": net.loss.name,
+            "fuse_output": net.fuse_output,
+            "seed": net.seed,
+        },
+        "saved_from": {"backend": backend.name, "device": backend.device_name},
+        "optimizer": None,
+        "training": None,
+    }
+    if optimizer is not None:
+        meta["optimizer"] = {
+            "config": optimizer.get_config(),
+            "iterations": optimizer.iterations,
+            "has_state": optimizer.slots is not None,
+        }
+        arrays.update({f"optimizer.{key}": backend.to_numpy(a) for key, a in optimizer.state_arrays().items()})
+    if state is not None:
+        meta["training"] = state.as_dict()
+        meta["training"]["has_best_weights"] = state.best_weights is not None
+        best = state.best_weights or []
+        arrays.update({f"training.best.{k}": np.asarray(backend.to_numpy(a)) for k, a in enumerate(best)})
+    arrays[METADATA_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    return arrays
+
+
+def _write_atomically(target: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write a temporary file beside ``target``, fsync it, then rename it over ``target``."""
+    directory = os.path.dirname(os.path.abspath(target))
+    mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o666 & ~_umask()
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------------- reading
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON metadata of an ffnn model file (format, version, architecture, dtype,
+    loss, optimizer, training state), without building the network.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelFileError
+        As for :func:`load`.
+    """
+    return _read(os.fspath(path), check_version=True, load_arrays=False)[0]
+
+
+def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", device: Any = None) -> Network:
+    """Read a model file written by :func:`save` (or :meth:`Network.save`) onto any
+    backend and device.
+
+    Returns
+    -------
+    Network
+        With the saved architecture, dtype, parameters and, when saved, its
+        ``optimizer`` (state included) and ``training_state`` (to resume a fit).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelFileError
+        (a ValueError) The file is truncated or corrupt, holds pickled data, is an
+        .npz/.npy that is not an ffnn model, was written by a newer ffnn (a newer
+        format version), or its arrays do not match its architecture. The message
+        names the file and the problem.
+    ValueError, BackendUnavailableError
+        Unknown or unusable ``backend``/``device`` (as for :func:`backends.get_backend`).
+    """
+    from .network import Network
+
+    name = os.fspath(path)
+    target = get_backend(backend, device)
+    meta, arrays = _read(name, check_version=True, load_arrays=True)
+    try:
+        arch = meta["architecture"]
+        layers = [
+            Dense(int(s["n_in"]), int(s["n_out"]), activation=s["activation"], init=s["init"]) for s in arch["layers"]
+        ]
+        net = Network(
+            layers,
+            loss=arch["loss"],
+            backend=target,
+            dtype=meta["dtype"],
+            seed=arch["seed"],
+            fuse_output=bool(arch["fuse_output"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{name}: the metadata does not describe a valid network ({exc})") from exc
+    shapes = [tuple(p.shape) for p in net.parameters()]
+    net.set_weights(_arrays(name, arrays, "param", shapes, meta["dtype"]))
+    try:
+        _restore_training(net, name, meta, arrays, shapes)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{name}: the optimizer or training state is invalid ({exc})") from exc
+    return net
+
+
+def _restore_training(
+    net: Network, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray], shapes: list[tuple[int, ...]]
+) -> None:
+    """Rebuild ``net.optimizer`` (with its state) and ``net.training_state`` when saved."""
+    info = meta.get("optimizer")
+    if info is None:
+        return
+    optimizer = optimizer_from_config(info["config"])
+    if info["has_state"]:
+        slots = {}
+        for slot in optimizer.slot_names:
+            values = _arrays(name, arrays, f"optimizer.{slot}", shapes, meta["dtype"])
+            slots.update({f"{slot}.{k}": v for k, v in enumerate(values)})
+        optimizer.load_state(int(info["iterations"]), slots, net.backend, len(shapes))
+    else:
+        optimizer.iterations = int(info["iterations"])
+    net.optimizer = optimizer
+    training = meta.get("training")
+    if training is not None:
+        best = _arrays(name, arrays, "training.best", shapes, meta["dtype"]) if training["has_best_weights"] else None
+        net.training_state = TrainingState.from_dict(training, best)
+
+
+def _arrays(
+    name: str, arrays: dict[str, np.ndarray], prefix: str, shapes: list[tuple[int, ...]], dtype: str
+) -> list[np.ndarray]:
+    """``prefix.0``, ``prefix.1``, … checked against the parameter shapes and dtype."""
+    out = []
+    for k, shape in enumerate(shapes):
+        key = f"{prefix}.{k}"
+        if key not in arrays:
+            raise ModelFileError(f"{name}: array {key!r} is missing")
+        value = arrays[key]
+        if value.dtype != np.dtype(dtype) or value.shape != shape:
+            found, needed = f"{value.dtype}{list(value.shape)}", f"{dtype}{list(shape)}"
+            msg = f"{name}: array {key!r} is {found}, the architecture needs {needed}"
+            raise ModelFileError(msg)
+        out.append(value)
+    return out
+
+
+_UNREADABLE = (EOFError, OSError, zipfile.BadZipFile, zlib.error)
+
+
+def _read(name: str, *, check_version: bool, load_arrays: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata and (optionally) every other array of the file at ``name``."""
+    with open(name, "rb") as handle:
+        try:
+            archive = np.load(handle, allow_pickle=False)
+        except ValueError as exc:
+            msg = (
+                f"{name}: not an ffnn model file: it holds pickled data or is not a NumPy archive ({exc}); "
+                "ffnn never loads pickles"
+            )
+            raise ModelFileError(msg) from exc
+        except _UNREADABLE as exc:
+            raise ModelFileError(f"{name}: truncated or corrupt, not a readable .npz archive ({exc})") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{name}: not an ffnn model file: it is a single .npy array, not an .npz archive")
+        with archive:
+            if METADATA_KEY not in archive.files:
+                shown = ", ".join(archive.files[:5]) or "no arrays"
+                msg = f"{name}: not an ffnn model file: it has no {METADATA_KEY!r} entry (it holds {shown})"
+                raise ModelFileError(msg)
+            meta = _metadata(name, _entry(name, archive, METADATA_KEY), check_version=check_version)
+            keys = [k for k in archive.files if k != METADATA_KEY] if load_arrays else []
+            return meta, {key: _entry(name, archive, key) for key in keys}
+
+
+def _entry(name: str, archive: Any, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as exc:
+        msg = (
+            f"{name}: array {key!r} holds pickled Python objects; ffnn model files never do, "
+            "and ffnn never loads pickles"
+        )
+        raise ModelFileError(msg) from exc
+    except _UNREADABLE as exc:
+        raise ModelFileError(f"{name}: truncated or corrupt: array {key!r} cannot be read ({exc})") from exc
+
+
+def _metadata(name: str, raw: np.ndarray, *, check_version: bool) -> dict[str, Any]:
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"expected UTF-8 bytes, got {raw.dtype}{list(raw.shape)}")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:  # includes JSON and Unicode decoding errors
+        raise ModelFileError(f"{name}: the {METADATA_KEY!r} entry is not valid JSON metadata ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{name}: not an ffnn model file (format {meta.get('format')!r}, expected {FORMAT!r})")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{name}: invalid format_version {version!r}")
+    if check_version and version > FORMAT_VERSION:
+        msg = (
+            f"{name}: written by a newer ffnn (model format version {version}); this ffnn "
+            f"reads versions up to {FORMAT_VERSION}: upgrade ffnn to load it"
+        )
+        raise ModelFileError(msg)
+    return meta

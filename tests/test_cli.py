@@ -1,0 +1,559 @@
+"""The ffnn command: every subcommand's success path on numpy and another backend, the
+usage errors and their exit codes, the train → save → evaluate → predict round trip,
+the plot file, plug-in subcommands, and `python -m ffnn` in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ffnn
+from backends import backend_status, gpu_available
+from ffnn import cli
+from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fold_standardization, main
+from ffnn.datasets import Standardizer, load_iris
+from ffnn.serialization import read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--hidden", "4", "--epochs", "1", "--quiet"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+OTHER_BACKENDS = ["torch", "array_api_strict"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """main(argv) with its exit status, stdout and stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def usable(name: str) -> None:
+    status = backend_status(name)
+    if not status.usable:
+        pytest.skip(f"{name} not usable here: {status.reason}")
+
+
+def quiet_result(out: str) -> tuple[float, float | None]:
+    """(cost, accuracy) from the one line of `train --quiet`."""
+    match = re.fullmatch(r"test cost=(\S+)(?: accuracy=(\S+))?\n", out)
+    assert match, out
+    return float(match[1]), None if match[2] is None else float(match[2])
+
+
+def field(out: str, name: str) -> str:
+    """The value after ``name`` at the start of a line of the output."""
+    match = re.search(rf"^{name}\s+(.*)$", out, flags=re.MULTILINE)
+    assert match, f"no {name!r} line in:\n{out}"
+    return match[1]
+
+
+def assert_short_error(err: str, *fragments: str) -> None:
+    """One or two lines, no traceback, naming what went wrong."""
+    lines = err.strip().splitlines()
+    assert 1 <= len(lines) <= 2, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The iris data as a CSV file with a string label column."""
+    data = load_iris()
+    path = tmp_path_factory.mktemp("data") / "iris.csv"
+    lines = ["sepal_l,sepal_w,petal_l,petal_w,species"]
+    lines += [",".join([*(f"{v:g}" for v in x), data.classes[k]]) for x, k in zip(data.X, data.y)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
+    """A model trained on the built-in iris data: (file, test cost, test accuracy)."""
+    path = tmp_path_factory.mktemp("model") / "iris.npz"
+    argv = [
+        "train",
+        "--dataset",
+        "iris",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.02",
+        "--save",
+        str(path),
+        "--quiet",
+    ]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(argv) == EXIT_OK
+    cost, accuracy = quiet_result(buffer.getvalue())
+    assert path.exists() and accuracy is not None
+    return path, cost, accuracy
+
+
+# ---------------------------------------------------------------------- train
+def test_default_command_reaches_096_on_digits(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train")
+    assert code == EXIT_OK, err
+    assert field(out, "data").startswith("digits:")
+    assert field(out, "backend") == "numpy" and field(out, "device") == "cpu" and field(out, "dtype") == "float32"
+    assert field(out, "parameters") == f"{64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10:,}"
+    assert field(out, "epochs") == "30 of 30 (completed)"
+    train_cost, train_accuracy = field(out, "train").split()
+    test_cost, test_accuracy = field(out, "test").split()
+    assert float(test_accuracy) >= 0.96
+    assert float(train_accuracy) >= float(test_accuracy) - 0.02
+    assert 0 < float(train_cost) < float(test_cost) < 0.5
+
+
+@pytest.mark.parametrize("backend", ["numpy", *OTHER_BACKENDS])
+def test_train_succeeds_on_each_backend(capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    usable(backend)
+    code, out, err = run(capsys, "train", "--dataset", "moons", "--backend", backend, *TINY)
+    assert code == EXIT_OK, err
+    cost, accuracy = quiet_result(out)
+    assert cost > 0 and accuracy is not None and 0 <= accuracy <= 1
+
+
+def test_train_backends_agree_on_the_same_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    usable("torch")
+    args = ["train", "--dataset", "iris", "--hidden", "5", "--epochs", "3", "--dtype", "float64", "--quiet"]
+    numpy_cost, _ = quiet_result(run(capsys, *args, "--backend", "numpy")[1])
+    torch_cost, _ = quiet_result(run(capsys, *args, "--backend", "torch")[1])
+    assert torch_cost == pytest.approx(numpy_cost, rel=1e-5)
+
+
+@pytest.mark.gpu
+def test_train_on_the_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    if not gpu_available():
+        pytest.skip("no usable CUDA device")
+    code, out, err = run(capsys, "train", "--dataset", "moons", "--device", "gpu", "--hidden", "4", "--epochs", "1")
+    assert code == EXIT_OK, err
+    assert field(out, "device").startswith("cuda:")
+
+
+def test_regression_table_and_target_scaling(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train", "--dataset", "regression", "--hidden", "16", "--epochs", "15", "--lr", "0.01")
+    assert code == EXIT_OK, err
+    assert field(out, "network") == "10-16-1 relu → linear, mse"
+    test_cost, accuracy = field(out, "test").split()
+    assert accuracy == "-"
+    # Friedman #1 has variance ≈ 24 around its mean; a fit must do far better than the mean.
+    assert float(test_cost) < 8.0
+
+
+def test_early_stopping_with_and_without_validation(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--dataset", "iris", "--hidden", "32", "--epochs", "500", "--lr", "0.05", "--patience", "2"]
+    code, out, err = run(capsys, *base)
+    assert code == EXIT_OK, err
+    assert re.fullmatch(r"\d+ of 500 \(early stopping; weights of epoch \d+ kept\)", field(out, "epochs"))
+    code, out, err = run(capsys, *base, "--val-size", "0", "--dtype", "float64")
+    assert code == EXIT_OK, err
+    assert "/ 0 validation /" in field(out, "data") and field(out, "dtype") == "float64"
+
+
+def test_binary_and_bce_heads(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "train", "--dataset", "breast_cancer", "--hidden", "8", "--epochs", "2")
+    assert code == EXIT_OK
+    assert field(out, "network") == "30-8-1 relu → sigmoid, binary_crossentropy"
+    code, out, _ = run(capsys, "train", "--dataset", "iris", "--loss", "bce", "--hidden", "none", "--epochs", "2")
+    assert code == EXIT_OK
+    assert field(out, "network") == "4-3 sigmoid, binary_crossentropy"
+
+
+def test_plot_writes_a_png_with_cost_and_accuracy_panels(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    image = pytest.importorskip("matplotlib.image", reason="--plot needs the plot extra")
+    path = tmp_path / "curves.png"
+    code, out, err = run(capsys, "train", "--dataset", "moons", "--hidden", "4", "--epochs", "3", "--plot", str(path))
+    assert code == EXIT_OK, err
+    assert f"curves written to {path}" in out
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = image.imread(path).shape
+    assert (width, height) == (1000, 400)  # two 5 x 4 inch panels at 100 dpi
+    regression = tmp_path / "regression.png"
+    assert main(["train", "--dataset", "regression", *TINY, "--plot", str(regression)]) == EXIT_OK
+    assert image.imread(regression).shape[:2] == (400, 500)  # cost only
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_plot_without_matplotlib_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(capsys, "train", *TINY, "--plot", str(tmp_path / "c.png"))
+    assert code == EXIT_USAGE
+    assert_short_error(err, "--plot needs matplotlib", "pip install 'ffnn[plot]'")
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_existing_files_are_kept_unless_overwrite(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"precious")
+    code, _, err = run(capsys, "train", *TINY, "--save", str(path))
+    assert code == EXIT_USAGE
+    assert_short_error(err, "the file exists and is kept", "--overwrite")
+    assert path.read_bytes() == b"precious"
+    fresh = tmp_path / "fresh.npz"
+    assert main(["train", "--dataset", "moons", *TINY, "--save", str(fresh)]) == EXIT_OK
+    assert main(["train", "--dataset", "moons", *TINY, "--save", str(fresh), "--overwrite", "--seed", "1"]) == EXIT_OK
+    assert read_metadata(fresh)["architecture"]["seed"] == 1
+
+
+# ---------------------------------------------------------------------- usage errors
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["train", "--dataset", "mnist"], ["unknown dataset 'mnist'", "digits, breast_cancer, iris"]),
+        (["train", "--hidden", "128,x"], ["argument --hidden", "'128,x'"]),
+        (["train", "--hidden", "0"], ["argument --hidden"]),
+        (["train", "--dataset", "no/such/file.csv"], ["file 'no/such/file.csv' not found"]),
+        (["train", "--epochs", "0"], ["argument --epochs: expected a positive integer"]),
+        (["train", "--test-size", "1.5"], ["argument --test-size"]),
+        (["train", "--device", "tpu"], ["argument --device: expected cpu, gpu or cuda:N"]),
+        (["train", "--backend", "tensorflow"], ["argument --backend: invalid choice"]),
+        (["train", "--optimizer", "rmsprop"], ["unknown optimizer 'rmsprop'"]),
+        (["train", "--activation", "swish"], ["unknown activation 'swish'"]),
+        (["train", "--loss", "mse"], ["--loss mse is for regression", "--task regression"]),
+        (["train", "--dataset", "regression", "--loss", "cce"], ["needs class labels", "--loss mse"]),
+        (["train", "--output", "relu"], ["needs outputs in (0, 1)"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+        ([], ["required: COMMAND"]),
+    ],
+)
+def test_usage_errors_exit_2_with_a_short_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragments: list[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert_short_error(err, *fragments)
+
+
+def test_target_column_absent(capsys: pytest.CaptureFixture[str], iris_csv: Path) -> None:
+    code, _, err = run(capsys, "train", "--dataset", str(iris_csv), "--target", "kind")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "iris.csv: no column 'kind'", "species")
+    code, _, err = run(capsys, "train", "--dataset", str(iris_csv))
+    assert code == EXIT_USAGE
+    assert_short_error(err, "name the target column with --target")
+
+
+@pytest.mark.parametrize(
+    ("argv", "flags"), [(["--backend", "cupy"], "--backend cupy"), (["--device", "gpu"], "--device gpu")]
+)
+def test_gpu_asked_for_without_one(capsys: pytest.CaptureFixture[str], argv: list[str], flags: str) -> None:
+    if gpu_available():
+        pytest.skip("this machine has a usable CUDA device")
+    code, _, err = run(capsys, "train", *argv)
+    assert code == EXIT_USAGE
+    assert_short_error(err, flags, "needs a CUDA GPU, but none is usable here", "--backend numpy", "auto")
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == EXIT_OK and "--backend" in out and "--plot" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == EXIT_OK and out.strip() == f"ffnn {ffnn.__version__}"
+
+
+def test_runtime_failures_exit_1_without_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("device lost")
+
+    monkeypatch.setattr(ffnn.Network, "fit", explode)
+    code, _, err = run(capsys, "train", *TINY)
+    assert code == EXIT_FAILURE
+    assert_short_error(err, "ffnn train: error: RuntimeError: device lost")
+
+
+def test_divergence_exits_1_with_a_hint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    code, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "regression",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e3",
+        "--epochs",
+        "3",
+        "--save",
+        str(path),
+    )
+    assert code == EXIT_FAILURE
+    assert_short_error(err, "training diverged", "smaller --lr")
+    assert not path.exists()
+
+
+# ---------------------------------------------------------------------- evaluate and predict
+def test_evaluate_reproduces_the_held_out_results(
+    capsys: pytest.CaptureFixture[str], iris_model: tuple[Path, float, float]
+) -> None:
+    path, cost, accuracy = iris_model
+    code, out, err = run(capsys, "evaluate", str(path), "--dataset", "iris", "--split", "test")
+    assert code == EXIT_OK, err
+    assert float(field(out, "cost")) == pytest.approx(cost, rel=1e-5)
+    assert float(field(out, "accuracy")) == pytest.approx(accuracy, abs=1e-4)
+    matrix = out.split("confusion matrix (rows: true class, columns: predicted class)\n")[1].splitlines()
+    assert matrix[0].split() == ["setosa", "versicolor", "virginica"]
+    counts = np.array([[int(c) for c in row.split()[1:]] for row in matrix[1:4]])
+    assert counts.sum() == 30 and counts.sum(axis=1).tolist() == [10, 10, 10]  # the stratified test split
+    assert np.trace(counts) / 30 == pytest.approx(accuracy, abs=1e-4)
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_evaluate_on_another_backend(
+    capsys: pytest.CaptureFixture[str], iris_model: tuple[Path, float, float], backend: str
+) -> None:
+    usable(backend)
+    path, cost, accuracy = iris_model
+    code, out, err = run(capsys, "evaluate", str(path), "--dataset", "iris", "--split", "test", "--backend", backend)
+    assert code == EXIT_OK, err
+    assert f"({backend} on " in field(out, "model")
+    assert float(field(out, "cost")) == pytest.approx(cost, rel=1e-4)
+    assert float(field(out, "accuracy")) == pytest.approx(accuracy, abs=1e-4)
+
+
+def test_round_trip_predict_csv_and_npy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    model = str(iris_model[0])
+    code, out, err = run(capsys, "evaluate", model, "--dataset", str(iris_csv), "--target", "species")
+    assert code == EXIT_OK, err
+    accuracy_all = float(field(out, "accuracy"))
+    csv_out, npy_out, proba_out = tmp_path / "p.csv", tmp_path / "p.npy", tmp_path / "proba.csv"
+    for target, extra in ((csv_out, []), (npy_out, []), (proba_out, ["--proba"])):
+        code, out, err = run(
+            capsys, "predict", model, "--input", str(iris_csv), "--target", "species", "--output", str(target), *extra
+        )
+        assert code == EXIT_OK, err
+        assert out.strip() == f"150 predictions written to {target}"
+    lines = csv_out.read_text().splitlines()
+    assert lines[0] == "class" and len(lines) == 151
+    predicted = np.array([int(v) for v in lines[1:]])
+    np.testing.assert_array_equal(np.load(npy_out, allow_pickle=False), predicted)
+    assert np.mean(predicted == load_iris().y) == pytest.approx(accuracy_all, abs=1e-4)
+    proba = np.loadtxt(proba_out, delimiter=",", skiprows=1)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(np.argmax(proba, axis=1), predicted)
+
+
+def test_predict_regression_values_in_target_units(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from ffnn.datasets import make_regression
+
+    model = tmp_path / "r.npz"
+    argv = [
+        "train",
+        "--dataset",
+        "regression",
+        "--hidden",
+        "16",
+        "--epochs",
+        "15",
+        "--lr",
+        "0.01",
+        "--save",
+        str(model),
+    ]
+    assert main(argv) == EXIT_OK
+    data = make_regression(seed=0)
+    np.save(tmp_path / "x.npy", data.X)
+    code, _, err = run(
+        capsys, "predict", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.csv")
+    )
+    assert code == EXIT_OK, err
+    lines = (tmp_path / "y.csv").read_text().splitlines()
+    assert lines[0] == "prediction"
+    predicted = np.array([float(v) for v in lines[1:]])
+    assert np.mean((predicted - data.y) ** 2) < 0.3 * np.var(data.y)
+    code, out, _ = run(capsys, "evaluate", str(model), "--dataset", "regression")
+    assert code == EXIT_OK and "accuracy" not in out and "confusion" not in out
+    assert float(field(out, "cost")) == pytest.approx(np.mean((predicted - data.y) ** 2), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["evaluate", "{tmp}/none.npz", "--dataset", "iris"], ["model file", "none.npz' not found"]),
+        (["evaluate", "{model}", "--dataset", "digits"], ["digits has 10 classes", "tells 3 apart"]),
+        (["evaluate", "{model}", "--dataset", "breast_cancer"], ["breast_cancer has 2 classes"]),
+        (["evaluate", "{model}", "--dataset", "regression"], ["regression", "--task classification"]),
+        (["evaluate", "{model}"], ["required: --dataset"]),
+        (["evaluate", "{csv}", "--dataset", "iris"], ["not an ffnn model file"]),
+        (["predict", "{model}", "--input", "{csv}", "--output", "{tmp}/p.txt"], ["unsupported file type '.txt'"]),
+        (["predict", "{model}", "--input", "{csv}", "--output", "{tmp}/p.csv"], ["column 'species'", "not a number"]),
+        (["predict", "{model}", "--input", "{tmp}/none.csv", "--output", "{tmp}/p.csv"], ["none.csv' not found"]),
+        (
+            ["predict", "{model}", "--input", "{tmp}/x.npy", "--output", "{tmp}/p.csv"],
+            ["2 features but the network expects 4"],
+        ),
+        (
+            ["predict", "{model}", "--input", "{csv}", "--target", "species", "--output", "{tmp}/nodir/p.csv"],
+            ["does not exist"],
+        ),
+    ],
+)
+def test_evaluate_and_predict_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    iris_csv: Path,
+    iris_model: tuple[Path, float, float],
+    argv: list[str],
+    fragments: list[str],
+) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    names = {"tmp": str(tmp_path), "model": str(iris_model[0]), "csv": str(iris_csv)}
+    code, _, err = run(capsys, *(a.format(**names) for a in argv))
+    assert code == EXIT_USAGE
+    assert_short_error(err, *fragments)
+    assert not (tmp_path / "p.csv").exists()
+
+
+# ---------------------------------------------------------------------- folding the scaling into the network
+def test_fold_standardization_makes_the_network_take_raw_data() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(50.0, 7.0, size=(20, 3))
+    y = rng.normal(-3.0, 4.0, size=(20, 2))
+    layers = [ffnn.Dense(3, 5, activation="tanh"), ffnn.Dense(5, 2, activation="linear")]
+    net = ffnn.Network(layers, loss="mse", backend="numpy", dtype="float64", seed=1)
+    x_scaler, y_scaler = Standardizer.fit(X), Standardizer.fit(y)
+    expected = y_scaler.inverse(net.predict(x_scaler.transform(X)))
+    fold_standardization(net, x_scaler, y_scaler)
+    np.testing.assert_allclose(net.predict(X), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fold_target_scaling_needs_a_linear_output() -> None:
+    net = ffnn.Network([ffnn.Dense(2, 1, activation="sigmoid")], loss="mse", backend="numpy", seed=0)
+    scaler = Standardizer.fit(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="only into a linear output layer, not sigmoid"):
+        fold_standardization(net, scaler, Standardizer.fit(np.arange(4.0)))
+
+
+def test_confusion_matrix_counts() -> None:
+    counts = cli.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+
+
+# ---------------------------------------------------------------------- info and gradcheck
+def test_info_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "info")
+    assert code == EXIT_OK, err
+    assert out.startswith(f"ffnn {ffnn.__version__} (Python ")
+    for name in ("numpy", "cupy", "torch", "jax", "array_api_strict"):
+        status = backend_status(name)
+        row = re.search(rf"^{name}\s+(usable|no device|not installed)\s+(\S+)\s+(.+)$", out, flags=re.MULTILINE)
+        assert row, out
+        assert row[1] == ("usable" if status.usable else "no device" if status.installed else "not installed")
+        assert row[2] == (status.version or "-")
+        if not status.installed:
+            assert f"{name}: {status.install}" in out
+    assert "--backend auto uses " in out
+
+
+@pytest.mark.parametrize("backend", ["numpy", *OTHER_BACKENDS])
+def test_gradcheck_prints_errors_per_layer(capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    usable(backend)
+    code, out, err = run(
+        capsys, "gradcheck", "--shape", "3,6,4,2", "--activation", "sigmoid", "--loss", "mse", "--backend", backend
+    )
+    assert code == EXIT_OK, err
+    assert out.splitlines()[0].startswith(f"gradcheck: 3-6-4-2 sigmoid → linear, mse, 8 examples, {backend} on ")
+    rows = re.findall(r"^(\d)\s+(\d+x\d+)\s+(\d+x1)\s+(\S+)$", out, flags=re.MULTILINE)
+    assert [(r[0], r[1]) for r in rows] == [("1", "6x3"), ("2", "4x6"), ("3", "2x4")]
+    assert all(float(r[3]) < 1e-6 for r in rows)
+    assert "PASS: 62 partial derivatives" in out
+
+
+def test_gradcheck_fails_beyond_the_tolerance(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "gradcheck", "--tolerance", "1e-300")
+    assert code == EXIT_FAILURE
+    assert "FAIL: 43 partial derivatives" in out
+
+
+def test_gradcheck_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "gradcheck", "--shape", "4")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "at least two comma-separated layer sizes")
+    code, _, err = run(capsys, "gradcheck", "--loss", "hinge")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "unknown loss 'hinge'")
+
+
+# ---------------------------------------------------------------------- plug-in subcommands
+def test_parity_is_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "parity", "--help")
+    assert code == EXIT_OK and out.startswith("usage: ffnn parity")
+
+
+def test_plugins_register_their_subcommand(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ffnn_test_plugin_hello.py").write_text(
+        textwrap.dedent(
+            """
+            def add_parser(subparsers):
+                parser = subparsers.add_parser("hello", help="greet")
+                parser.add_argument("--name", default="world")
+                return parser
+
+            def run(args):
+                print(f"hello {args.name}")
+                return 3
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "PLUGINS", ("ffnn_test_plugin_absent", "ffnn_test_plugin_hello"))
+    code, out, _ = run(capsys, "hello", "--name", "ffnn")
+    assert (code, out) == (3, "hello ffnn\n")
+
+
+def test_a_plugin_with_a_broken_import_is_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ffnn_test_plugin_broken.py").write_text("import ffnn_test_no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "PLUGINS", ("ffnn_test_plugin_broken",))
+    with pytest.raises(ModuleNotFoundError, match="ffnn_test_no_such_dependency"):
+        cli.build_parser()
+
+
+# ---------------------------------------------------------------------- python -m ffnn
+def _python_m_ffnn(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-m", "ffnn", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_python_m_ffnn_trains() -> None:
+    result = _python_m_ffnn("train", "--dataset", "moons", *TINY)
+    assert result.returncode == EXIT_OK, result.stderr
+    assert quiet_result(result.stdout)[1] is not None
+
+
+def test_python_m_ffnn_usage_error_has_no_traceback() -> None:
+    result = _python_m_ffnn("train", "--dataset", "no_such_set")
+    assert result.returncode == EXIT_USAGE
+    assert result.stdout == ""
+    assert_short_error(result.stderr, "ffnn train: error: unknown dataset 'no_such_set'")
