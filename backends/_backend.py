@@ -302,6 +302,8 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
     """
     if isinstance(name, Backend):
         return name if device is None else get_backend(name.name, device)
+    if isinstance(name, str):
+        name = name.strip().lower()
     wanted = _parse_device(device)
     if name == "auto":
         name = "cupy" if wanted != "cpu" and gpu_available("cupy") else "numpy"

@@ -70,7 +70,7 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
 
 def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:
     xp = backend.xp
-    classes = xp.arange(n_out, device=backend.device)
+    classes = xp.arange(n_out, dtype=labels.dtype, device=backend.device)
     return xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(classes, (1, n_out)), dtype)
 
 
@@ -114,7 +114,12 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
     if y.ndim == 1:
         y = xp.reshape(y, (-1, 1))
     if y.shape[1] != n_out:
-        extra = " (integer class labels need a softmax output with categorical_crossentropy)" if n_out == 1 else ""
+        if n_out == 1:
+            extra = " (integer class labels need a softmax output with categorical_crossentropy)"
+        elif loss_name == "categorical_crossentropy" and y.shape[1] == 1:
+            extra = "; class labels must be integers: pass y.astype(int)"
+        else:
+            extra = ""
         msg = f"{name} has {y.shape[1]} columns but the network has {n_out} outputs{extra}"
         raise ValueError(msg)
     _check_finite(y, name, xp)

@@ -354,7 +354,7 @@ def _features(array: np.ndarray, label: str) -> np.ndarray:
 
 def _class_names(values: np.ndarray) -> list[str]:
     if values.dtype.kind == "f":
-        return [str(int(v)) for v in values]
+        return [str(int(v)) if float(v).is_integer() else f"{v:g}" for v in values]
     return [str(v) for v in values]
 
 

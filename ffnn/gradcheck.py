@@ -52,16 +52,55 @@ def _cost_at(net: Network, x: Any, y: Any) -> float:
     return float(net.cost_columns(cache, Z_L, y.T))
 
 
-def numerical_partial(net: Network, X: Any, Y: Any, layer: int, name: str, index: tuple[int, int], *, eps: float = 1e-6) -> float:
-    """How much J changes along one dimension θ at the current point (seed H):
-    (J(θ + ε) − J(θ − ε)) / 2ε for θ = ``name`` ("W" or "b") of ``layers[layer]``
-    at ``index``. The parameter is restored afterwards.
+def numerical_partial(
+    net: Network, X: Any, Y: Any, layer: int, name: str, index: tuple[int, int], *, eps: float = 1e-5
+) -> float:
+    """How much J changes along one dimension θ at the current point (seed H).
 
-    Runs in the network's own dtype; use a float64 network for accurate values.
+    Computes (J(θ + ε) − J(θ − ε)) / 2ε for θ = ``name`` of ``layers[layer]`` at
+    ``index``; the parameter is restored afterwards. Runs in the network's own
+    dtype: use a float64 network for accurate values.
+
+    Parameters
+    ----------
+    net : Network
+    X : array_like, shape (m, n_in)
+    Y : array_like, targets as :meth:`Network.loss_and_gradients` takes them
+    layer : int
+        Index into ``net.layers`` (0 is layer 1 of the seeds).
+    name : {"W", "b"}
+    index : tuple of int
+        (row, column) of the entry in W^[l] (n_out, n_in) or b^[l] (n_out, 1).
+    eps : float
+        The step ε > 0.
+
+    Returns
+    -------
+    float
+        The central-difference estimate of ∂J/∂θ.
+
+    Raises
+    ------
+    ValueError
+        Bad layer, parameter name, index or step.
     """
+    _check_step(eps)
+    if not 0 <= layer < len(net.layers) or name not in ("W", "b"):
+        msg = f"no parameter {name!r} in layer {layer}; use name 'W' or 'b' and a layer in 0..{len(net.layers) - 1}"
+        raise ValueError(msg)
+    shape = tuple(getattr(net.layers[layer], name).shape)
+    if len(index) != 2 or not all(0 <= i < n for i, n in zip(index, shape)):
+        msg = f"index {index} is outside {name}^[{layer + 1}] of shape {shape}"
+        raise ValueError(msg)
     x = net.inputs(X)
     y = net.targets(Y, x.shape[0])
     return _partial(net, x, y, layer, name, index, eps)
+
+
+def _check_step(eps: float) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        msg = f"eps must be a number in (0, 1), got {eps!r}; 1e-5 suits float64"
+        raise ValueError(msg)
 
 
 def _partial(net: Network, x: Any, y: Any, layer: int, name: str, index: tuple[int, int], eps: float) -> float:
@@ -115,7 +154,20 @@ def gradcheck(
     -------
     GradcheckResult
         The largest relative error per layer.
+
+    Raises
+    ------
+    ValueError
+        ``eps`` outside (0, 1), ``max_per_param`` not a positive integer, ``floor``
+        not positive; bad X or Y as in :meth:`Network.loss_and_gradients`.
     """
+    _check_step(eps)
+    if max_per_param is not None and (isinstance(max_per_param, bool) or not isinstance(max_per_param, int) or max_per_param < 1):
+        msg = f"max_per_param must be a positive integer or None, got {max_per_param!r}"
+        raise ValueError(msg)
+    if not isinstance(floor, (int, float)) or not floor > 0:
+        msg = f"floor must be a positive number, got {floor!r}"
+        raise ValueError(msg)
     check = net.copy(dtype="float64")
     x = check.inputs(X)
     y = check.targets(Y, x.shape[0])

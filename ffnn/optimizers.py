@@ -28,8 +28,9 @@ def _learning_rate(value: Any) -> float | Schedule:
 
 
 def _in_range(value: Any, name: str, low: float, high: float, *, low_closed: bool = True) -> float:
-    above = value >= low if low_closed else value > low
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (above and value < high):
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    above = number and (value >= low if low_closed else value > low)
+    if not (number and above and value < high):
         msg = f"{name} must lie in {'[' if low_closed else '('}{low}, {high}), got {value!r}"
         raise ValueError(msg)
     return float(value)

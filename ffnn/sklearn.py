@@ -6,7 +6,7 @@ import copy
 import itertools
 import numbers
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -24,6 +24,9 @@ from . import optimizers
 from .layers import Dense
 from .network import Network
 from .training import PREDICT_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["FFNNClassifier", "FFNNRegressor"]
 
@@ -56,8 +59,8 @@ def _check_real(value: Any, name: str, *, low: float, open_low: bool = False, hi
     return float(value)
 
 
-def _warn_not_converged(message: str) -> None:
-    warnings.warn(message, ConvergenceWarning, stacklevel=4)  # points at the user's fit / partial_fit call
+def _warn_not_converged(message: str, *, stacklevel: int) -> None:
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)
 
 
 def _hidden_sizes(spec: Any) -> list[int]:
@@ -76,10 +79,12 @@ def _hidden_sizes(spec: Any) -> list[int]:
 
 
 class _FFNNBase(BaseEstimator):
-    """Parameters, training loop and pickling shared by the classifier and the regressor.
+    """Parameters, fit / partial_fit, training loop and pickling shared by the classifier
+    and the regressor.
 
-    Subclasses define ``_output_layer`` (output activation and loss for their target
-    encoding), ``_score_validation`` (the early-stopping score) and the target checks.
+    Subclasses define ``_prepare`` (validate X and encode y as float64 columns),
+    ``_output_layer`` (output activation and loss for that encoding) and
+    ``_score_validation`` (the early-stopping score).
     """
 
     def __init__(
@@ -165,6 +170,74 @@ class _FFNNBase(BaseEstimator):
         rate = float(rate) if isinstance(rate, numbers.Real) and not isinstance(rate, bool) else rate
         return optimizers.OPTIMIZERS.get(self.solver)(rate)
 
+    # ------------------------------------------------------------------ fit and partial_fit
+    def fit(self, X: Any, y: Any) -> Self:
+        """Train a new network on (X, y) for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,) or (n_samples, n_outputs)
+            Classifier: class labels, or a binary indicator matrix for multi-label
+            targets. Regressor: real-valued targets.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters, NaN/inf or empty data, targets the estimator cannot
+            take (classifier: fewer than two classes, continuous values; regressor:
+            non-numeric values), a validation split with fewer than two samples.
+        TypeError
+            Sparse X, or ``backend`` given as an object instead of a name.
+
+        Warns
+        -----
+        ConvergenceWarning
+            ``max_iter`` epochs ran without meeting the ``tol`` criterion, or training
+            diverged (a non-finite cost) and stopped with the last finite weights.
+        """
+        self._check_params()
+        X, Y = self._prepare(X, y, reset=True)
+        self._initialize(X, Y.shape[1])
+        self._train(X, Y, incremental=False)
+        return self
+
+    def _partial_fit(self, X: Any, y: Any, **options: Any) -> Self:
+        """The body of ``partial_fit``: build the model on the first call, then one epoch.
+
+        ``options`` go to :meth:`_prepare` (the classifier's ``classes``).
+        """
+        first = not hasattr(self, "network_")
+        if first:
+            self._check_params()
+        if self.early_stopping:
+            msg = "partial_fit does not support early_stopping=True; use fit, or set early_stopping=False"
+            raise ValueError(msg)
+        X, Y = self._prepare(X, y, reset=first, partial=True, **options)
+        if first:
+            self._initialize(X, Y.shape[1])
+        elif Y.shape[1] != self.n_outputs_:
+            msg = f"y has {Y.shape[1]} outputs but the model was trained with {self.n_outputs_}"
+            raise ValueError(msg)
+        self._train(X, Y, incremental=True)
+        return self
+
+    def _prepare(self, X: Any, y: Any, *, reset: bool, partial: bool = False, **options: Any) -> tuple[Any, Any]:
+        """Validated rows X and the targets encoded as float64 columns Y (n_samples, n_outputs).
+
+        ``reset`` (fit, or the first partial_fit call) learns the target encoding and
+        the number of features; ``partial`` says the call comes from partial_fit.
+        """
+        raise NotImplementedError
+
+    def _score_validation(self, X: Any, Y: np.ndarray) -> float:
+        """The early-stopping score of the network on held-out rows (higher is better)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ network
     def _output_layer(self) -> tuple[str, str]:
         """(output activation, loss) for the encoded targets."""
@@ -233,6 +306,8 @@ class _FFNNBase(BaseEstimator):
         ``n_iter_no_change`` consecutive epochs; early stopping then restores the
         weights of the best epoch.
         """
+        # A warning points at the user's call: fit -> _train, or partial_fit -> _partial_fit -> _train.
+        stacklevel = 4 if incremental else 3
         net = self.network_
         early_stopping = self.early_stopping and not incremental
         validation = best_weights = None
@@ -246,7 +321,8 @@ class _FFNNBase(BaseEstimator):
             if history.stop_reason == "diverged":
                 _warn_not_converged(
                     f"training diverged in epoch {self.n_iter_ + 1} (a non-finite cost or weight) and stopped "
-                    "with the weights of the last finite epoch; lower learning_rate or scale the data"
+                    "with the weights of the last finite epoch; lower learning_rate or scale the data",
+                    stacklevel=stacklevel,
                 )
                 break
             self._record(history, X.shape[0])
@@ -265,7 +341,8 @@ class _FFNNBase(BaseEstimator):
             if not incremental:
                 _warn_not_converged(
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and the optimization "
-                    "hasn't converged yet; raise max_iter or tol"
+                    "hasn't converged yet; raise max_iter or tol",
+                    stacklevel=stacklevel,
                 )
         if best_weights is not None:
             net.set_weights(best_weights)
@@ -328,9 +405,10 @@ class _FFNNBase(BaseEstimator):
         return self._raw_outputs(X)
 
     def _raw_outputs(self, X: Any) -> np.ndarray:
-        """Outputs for validated rows X (NumPy, or already on the network's device)."""
+        """Outputs for validated rows X (NumPy, or already on the network's device), as a
+        writable float64 NumPy array that the caller owns (JAX's host views are read-only)."""
         net = self.network_
-        return np.asarray(net.backend.to_numpy(net.predict(X, batch_size=PREDICT_BATCH_SIZE)), dtype=np.float64)
+        return np.array(net.backend.to_numpy(net.predict(X, batch_size=PREDICT_BATCH_SIZE)), dtype=np.float64)
 
     def _validate_X_y(self, X: Any, y: Any, *, reset: bool, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         return validate_data(self, X, y, reset=reset, multi_output=True, dtype=_FLOAT_DTYPES, **kwargs)
@@ -393,8 +471,7 @@ def _network_from_state(state: dict[str, Any]) -> Network:
     return net
 
 
-_PARAMETERS_DOC = """
-    Parameters
+_PARAMETERS_DOC = """    Parameters
     ----------
     hidden_layer_sizes : int or sequence of int, default (100,)
         Units of each hidden layer; ``()`` for none.
@@ -442,8 +519,7 @@ _PARAMETERS_DOC = """
         Print the loss (and validation score) after each epoch.
 """
 
-_ATTRIBUTES_DOC = """
-    network_ : ffnn.Network
+_ATTRIBUTES_DOC = """    network_ : ffnn.Network
         The trained network (save it with ``network_.save(path)``).
     n_features_in_ : int
         Number of features seen during fit.
@@ -476,64 +552,35 @@ _ATTRIBUTES_DOC = """
 """
 
 
+def _estimator_doc(summary: str, *, attributes: str, example: str) -> str:
+    """A class docstring: ``summary``, the shared Parameters, the Attributes (the
+    estimator's own ``attributes`` first, then the shared ones) and ``example``."""
+    return (
+        f"{summary}\n{_PARAMETERS_DOC}\n    Attributes\n    ----------\n{attributes}{_ATTRIBUTES_DOC}\n"
+        f"    Examples\n    --------\n{example}"
+    )
+
+
 class FFNNClassifier(ClassifierMixin, _FFNNBase):
-    __doc__ = f"""Feedforward network classifier, a drop-in for scikit-learn's MLPClassifier.
+    __doc__ = _estimator_doc(
+        """Feedforward network classifier, a drop-in for scikit-learn's MLPClassifier.
 
     Binary (one sigmoid output, binary cross-entropy), multiclass (softmax,
     categorical cross-entropy) and multi-label (one sigmoid per label, binary
     cross-entropy summed over labels) classification. Inputs are dense NumPy-like
     arrays; sparse matrices are refused.
-    {_PARAMETERS_DOC}
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
+""",
+        attributes="""    classes_ : ndarray of shape (n_classes,)
         Class labels (for multi-label targets, the column indices).
-    {_ATTRIBUTES_DOC}
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
+""",
+        example="""    >>> from sklearn.datasets import load_iris
     >>> from ffnn.sklearn import FFNNClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = FFNNClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
     >>> clf.fit(X, y).predict(X[:3]).shape
     (3,)
-    """
-
-    def fit(self, X: Any, y: Any) -> FFNNClassifier:
-        """Train a new network on (X, y) for up to ``max_iter`` epochs.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-        y : array_like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a binary indicator matrix for multi-label targets.
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        ValueError
-            Invalid parameters, fewer than two classes, continuous targets, NaN/inf,
-            empty data, a validation split with fewer than two samples.
-        TypeError
-            Sparse X.
-
-        Warns
-        -----
-        ConvergenceWarning
-            ``max_iter`` epochs ran without meeting the ``tol`` criterion, or training
-            diverged (a non-finite cost) and stopped with the last finite weights.
-        """
-        self._check_params()
-        X, y = self._validate_X_y(X, y, reset=True)
-        y = self._labels(y)
-        self._set_classes(LabelBinarizer().fit(y))
-        Y = self._encode(y)
-        self._initialize(X, Y.shape[1])
-        self._train(X, Y, incremental=False)
-        return self
+""",
+    )
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> FFNNClassifier:
         """One epoch over (X, y), continuing from the current weights and optimizer state.
@@ -557,30 +604,7 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
             ``classes_``, a different number of features than before, or
             ``early_stopping=True``.
         """
-        first = not hasattr(self, "network_")
-        if first:
-            self._check_params()
-        if self.early_stopping:
-            msg = "partial_fit does not support early_stopping=True; use fit, or set early_stopping=False"
-            raise ValueError(msg)
-        X, y = self._validate_X_y(X, y, reset=first)
-        y = self._labels(y)
-        if first:
-            multilabel = type_of_target(y).startswith("multilabel")
-            if classes is None and not multilabel:
-                msg = "classes must be passed on the first call to partial_fit, e.g. classes=np.unique(y_all)"
-                raise ValueError(msg)
-            self._set_classes(LabelBinarizer().fit(y if multilabel else np.asarray(classes)))
-        if self._binarizer.y_type_ != "multilabel-indicator":
-            unseen = np.setdiff1d(unique_labels(y), self.classes_)
-            if unseen.size:
-                msg = f"y has classes {unseen.tolist()} that are not in classes_ {self.classes_.tolist()}"
-                raise ValueError(msg)
-        Y = self._encode(y)
-        if first:
-            self._initialize(X, Y.shape[1])
-        self._train(X, Y, incremental=True)
-        return self
+        return self._partial_fit(X, y, classes=classes)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (or a multi-label indicator matrix) for X.
@@ -612,6 +636,36 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
             return np.log(self.predict_proba(X))
 
     # ------------------------------------------------------------------ targets
+    def _prepare(
+        self, X: Any, y: Any, *, reset: bool, partial: bool = False, classes: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validated X, and y one column per class (multiclass, multi-label) or a single
+        0/1 column (binary), float64.
+
+        ``reset`` learns the classes: from y in fit and for multi-label targets, from
+        ``classes`` on partial_fit's first call. partial_fit refuses labels outside them.
+        """
+        X, y = self._validate_X_y(X, y, reset=reset)
+        y = self._labels(y)
+        if reset:
+            self._set_classes(LabelBinarizer().fit(self._class_source(y, classes, partial=partial)))
+        if partial and self._binarizer.y_type_ != "multilabel-indicator":
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if unseen.size:
+                msg = f"y has classes {unseen.tolist()} that are not in classes_ {self.classes_.tolist()}"
+                raise ValueError(msg)
+        return X, np.asarray(self._binarizer.transform(y), dtype=np.float64)
+
+    @staticmethod
+    def _class_source(y: np.ndarray, classes: Any, *, partial: bool) -> np.ndarray:
+        """What the classes are learnt from: y (fit, multi-label targets) or ``classes``."""
+        if not partial or type_of_target(y).startswith("multilabel"):
+            return y
+        if classes is None:
+            msg = "classes must be passed on the first call to partial_fit, e.g. classes=np.unique(y_all)"
+            raise ValueError(msg)
+        return np.asarray(classes)
+
     def _set_classes(self, binarizer: LabelBinarizer) -> None:
         """Adopt the classes of a fitted LabelBinarizer, refusing fewer than two."""
         if len(binarizer.classes_) < 2:
@@ -629,10 +683,6 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         return y
-
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        """One column per class (multiclass/multi-label) or a single 0/1 column (binary)."""
-        return np.asarray(self._binarizer.transform(y), dtype=np.float64)
 
     def _output_layer(self) -> tuple[str, str]:
         """Softmax + categorical cross-entropy for multiclass targets, else sigmoid + binary
@@ -661,28 +711,26 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
 
 
 class FFNNRegressor(RegressorMixin, _FFNNBase):
-    __doc__ = f"""Feedforward network regressor, a drop-in for scikit-learn's MLPRegressor.
+    __doc__ = _estimator_doc(
+        """Feedforward network regressor, a drop-in for scikit-learn's MLPRegressor.
 
     A linear output layer trained on the mean squared error
     J = (1/m) Σ_i Σ_j (y_ji − ŷ_ji)² (L6); single- and multi-output targets.
     Predictions keep the shape of the targets seen in fit: (n_samples,) for 1-D y,
     (n_samples, n_outputs) for 2-D y.
-    {_PARAMETERS_DOC}
-    Attributes
-    ----------
-    {_ATTRIBUTES_DOC}
-    Examples
-    --------
-    >>> from sklearn.datasets import load_diabetes
+""",
+        attributes="",
+        example="""    >>> from sklearn.datasets import load_diabetes
     >>> from ffnn.sklearn import FFNNRegressor
     >>> X, y = load_diabetes(return_X_y=True)
     >>> reg = FFNNRegressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
     >>> reg.fit(X, y).predict(X[:3]).shape
     (3,)
-    """
+""",
+    )
 
-    def fit(self, X: Any, y: Any) -> FFNNRegressor:
-        """Train a new network on (X, y) for up to ``max_iter`` epochs.
+    def partial_fit(self, X: Any, y: Any) -> FFNNRegressor:
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Parameters
         ----------
@@ -696,46 +744,10 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
         Raises
         ------
         ValueError
-            Invalid parameters, non-numeric or non-finite targets, empty data, a
-            validation split with fewer than two samples.
-        TypeError
-            Sparse X.
-
-        Warns
-        -----
-        ConvergenceWarning
-            ``max_iter`` epochs ran without meeting the ``tol`` criterion, or training
-            diverged (a non-finite cost) and stopped with the last finite weights.
-        """
-        self._check_params()
-        X, Y = self._targets(X, y, reset=True)
-        self._initialize(X, Y.shape[1])
-        self._train(X, Y, incremental=False)
-        return self
-
-    def partial_fit(self, X: Any, y: Any) -> FFNNRegressor:
-        """One epoch over (X, y), continuing from the current weights and optimizer state.
-
-        Raises
-        ------
-        ValueError
             ``early_stopping=True``, a different number of features or outputs than
             before, or the errors of :meth:`fit`.
         """
-        first = not hasattr(self, "network_")
-        if first:
-            self._check_params()
-        if self.early_stopping:
-            msg = "partial_fit does not support early_stopping=True; use fit, or set early_stopping=False"
-            raise ValueError(msg)
-        X, Y = self._targets(X, y, reset=first)
-        if first:
-            self._initialize(X, Y.shape[1])
-        elif Y.shape[1] != self.n_outputs_:
-            msg = f"y has {Y.shape[1]} outputs but the model was trained with {self.n_outputs_}"
-            raise ValueError(msg)
-        self._train(X, Y, incremental=True)
-        return self
+        return self._partial_fit(X, y)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets for X (float64).
@@ -747,14 +759,16 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
         out = self._outputs(X)
         return out[:, 0] if self._y_1d else out
 
-    def _output_layer(self) -> tuple[str, str]:
-        return "linear", "mse"
-
-    def _targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare(self, X: Any, y: Any, *, reset: bool, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Validated X, and numeric y as float64 columns (n_samples, n_outputs); ``reset``
+        records whether y was 1-D, the shape :meth:`predict` returns."""
         X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
         if reset:
             self._y_1d = y.ndim == 1
-        return X, np.asarray(y.reshape(len(y), -1), dtype=np.float64)
+        return X, np.asarray(np.reshape(y, (len(y), -1)), dtype=np.float64)
+
+    def _output_layer(self) -> tuple[str, str]:
+        return "linear", "mse"
 
     def _score_validation(self, X: Any, Y: np.ndarray) -> float:
         """R² on the held-out set (NaN when the predictions are not finite)."""

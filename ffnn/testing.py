@@ -10,8 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from backends import KNOWN_BACKENDS, Backend, BackendUnavailableError, get_backend, gpu_available, to_numpy
-from backends import reduced_precision_disabled
+from backends import (
+    KNOWN_BACKENDS,
+    Backend,
+    BackendUnavailableError,
+    get_backend,
+    gpu_available,
+    reduced_precision_disabled,
+    to_numpy,
+)
 
 from .activations import get_activation
 from .layers import Dense
@@ -103,7 +110,7 @@ def _default_rtol(*dtypes: np.dtype) -> float:
 
 
 def _check_tolerance(value: float | None, name: str) -> None:
-    if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+    if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0)):
         msg = f"{name} must be a non-negative number, got {value!r}"
         raise ValueError(msg)
 
@@ -266,7 +273,20 @@ class ParityConfig:
         return cls(**spec)
 
     def build(self, backend: str | Backend, *, dtype: str = "float64", device: Any = None) -> Network:
-        """The network of this config on ``backend``: the same weights on every backend."""
+        """The network of this config on ``backend``: the same weights on every backend.
+
+        Parameters
+        ----------
+        backend : str or Backend
+            See :func:`backends.get_backend`.
+        dtype : {"float64", "float32"}
+        device : str, optional
+
+        Raises
+        ------
+        ValueError, BackendUnavailableError
+            As for :class:`ffnn.Network`.
+        """
         sizes = self.sizes
         layers = [Dense(n_in, n_out, activation=self.activation) for n_in, n_out in pairwise(sizes[:-1])]
         layers.append(Dense(sizes[-2], sizes[-1], activation=self.output_activation or "linear"))
@@ -580,11 +600,16 @@ def compare_backends(
         reference=labels[0],
         reference_cost=runs.pop(0),
         reference_change=runs.pop(0),
-        parameter_names=tuple(f"{p}{l}" for l in range(1, len(cfg.sizes)) for p in "Wb"),
+        parameter_names=_parameter_names(len(cfg.sizes) - 1),
         backends=dict(zip(labels[1:], runs)),
         skipped=skipped,
         precision=tuple(notes),
     )
+
+
+def _parameter_names(n_layers: int) -> tuple[str, ...]:
+    """("W1", "b1", …, "WL", "bL"), in the order of :meth:`Network.parameters`."""
+    return tuple(f"{p}{l}" for l in range(1, n_layers + 1) for p in "Wb")
 
 
 def _label(spec: str | Backend) -> str:
@@ -622,7 +647,7 @@ def _run(cfg: ParityConfig, nets: list[Network], steps: int, rtol: float, atol: 
     identical = [True] * n_other
     failures: list[tuple[int, str] | None] = [None] * n_other
     change = np.zeros(steps + 1)
-    names = [f"{p}{l}" for l in range(1, len(nets[0].layers) + 1) for p in "Wb"]
+    names = _parameter_names(len(nets[0].layers))
     initial = nets[0].get_weights()
     for k, (X, Y) in zip(range(steps + 1), cfg.batches()):
         weights = [net.get_weights() for net in nets]

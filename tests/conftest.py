@@ -18,15 +18,17 @@ MATRIX = [
 
 
 def make_backend(name: str, device: str | None) -> Backend:
-    """The backend, or a skip naming why it cannot run here."""
+    """The backend on ``device``, or a skip naming why it cannot run here (the library
+    is missing or unusable, or the CUDA device asked for does not exist)."""
     status = backend_status(name)
     if not status.usable:
         pytest.skip(f"{name} not usable here: {status.reason}")
+    if device is not None and device.startswith("cuda") and device not in status.devices:
+        pytest.skip(f"{name} is installed but has no usable CUDA device {device} here")
     return get_backend(name, device)
 
 
 @pytest.fixture(params=MATRIX)
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each usable backend of the matrix in turn (skipped with the reason otherwise)."""
-    name, device = request.param
-    return make_backend(name, device)
+    return make_backend(*request.param)

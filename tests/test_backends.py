@@ -173,3 +173,7 @@ def test_device_labels_name_gpus() -> None:
     assert describe_device("torch", fake_torch, "cuda:0") == "cuda:0 (Fake GPU, 2.0 GiB)"
     assert describe_device("numpy", np, "cpu") == "cpu"
     assert backends.backend_status("numpy").device_labels == ("cpu",)
+
+
+def test_backend_names_ignore_case_and_spaces() -> None:
+    assert get_backend(" NumPy ").name == "numpy"

@@ -286,3 +286,10 @@ def test_standardizer_of_a_1d_target_keeps_the_shape() -> None:
 def test_dataset_properties() -> None:
     data = Dataset(np.zeros((3, 2)), np.zeros((3, 2)), "r", ("a", "b"))
     assert (data.task, data.n_samples, data.n_features, data.n_targets) == ("regression", 3, 2, 2)
+
+
+def test_float_class_labels_keep_distinct_names() -> None:
+    from ffnn.datasets import _class_names
+
+    assert _class_names(np.array([1.0, 2.0])) == ["1", "2"]
+    assert _class_names(np.array([1.2, 1.7, 2.5])) == ["1.2", "1.7", "2.5"]

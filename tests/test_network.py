@@ -285,3 +285,45 @@ def test_set_weights_checks_shapes() -> None:
         net.set_weights([weights[0], weights[1], weights[2].T, *weights[3:]])
     with pytest.raises(ValueError, match="expected 8 arrays"):
         net.set_weights(weights[:2])
+
+
+def test_float_class_labels_get_a_hint() -> None:
+    net = make_net("numpy")
+    X, _ = make_data("mse", m=3)
+    with pytest.raises(ValueError, match=r"class labels must be integers: pass y.astype\(int\)"):
+        net.cost(X, np.array([0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_bad_seed(seed: object) -> None:
+    with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
+        make_net("numpy", seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"eps": 0.0}, r"eps must be a number in \(0, 1\)"),
+        ({"eps": "small"}, "eps must be a number"),
+        ({"max_per_param": 0}, "max_per_param must be a positive integer"),
+        ({"floor": 0.0}, "floor must be a positive number"),
+    ],
+)
+def test_gradcheck_refuses_bad_options(kwargs: dict, pattern: str) -> None:
+    X, Y = make_data("categorical_crossentropy")
+    with pytest.raises(ValueError, match=pattern):
+        ffnn.gradcheck(make_net("numpy"), X, Y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("layer", "name", "index", "pattern"),
+    [
+        (9, "W", (0, 0), "no parameter 'W' in layer 9"),
+        (0, "Z", (0, 0), "no parameter 'Z' in layer 0"),
+        (0, "W", (6, 0), r"index \(6, 0\) is outside W\^\[1\] of shape \(6, 4\)"),
+    ],
+)
+def test_numerical_partial_refuses_bad_coordinates(layer: int, name: str, index: tuple, pattern: str) -> None:
+    X, Y = make_data("categorical_crossentropy")
+    with pytest.raises(ValueError, match=pattern):
+        ffnn.numerical_partial(make_net("numpy"), X, Y, layer, name, index)

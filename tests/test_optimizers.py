@@ -187,6 +187,8 @@ def test_get_optimizer_errors():
         (lambda: Adam(beta2=-0.1), r"beta2 must lie in \[0.0, 1.0\)"),
         (lambda: Adam(eps=0.0), r"eps must lie in \(0.0, inf\)"),
         (lambda: AdamW(weight_decay=-1.0), r"weight_decay must lie in \[0.0, inf\)"),
+        (lambda: SGD(momentum="0.9"), r"momentum must lie in \[0.0, 1.0\), got '0.9'"),
+        (lambda: Adam(beta1=None), r"beta1 must lie in \[0.0, 1.0\), got None"),
     ],
 )
 def test_invalid_hyperparameters_are_refused(make, message):

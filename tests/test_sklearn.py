@@ -195,6 +195,23 @@ def test_divergence_stops_with_a_warning_and_finite_weights():
     assert np.all(np.isfinite(reg.loss_curve_)) and np.all(np.isfinite(reg.predict(X)))
 
 
+def test_convergence_warnings_point_at_the_callers_line():
+    X, y = _blobs()
+    with pytest.warns(ConvergenceWarning, match="maximum iterations") as record:
+        FFNNClassifier(**_small(max_iter=1)).fit(X, y)
+    assert record[0].filename == __file__
+    with pytest.warns(ConvergenceWarning, match="diverged in epoch") as record:
+        _diverging_partial_fits(epochs=50)
+    assert record[0].filename == __file__
+
+
+def _diverging_partial_fits(epochs):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    reg = FFNNRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate=1.0, random_state=0)
+    for _ in range(epochs):
+        reg.partial_fit(X, 1e3 * X.sum(axis=1))
+
+
 def test_loss_curve_decreases():
     X, y = _blobs()
     clf = _fit(FFNNClassifier(**_epochs(30)), X, y)
@@ -455,6 +472,7 @@ def test_training_on_each_backend_returns_numpy_and_matches_numpy(backend):
     on_numpy = _fit(FFNNClassifier(**common), X, y)
     proba = on_backend.predict_proba(X)
     assert type(proba) is np.ndarray and proba.dtype == np.float64
+    assert proba.flags.writeable and on_backend.predict(X).flags.writeable  # the caller's own arrays
     assert on_backend.network_.backend.name == name
     np.testing.assert_allclose(proba, on_numpy.predict_proba(X), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(on_backend.loss_curve_, on_numpy.loss_curve_, rtol=1e-9)

@@ -8,6 +8,7 @@ import pytest
 from backends import BackendUnavailableError, backend_status, get_backend
 from ffnn.layers import Dense
 from ffnn.testing import BackendParity, ParityConfig, assert_close, checkpoints, compare_backends
+from tests.conftest import make_backend
 
 
 def unusable_spec() -> tuple[str, str]:
@@ -21,15 +22,9 @@ def unusable_spec() -> tuple[str, str]:
     pytest.skip("every backend can run here; nothing to skip")
 
 
-def needs(name: str) -> None:
-    status = backend_status(name)
-    if not status.usable:
-        pytest.skip(f"{name} not usable here: {status.reason}")
-
-
 # ---------------------------------------------------------------------------- assert_close
 def test_assert_close_accepts_equal_values_from_different_libraries() -> None:
-    needs("torch")
+    make_backend("torch", "cpu")
     host = np.array([[1.5, -2.0], [0.25, 3.0]])
     for name, device in (("torch", "cpu"), ("array_api_strict", "device1")):
         be = get_backend(name, device)
@@ -113,7 +108,7 @@ def test_assert_close_integers_and_scalars() -> None:
         assert_close(2.0, 2.0 + 1e-9)
 
 
-@pytest.mark.parametrize("bad", [-1e-3, "1e-3", float("nan")])
+@pytest.mark.parametrize("bad", [-1e-3, "1e-3", float("nan"), True])
 def test_assert_close_rejects_bad_tolerances(bad: object) -> None:
     with pytest.raises(ValueError, match="rtol must be a non-negative number"):
         assert_close(np.ones(1), np.ones(1), rtol=bad)  # type: ignore[arg-type]
@@ -194,7 +189,7 @@ def test_compare_backends_identical_library_has_zero_differences() -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_compare_backends_numpy_and_torch_agree(dtype: str) -> None:
-    needs("torch")
+    make_backend("torch", "cpu")
     result = compare_backends(
         {"optimizer": "adam", "optimizer_kwargs": {"learning_rate": 0.01}},
         ("numpy", "torch:cpu"),
@@ -266,8 +261,7 @@ def test_compare_backends_needs_a_usable_reference() -> None:
 
 
 def test_compare_backends_restores_precision_settings() -> None:
-    needs("torch")
-    import torch
+    torch = make_backend("torch", "cpu").module
 
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high")

@@ -11,6 +11,7 @@ import pytest
 from backends import backend_status
 from ffnn.layers import Dense
 from ffnn.parity import add_parser, main, run
+from tests.conftest import make_backend
 
 FAST = ["--backends", "numpy,array_api_strict", "--steps", "8"]
 
@@ -49,8 +50,7 @@ def test_only_skipped_backends_is_a_vacuous_pass(capsys: pytest.CaptureFixture[s
 
 
 def test_gpu_libraries_have_reduced_precision_switched_off(capsys: pytest.CaptureFixture[str]) -> None:
-    if not backend_status("torch").usable:
-        pytest.skip("torch not usable here")
+    make_backend("torch", "cpu")
     assert main(["--backends", "numpy,torch:cpu,cupy", "--steps", "3", "--dtype", "float32"]) == 0
     out = capsys.readouterr().out
     assert "precision: torch: TF32 off" in out and "precision: cupy: CUPY_TF32=0" in out
@@ -84,9 +84,11 @@ def test_exceeded_tolerance_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pyt
         ([*FAST, "--hidden", "8,x"], "expected comma-separated positive integers"),
         ([*FAST, "--hidden", "8,0"], "layer sizes must be positive"),
         ([*FAST, "--steps", "-1"], "must be an integer >= 0"),
+        ([*FAST, "--steps", "ten"], "expected an integer, got 'ten'"),
         ([*FAST, "--batch-size", "0"], "must be an integer >= 1"),
         ([*FAST, "--dtype", "float16"], "invalid choice: 'float16'"),
         ([*FAST, "--rtol", "-1"], "must be a non-negative number"),
+        ([*FAST, "--rtol", "tiny"], "expected a number, got 'tiny'"),
         ([*FAST, "--activation", "swish"], "unknown activation 'swish'"),
         ([*FAST, "--loss", "bce", "--output-activation", "relu"], "needs outputs in (0, 1)"),
         ([*FAST, "--optimizer", "lbfgs"], "lbfgs"),

@@ -10,21 +10,13 @@ import pytest
 
 from backends import backend_status, get_backend
 from backends._precision import disable_reduced_precision, reduced_precision_disabled
-
-
-def torch_or_skip():
-    status = backend_status("torch")
-    if not status.usable:
-        pytest.skip(f"torch not usable here: {status.reason}")
-    import torch
-
-    return torch
+from tests.conftest import make_backend
 
 
 @pytest.fixture
 def torch_settings():
     """torch with TF32 allowed everywhere; the process's settings restored afterwards."""
-    torch = torch_or_skip()
+    torch = make_backend("torch", "cpu").module
     matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
     saved = (torch.get_float32_matmul_precision(), cudnn.allow_tf32, matmul.allow_fp16_reduced_precision_reduction)
     torch.set_float32_matmul_precision("high")
