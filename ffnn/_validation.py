@@ -48,6 +48,8 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
         Wrong rank, wrong feature count, no rows, NaN or inf values.
     """
     host = _host_if_sequence(X, name)
+    if isinstance(host, np.ndarray) and host.dtype.kind == "f" and host.dtype != np.dtype(dtype):
+        host = host.astype(dtype)  # cast on the host: half the bytes cross to a float32 device
     x = backend.asarray(host)
     xp = backend.xp
     if x.ndim != 2:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import importlib
 import importlib.util
+import io
 import itertools
 import os
 import platform
 import re
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from backends import (
     gpu_available,
 )
 
+from ._files import check_target, write_atomically
 from .activations import get_activation
 from .datasets import BUILTIN_DATASETS, TASKS, Dataset, Standardizer, load_dataset, read_inputs, train_test_split
 from .gradcheck import gradcheck
@@ -182,32 +184,12 @@ def _select_backend(name: str, device: str | None) -> Backend:
 
 def _check_new_file(path: str, overwrite: bool, option: str) -> None:
     """Refuse to replace an existing file unless ``--overwrite``; the folder must exist."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        msg = f"{option} {path}: is a directory; give a file name"
-        raise CommandError(msg)
-    if not os.path.isdir(folder):
-        msg = f"{option} {path}: the folder {folder} does not exist"
-        raise CommandError(msg)
-    if os.path.exists(path) and not overwrite:
-        msg = f"{option} {path}: the file exists and is kept"
-        raise CommandError(msg, hint="choose another name, or pass --overwrite to replace it")
-
-
-def _write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through ``write(handle)`` into a new file beside ``path`` (created with the
-    usual permissions), then rename it over ``path``: an interrupted write leaves no
-    partial file and any previous file intact."""
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temporary, "xb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        check_target(path, replace=overwrite)
+    except FileExistsError as exc:
+        raise CommandError(f"{option}: {exc}", hint="choose another name, or pass --overwrite to replace it") from exc
+    except OSError as exc:
+        raise CommandError(f"{option}: {exc}") from exc
 
 
 def _require_matplotlib() -> None:
@@ -229,8 +211,37 @@ def _encode_targets(y: np.ndarray, net: Network) -> np.ndarray:
     return y
 
 
-def _check_classes(data: Dataset, net: Network, model: str) -> None:
-    """The data's classes must match the model's outputs one to one (in sorted order)."""
+def _model_classes(net: Network, model: str) -> tuple[str, ...] | None:
+    """The class names saved with a classifier (``ffnn train --save`` records them in the
+    model's metadata under "classes"), or None."""
+    names = net.metadata.get("classes")
+    if names is None or net.task == "regression":
+        return None
+    count = _class_count(net)
+    if not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names) == count
+    ):
+        msg = f"{model}: its metadata 'classes' must list {count} distinct class names, got {names!r:.120}"
+        raise CommandError(msg)
+    return tuple(names)
+
+
+def _saved_task(task: str, net: Network) -> str:
+    """``--task``, or with ``auto`` the reading the model's metadata implies (train records it)."""
+    saved = net.metadata.get("task")
+    if task != "auto" or saved not in ("binary", "multiclass", "regression"):
+        return task
+    return "regression" if saved == "regression" else "classification"
+
+
+def _match_classes(data: Dataset, net: Network, model: str) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+    """Check that the data's targets suit the model. For a classifier, return the model's
+    output index of each of the data's classes, and the model's class names.
+
+    A model saved with class names matches labels by name, so the data may hold only
+    some of its classes; without names, the data's classes are matched to the outputs
+    in sorted order, so all must be present. Regression: (None, None).
+    """
     if data.classes is None:
         if net.task != "regression":
             msg = f"{data.name}: the target is numeric (regression), but {model} is a classifier; use --task classification"
@@ -238,16 +249,29 @@ def _check_classes(data: Dataset, net: Network, model: str) -> None:
         if data.n_targets != net.n_out:
             msg = f"{data.name} has {data.n_targets} target column(s) but {model} predicts {net.n_out}"
             raise CommandError(msg)
-        return
+        return None, None
     if net.task == "regression":
         msg = f"{data.name}: the target holds class labels, but {model} is a regression model; use --task regression"
         raise CommandError(msg)
-    if len(data.classes) != _class_count(net):
+    names = _model_classes(net, model)
+    if names is None:
+        if len(data.classes) != _class_count(net):
+            msg = (
+                f"{data.name} has {len(data.classes)} classes ({', '.join(data.classes)}) but {model} tells "
+                f"{_class_count(net)} apart; classes are matched to outputs in sorted order, so all must be present"
+            )
+            raise CommandError(msg)
+        return np.arange(len(data.classes)), data.classes
+    unknown = [repr(c) for c in data.classes if c not in names]
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
         msg = (
-            f"{data.name} has {len(data.classes)} classes ({', '.join(data.classes)}) but {model} tells "
-            f"{_class_count(net)} apart; classes are matched to outputs in sorted order, so all must be present"
+            f"{data.name} has {len(data.classes)} classes, but {model} tells {len(names)} apart "
+            f"({', '.join(names)}) and {shown} {'is' if len(unknown) == 1 else 'are'} not among them; "
+            "labels are matched to the model's classes by name"
         )
         raise CommandError(msg)
+    return np.array([names.index(c) for c in data.classes], dtype=np.int64), names
 
 
 def _load_model(path: str, backend: str, device: str | None) -> Network:
@@ -333,7 +357,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     _add_backend_options(parser, dtype=True)
     out = parser.add_argument_group("output")
-    out.add_argument("--save", metavar="MODEL.npz", default=None, help="write the trained model here")
+    out.add_argument(
+        "--save",
+        metavar="MODEL.npz",
+        default=None,
+        help="write the trained model here, with its task, feature and class names",
+    )
     out.add_argument(
         "--plot", metavar="CURVES.png", default=None, help="write the cost/accuracy curves here (needs matplotlib)"
     )
@@ -494,7 +523,8 @@ def run_train(args: argparse.Namespace) -> int:
         "test": net.evaluate(split.X_test, _encode_targets(split.y_test, net)),
     }
     if args.save is not None:
-        net.save(args.save, include_optimizer=False)
+        net.metadata = _data_record(data)
+        net.save(args.save, include_optimizer=False, overwrite=True)  # --overwrite was checked up front
     if args.plot is not None:
         _plot(history, args.plot, f"{data.name}: {_describe(net)}")
     if args.quiet:
@@ -504,6 +534,16 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         _print_summary(data, net, split, history, seconds, results, args)
     return EXIT_OK
+
+
+def _data_record(data: Dataset) -> dict[str, Any]:
+    """What a saved model keeps of its data (its metadata): the task ("binary",
+    "multiclass" or "regression"), the feature names and, for classifiers, the class
+    names in output order."""
+    record: dict[str, Any] = {"task": data.task, "feature_names": list(data.feature_names)}
+    if data.classes is not None:
+        record["classes"] = list(data.classes)
+    return record
 
 
 def _describe(net: Network) -> str:
@@ -581,50 +621,72 @@ def _plot(history: Any, path: str, title: str) -> None:
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle(title)
-    _write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
 
 
-# ---------------------------------------------------------------------- evaluate
+# ---------------------------------------------------------------------- evaluate and predict
+def _add_model_command(
+    subparsers: Any,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    options: Callable[[argparse.ArgumentParser], None],
+    **texts: str,
+) -> argparse.ArgumentParser:
+    """Register ``ffnn NAME MODEL``: a command on a saved model with its own ``options``,
+    then the backend options."""
+    parser = subparsers.add_parser(name, **texts)
+    parser.add_argument("model", metavar="MODEL", help="a model file written by ffnn train --save")
+    options(parser)
+    _add_backend_options(parser, dtype=False)
+    parser.set_defaults(func=run)
+    return parser
+
+
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``ffnn evaluate``."""
-    parser = subparsers.add_parser(
+    return _add_model_command(
+        subparsers,
         "evaluate",
+        run_evaluate,
+        _evaluate_options,
         help="cost, accuracy and confusion matrix of a saved model on a data set",
         description=(
             "Evaluate a saved model on a data set (all of it, or the train/test part of the split "
             "`ffnn train` makes with the same --test-size and --seed). Class labels are matched to the "
-            "model's outputs in sorted order."
+            "model's classes by name when it was saved with them (ffnn train records them), otherwise to "
+            "its outputs in sorted order. --task auto reads the target as the model's task."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="a model file written by ffnn train --save")
+
+
+def _evaluate_options(parser: argparse.ArgumentParser) -> None:
     _add_data_options(parser, default=None)
     parser.add_argument(
         "--split", choices=("all", "train", "test"), default="all", help="which rows to evaluate (default: all)"
     )
-    _add_backend_options(parser, dtype=False)
-    parser.set_defaults(func=run_evaluate)
-    return parser
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``ffnn evaluate``: returns the exit status."""
     net = _load_model(args.model, args.backend, args.device)
     with _usage():
-        data = load_dataset(args.dataset, target=args.target, task=args.task, seed=args.seed)
-        _check_classes(data, net, args.model)
+        data = load_dataset(args.dataset, target=args.target, task=_saved_task(args.task, net), seed=args.seed)
+        outputs, classes = _match_classes(data, net, args.model)
         X, y = data.X, data.y
         if args.split != "all":
             parts = train_test_split(X, y, test_size=args.test_size, seed=args.seed, stratify=data.classes is not None)
             X, y = (parts[0], parts[2]) if args.split == "train" else (parts[1], parts[3])
         net.inputs(X[:1])  # the feature count, reported as a usage error
+    if outputs is not None:
+        y = outputs[y]
     result = net.evaluate(X, _encode_targets(y, net))
     print(f"model     {args.model}: {_describe(net)} ({net.backend.name} on {net.backend.device_name})")
     print(f"data      {data.name} ({args.split}): {X.shape[0]} examples")
     print(f"cost      {result['cost']:.6g}")
-    if result["accuracy"] is not None and data.classes is not None:
+    if result["accuracy"] is not None and classes is not None:
         print(f"accuracy  {result['accuracy']:.4f}")
         print("\nconfusion matrix (rows: true class, columns: predicted class)")
-        print(_confusion_table(y, _predicted_classes(net, X), data.classes))
+        print(_confusion_table(y, _predicted_classes(net, X), classes))
     return EXIT_OK
 
 
@@ -650,29 +712,30 @@ def _confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[s
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
 
 
-# ---------------------------------------------------------------------- predict
 def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``ffnn predict``."""
-    parser = subparsers.add_parser(
+    return _add_model_command(
+        subparsers,
         "predict",
+        run_predict,
+        _predict_options,
         help="predictions of a saved model for new data (CSV or .npy)",
         description=(
             "Read examples (a CSV file with a header, .npy or .npz), write one prediction per row: the "
-            "class index for classifiers (or, with --proba, the class probabilities), the predicted "
-            "values for regression."
+            "class name for classifiers saved with class names (ffnn train records them), else the class "
+            "index (or, with --proba, the class probabilities), the predicted values for regression."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="a model file written by ffnn train --save")
+
+
+def _predict_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, metavar="FILE", help=".csv, .npy or .npz")
     parser.add_argument("--output", required=True, metavar="FILE", help=".csv or .npy")
     parser.add_argument(
         "--target", default=None, metavar="COLUMN", help="a CSV column to ignore (the labels of a labelled file)"
     )
-    parser.add_argument("--proba", action="store_true", help="write class probabilities instead of class indices")
+    parser.add_argument("--proba", action="store_true", help="write class probabilities instead of classes")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    _add_backend_options(parser, dtype=False)
-    parser.set_defaults(func=run_predict)
-    return parser
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -687,27 +750,43 @@ def run_predict(args: argparse.Namespace) -> int:
         net.inputs(X[:1])
         if args.proba and net.task == "regression":
             raise CommandError(f"--proba needs a classifier, but {args.model} is a regression model")
-    if net.task == "regression":
-        values = net.backend.to_numpy(net.predict(X))
-        header = ["prediction"] if values.shape[1] == 1 else [f"prediction{j}" for j in range(values.shape[1])]
-    elif args.proba:
-        values = net.backend.to_numpy(net.predict_proba(X))
-        header = [f"p{j}" for j in range(values.shape[1])]
-    else:
-        values = _predicted_classes(net, X)[:, np.newaxis]
-        header = ["class"]
+    values, header = _predictions(net, X, args.proba, _model_classes(net, args.model))
     if suffix == ".npy":
         array = values[:, 0] if values.shape[1] == 1 else values
-        _write_atomically(args.output, lambda handle: np.save(handle, array, allow_pickle=False))
+        write_atomically(args.output, lambda handle: np.save(handle, array, allow_pickle=False))
     else:
-        _write_atomically(args.output, lambda handle: _write_csv(handle, header, values))
+        write_atomically(args.output, lambda handle: _write_csv(handle, header, values))
     print(f"{X.shape[0]} predictions written to {args.output}")
     return EXIT_OK
 
 
+def _predictions(
+    net: Network, X: np.ndarray, proba: bool, classes: tuple[str, ...] | None
+) -> tuple[np.ndarray, list[str]]:
+    """(values (m, k), column names): regression outputs, class probabilities, or the
+    predicted class (its name when the model has class names, else its index)."""
+    if net.task == "regression":
+        values = net.backend.to_numpy(net.predict(X))
+        return values, ["prediction"] if values.shape[1] == 1 else [f"prediction{j}" for j in range(values.shape[1])]
+    if proba:
+        values = net.backend.to_numpy(net.predict_proba(X))
+        if classes is None:
+            return values, [f"p{j}" for j in range(values.shape[1])]
+        return values, [f"p({name})" for name in classes[-values.shape[1] :]]  # one sigmoid: p of the second class
+    predicted = _predicted_classes(net, X)
+    return (predicted if classes is None else np.asarray(classes)[predicted])[:, np.newaxis], ["class"]
+
+
 def _write_csv(handle: IO[bytes], header: list[str], values: np.ndarray) -> None:
-    fmt = "%d" if np.issubdtype(values.dtype, np.integer) else "%.9g"
-    np.savetxt(handle, values, fmt=fmt, delimiter=",", header=",".join(header), comments="", encoding="utf-8")
+    """A header row, then one row of ``values`` per line: integers as such, floats with
+    9 significant digits, strings quoted where CSV needs it."""
+    cell = (lambda v: f"{v:.9g}") if values.dtype.kind == "f" else str
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([cell(v) for v in row] for row in values.tolist())
+    text.flush()
+    text.detach()  # the caller syncs and closes the file
 
 
 # ---------------------------------------------------------------------- info

@@ -149,8 +149,8 @@ class CategoricalCrossEntropy(Loss):
 
     def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any) -> Any:
         S = Z - xp.max(Z, axis=0, keepdims=True)
-        log_softmax = S - xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True))
-        return -xp.sum(Y * log_softmax) * (1 / Z.shape[1])
+        minus_log_softmax = xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True)) - S
+        return xp.sum(Y * minus_log_softmax) * (1 / Z.shape[1])
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
         return -y / clamp_probability(a, xp=xp)

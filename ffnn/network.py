@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import numpy as np
@@ -74,6 +75,9 @@ class Network:
         self.backend = get_backend(backend, device)
         self._dtype = self.backend.dtype(dtype)
         self.dtype = dtype
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            msg = f"seed must be a non-negative integer or None, got {seed!r}"
+            raise ValueError(msg)
         self.seed = seed
         self.fuse_output = bool(fuse_output)
         rng = np.random.default_rng(seed)
@@ -141,13 +145,16 @@ class Network:
             layer.W, layer.b = new[2 * i], new[2 * i + 1]
 
     def copy(self, *, backend: str | Backend | None = None, device: Any = None, dtype: str | None = None) -> Network:
-        """A deep copy, optionally on another backend/device or in another dtype."""
+        """A copy of the architecture, parameters and :attr:`metadata`, optionally on
+        another backend/device or in another dtype. The optimizer and training state
+        are not copied (use :meth:`to` to move a network with them)."""
         layers = [Dense(la.n_in, la.n_out, activation=la.activation, init=la.init) for la in self.layers]
         target = self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
         clone = Network(
             layers, loss=self.loss, backend=target, dtype=dtype or self.dtype, seed=self.seed, fuse_output=self.fuse_output
         )
         clone.set_weights(self.get_weights())
+        clone.metadata = copy.deepcopy(self.metadata)
         return clone
 
     # ------------------------------------------------------------------ column-layout core
@@ -171,7 +178,7 @@ class Network:
             return self.loss.cost_from_logits(Z_L, Y, xp=self.xp)
         return self.loss.cost(cache[-1], Y, xp=self.xp)
 
-    def backward_columns(self, cache: list[Any], Y: Any, /) -> Gradients:
+    def backward_columns(self, cache: list[Any], Y: Any, /, *, release_cache: bool = False) -> Gradients:
         """Backward pass in the seeds' layout, l = L..1.
 
         Seeds dJ/dZ^[L] with the fused (1/m)(A − Y) rule, or with the loss's
@@ -181,6 +188,16 @@ class Network:
         Each dJ/dA^[l-1] = W^[l]ᵀ dJ/dZ^[l] is a fresh array that becomes dJ/dZ^[l-1]
         in place, and dJ/dZ^[l] is released as soon as it is used: the pass holds one
         (n, m) gradient at a time besides the cache.
+
+        Parameters
+        ----------
+        cache : list
+            [A^[0], …, A^[L]] from :meth:`forward_columns`.
+        Y : array (n^[L], m)
+        release_cache : bool, default False
+            Consume the cache: set ``cache[l]`` to None for l = 1..L−1 as soon as
+            A^[l] has been used, which lowers the peak memory of a training step by
+            up to the size of the hidden activations. A^[0] and A^[L] are kept.
         """
         xp = self.xp
         layers = self.layers
@@ -194,6 +211,8 @@ class Network:
             dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp)
             grads[l] = (dW, db)
             dZ = layers[l - 1].activation.backward_in_place(cache[l], dZ, xp=xp)
+            if release_cache:
+                cache[l] = None
         dW, db, _ = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=False)
         grads[0] = (dW, db)
         return grads
@@ -273,6 +292,26 @@ class Network:
     early-stopping state), or None; saved with the optimizer so a fit can resume."""
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """Your own facts about this network (class names, feature names, provenance…):
+        a dict, ``{}`` until set. :meth:`save` stores it in the file (it must then be
+        JSON-ready) and :func:`ffnn.load` restores it.
+
+        Raises
+        ------
+        TypeError
+            Setting it to something other than a dict.
+        """
+        return self.__dict__.setdefault("_metadata", {})
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            msg = f"metadata must be a dict, got {type(value).__name__}"
+            raise TypeError(msg)
+        self._metadata = value
+
+    @property
     def task(self) -> str:
         """"multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
         cross-entropy with one / several outputs) or "regression" (mse)."""
@@ -302,9 +341,14 @@ class Network:
 
         Each epoch visits every example once, in mini-batches of ``batch_size`` rows
         (the last, smaller batch is used too), in the order :func:`ffnn.training.shuffle_order`
-        draws on the host from the network's seed and the epoch number (identical on
-        every backend). The data move to the device once per call; costs and hits
-        accumulate on the device and are read once per epoch.
+        draws on the host from the network's seed and the epoch's number counted over
+        all of this network's fits (identical on every backend). The count starts at 0
+        for a new network and continues from one call to the next (it is
+        ``training_state.epochs_trained``, saved with the training state): repeated
+        calls draw new permutations, and k calls with ``epochs=1`` and the same
+        optimizer object train exactly as one call with ``epochs=k``. The data move to
+        the device once per call; costs and hits accumulate on the device and are read
+        once per epoch.
 
         Parameters
         ----------
@@ -438,18 +482,32 @@ class Network:
                 self.optimizer.to(target)
         return self
 
-    def save(self, path: Any, *, include_optimizer: bool = True) -> str:
+    def save(
+        self,
+        path: Any,
+        *,
+        include_optimizer: bool = True,
+        metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> str:
         """Write the network to ``path`` (.npz + JSON metadata, atomically); see
         :func:`ffnn.serialization.save`. Read it back with :func:`ffnn.load`.
+
+        ``metadata`` (default: this network's :attr:`metadata`) is stored in the file
+        and becomes the loaded network's :attr:`metadata`.
 
         Raises
         ------
         FileExistsError
-            ``path`` exists and is not an ffnn model file.
+            ``path`` exists and ``overwrite`` is False, or it is not an ffnn model
+            file (never replaced).
+        TypeError
+            ``metadata`` is not a dict of JSON-ready values with string keys.
         """
         from .serialization import save
 
-        return save(self, path, include_optimizer=include_optimizer)
+        chosen = self.metadata if metadata is None else metadata
+        return save(self, path, include_optimizer=include_optimizer, metadata=chosen, overwrite=overwrite)
 
 
 def _positive(value: int, name: str) -> int:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backends import Backend, get_backend
 
+from ._files import check_target, write_atomically
 from .layers import Dense
 from .optimizers import optimizer_from_config
 from .training import TrainingState
@@ -21,13 +23,16 @@ from .training import TrainingState
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "USER_KEY", "ModelFileError", "load", "read_metadata", "save"]
 
 FORMAT = "ffnn.network"
 """The ``format`` field of the metadata: marks a file as an ffnn model."""
 FORMAT_VERSION = 1
 """The newest model-file format this ffnn writes and reads."""
 METADATA_KEY = "metadata"
+USER_KEY = "user"
+"""The field of the JSON metadata that holds the network's own :attr:`Network.metadata`
+(optional: files written before it existed read as ``{}``, so the format version stays 1)."""
 
 
 class ModelFileError(ValueError):
@@ -35,18 +40,43 @@ class ModelFileError(ValueError):
 
 
 # ---------------------------------------------------------------------- writing
-def save(net: Network, path: str | os.PathLike[str], *, include_optimizer: bool = True) -> str:
+def save(
+    net: Network,
+    path: str | os.PathLike[str],
+    *,
+    include_optimizer: bool = True,
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> str:
     """Write ``net`` to ``path`` (exactly that name) as an ffnn model file.
 
     The file is a NumPy ``.npz`` archive: ``param.<k>`` for W^[1], b^[1], … in the
     network's dtype; with ``include_optimizer``, ``optimizer.<slot>.<k>`` and, after
     or during a fit, the training state (``training.best.<k>``) needed to resume;
     and ``metadata``, UTF-8 JSON with the format name and version, architecture,
-    dtype, loss, optimizer configuration and training state. No pickled objects.
+    dtype, loss, optimizer configuration, training state and, under ``"user"``,
+    your own metadata. No pickled objects.
 
     The write is atomic: a temporary file beside the target is written, flushed to
     disk, then renamed over it, so an interrupted save leaves any previous file
     intact.
+
+    Parameters
+    ----------
+    net : Network
+    path : str or PathLike
+    include_optimizer : bool, default True
+        Also store the optimizer state and the training state (to resume a fit).
+    metadata : dict, optional
+        JSON-ready facts to keep with the model (class names, feature names,
+        provenance…): a dict with string keys whose values are str, int, float
+        (finite), bool, None, lists/tuples and dicts of these. Read back by
+        :func:`read_metadata` (key ``"user"``) and by :func:`load` as
+        ``net.metadata``. Default: ``net.metadata``.
+    overwrite : bool, default False
+        Replace an existing ffnn model file at ``path`` (checkpoints do). Without
+        it an existing file is refused; a file that is not an ffnn model is never
+        replaced.
 
     Returns
     -------
@@ -55,31 +85,73 @@ def save(net: Network, path: str | os.PathLike[str], *, include_optimizer: bool 
 
     Raises
     ------
+    TypeError
+        ``metadata`` is not a dict, or holds something JSON cannot store (the
+        message names where).
     FileExistsError
-        ``path`` exists and is not an ffnn model file (it is never overwritten).
+        ``path`` exists and ``overwrite`` is False, or it is not an ffnn model file
+        (such a file is never overwritten).
     IsADirectoryError
         ``path`` is a directory.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
     """
-    target = os.fspath(path)
-    _check_target(target)
-    arrays = _pack(net, include_optimizer=include_optimizer)
-    _write_atomically(target, arrays)
+    user = _user_metadata(net.metadata if metadata is None else metadata)
+    target = check_target(path, replace=_not_a_model if overwrite else _keep)
+    arrays = _pack(net, include_optimizer=include_optimizer, user=user)
+    write_atomically(target, lambda handle: np.savez(handle, **arrays))
     return target
 
 
-def _check_target(target: str) -> None:
-    if os.path.isdir(target):
-        msg = f"cannot save a model to {target!r}: it is a directory; give a file name such as model.npz"
-        raise IsADirectoryError(msg)
-    if os.path.exists(target):
-        try:
-            _read(target, check_version=False, load_arrays=False)
-        except ModelFileError as exc:
-            msg = f"refusing to overwrite {target!r}, which is not an ffnn model file ({exc}); choose another path"
-            raise FileExistsError(msg) from exc
+def _keep(target: str) -> str:
+    """Why an existing file is kept when ``overwrite`` is False."""
+    return "pass overwrite=True to replace it"
 
 
-def _pack(net: Network, *, include_optimizer: bool) -> dict[str, np.ndarray]:
+def _not_a_model(target: str) -> str | None:
+    """None when ``target`` is an ffnn model file (which a save may replace), else why not."""
+    try:
+        _read(target, check_version=False, load_arrays=False)
+    except ModelFileError as exc:
+        return f"it is not an ffnn model file ({exc}); choose another path"
+    return None
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _user_metadata(metadata: Any) -> dict[str, Any]:
+    """A JSON copy of ``metadata``, after checking that JSON stores it faithfully."""
+    if not isinstance(metadata, dict):
+        msg = f"metadata must be a dict (a JSON object with string keys), got {type(metadata).__name__}"
+        raise TypeError(msg)
+    _check_json(metadata, "metadata", ())
+    return json.loads(json.dumps(metadata))
+
+
+def _check_json(value: Any, where: str, parents: tuple[int, ...]) -> None:
+    hint = "use str, int, float, bool, None, and lists and dicts of them (e.g. x.tolist() for NumPy values)"
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in parents:
+            msg = f"{where} contains itself; JSON cannot store a circular structure"
+            raise TypeError(msg)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict) and not isinstance(key, str):
+                msg = f"{where} has the key {key!r} ({type(key).__name__}); JSON object keys must be strings"
+                raise TypeError(msg)
+            _check_json(item, f"{where}[{key!r}]", (*parents, id(value)))
+    elif not isinstance(value, _JSON_SCALARS):
+        kind = type(value)
+        named = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        msg = f"{where} has type {named} ({value!r:.60}), which JSON cannot store; {hint}"
+        raise TypeError(msg)
+    elif isinstance(value, float) and not math.isfinite(value):
+        msg = f"{where} is {value!r}, which JSON cannot store; use None or a string for a missing value"
+        raise TypeError(msg)
+
+
+def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dict[str, np.ndarray]:
     """All arrays of the file as host NumPy arrays, the metadata included."""
     from . import __version__
 
@@ -104,6 +176,7 @@ def _pack(net: Network, *, include_optimizer: bool) -> dict[str, np.ndarray]:
         "saved_from": {"backend": backend.name, "device": backend.device_name},
         "optimizer": None,
         "training": None,
+        USER_KEY: user,
     }
     if optimizer is not None:
         meta["optimizer"] = {
@@ -121,40 +194,11 @@ def _pack(net: Network, *, include_optimizer: bool) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _write_atomically(target: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write a temporary file beside ``target``, fsync it, then rename it over ``target``."""
-    directory = os.path.dirname(os.path.abspath(target))
-    mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o666 & ~_umask()
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # ---------------------------------------------------------------------- reading
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata of an ffnn model file (format, version, architecture, dtype,
-    loss, optimizer, training state), without building the network.
+    loss, optimizer, training state, and under ``"user"`` the metadata saved with the
+    network: ``{}`` for files that have none), without building the network.
 
     Raises
     ------
@@ -163,7 +207,10 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     ModelFileError
         As for :func:`load`.
     """
-    return _read(os.fspath(path), check_version=True, load_arrays=False)[0]
+    name = os.fspath(path)
+    meta = _read(name, check_version=True, load_arrays=False)[0]
+    meta[USER_KEY] = _user(name, meta)
+    return meta
 
 
 def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", device: Any = None) -> Network:
@@ -173,8 +220,9 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
     Returns
     -------
     Network
-        With the saved architecture, dtype, parameters and, when saved, its
-        ``optimizer`` (state included) and ``training_state`` (to resume a fit).
+        With the saved architecture, dtype, parameters and ``metadata`` ({} for
+        files saved without), and, when saved, its ``optimizer`` (state included)
+        and ``training_state`` (to resume a fit).
 
     Raises
     ------
@@ -210,6 +258,7 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
         raise ModelFileError(f"{name}: the metadata does not describe a valid network ({exc})") from exc
     shapes = [tuple(p.shape) for p in net.parameters()]
     net.set_weights(_arrays(name, arrays, "param", shapes, meta["dtype"]))
+    net.metadata = _user(name, meta)
     try:
         _restore_training(net, name, meta, arrays, shapes)
     except ModelFileError:
@@ -217,6 +266,14 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{name}: the optimizer or training state is invalid ({exc})") from exc
     return net
+
+
+def _user(name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """The saved :attr:`Network.metadata`; {} for files written without it."""
+    user = meta.get(USER_KEY, {})
+    if not isinstance(user, dict):
+        raise ModelFileError(f"{name}: the {USER_KEY!r} metadata must be a JSON object, got {type(user).__name__}")
+    return user
 
 
 def _restore_training(
@@ -266,16 +323,12 @@ _UNREADABLE = (EOFError, OSError, zipfile.BadZipFile, zlib.error)
 def _read(name: str, *, check_version: bool, load_arrays: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metadata and (optionally) every other array of the file at ``name``."""
     with open(name, "rb") as handle:
-        try:
+        with _numpy_errors(
+            name,
+            pickled="not an ffnn model file: it holds pickled data or is not a NumPy archive",
+            damaged="truncated or corrupt, not a readable .npz archive",
+        ):
             archive = np.load(handle, allow_pickle=False)
-        except ValueError as exc:
-            msg = (
-                f"{name}: not an ffnn model file: it holds pickled data or is not a NumPy archive ({exc}); "
-                "ffnn never loads pickles"
-            )
-            raise ModelFileError(msg) from exc
-        except _UNREADABLE as exc:
-            raise ModelFileError(f"{name}: truncated or corrupt, not a readable .npz archive ({exc})") from exc
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise ModelFileError(f"{name}: not an ffnn model file: it is a single .npy array, not an .npz archive")
         with archive:
@@ -289,16 +342,24 @@ def _read(name: str, *, check_version: bool, load_arrays: bool) -> tuple[dict[st
 
 
 def _entry(name: str, archive: Any, key: str) -> np.ndarray:
-    try:
+    with _numpy_errors(
+        name,
+        pickled=f"array {key!r} holds pickled Python objects, which ffnn model files never do",
+        damaged=f"truncated or corrupt: array {key!r} cannot be read",
+    ):
         return archive[key]
+
+
+@contextlib.contextmanager
+def _numpy_errors(name: str, *, pickled: str, damaged: str) -> Iterator[None]:
+    """Report NumPy's refusal of pickled data (a ValueError under ``allow_pickle=False``)
+    and its errors on damaged data as ModelFileError naming the file."""
+    try:
+        yield
     except ValueError as exc:
-        msg = (
-            f"{name}: array {key!r} holds pickled Python objects; ffnn model files never do, "
-            "and ffnn never loads pickles"
-        )
-        raise ModelFileError(msg) from exc
+        raise ModelFileError(f"{name}: {pickled} ({exc}); ffnn never loads pickles") from exc
     except _UNREADABLE as exc:
-        raise ModelFileError(f"{name}: truncated or corrupt: array {key!r} cannot be read ({exc})") from exc
+        raise ModelFileError(f"{name}: {damaged} ({exc})") from exc
 
 
 def _metadata(name: str, raw: np.ndarray, *, check_version: bool) -> dict[str, Any]:

@@ -122,25 +122,23 @@ class EarlyStopping:
     monitor: str = "val_cost"
 
     def __post_init__(self) -> None:
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
-            msg = f"patience must be a positive integer, got {self.patience!r}"
-            raise ValueError(msg)
+        _check_watcher(self, "patience")
         if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) or not self.min_delta >= 0:
             msg = f"min_delta must be a non-negative number, got {self.min_delta!r}"
             raise ValueError(msg)
-        _check_monitor(self.monitor)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     """Save the network during fit, with the writer of :meth:`Network.save`
-    (parameters, optimizer state and the training state needed to resume).
+    (parameters, optimizer state, the training state needed to resume, and
+    :attr:`Network.metadata`).
 
     Parameters
     ----------
     path : str or PathLike
         Target file, replaced atomically at each save; ``{epoch}`` in it is replaced
-        by the number of epochs done (one file per save).
+        by the number of epochs done in this fit (one file per save).
     every : int ≥ 1, default 1
         Save after every ``every``-th epoch.
     best_only : bool, default False
@@ -161,10 +159,7 @@ class Checkpoint:
     monitor: str = "val_cost"
 
     def __post_init__(self) -> None:
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            msg = f"every must be a positive integer (save after every N epochs), got {self.every!r}"
-            raise ValueError(msg)
-        _check_monitor(self.monitor)
+        _check_watcher(self, "every", " (save after every N epochs)")
 
     def due(self, history: History) -> bool:
         """Whether the epoch just recorded in ``history`` is to be saved."""
@@ -178,9 +173,14 @@ class Checkpoint:
         return os.fspath(self.path).replace("{epoch}", str(epoch))
 
 
-def _check_monitor(monitor: str) -> None:
-    if monitor not in MONITORS:
-        msg = f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}"
+def _check_watcher(option: EarlyStopping | Checkpoint, count: str, meaning: str = "") -> None:
+    """Check the positive-integer field ``count`` and the ``monitor`` of early stopping or a checkpoint."""
+    value = getattr(option, count)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{count} must be a positive integer{meaning}, got {value!r}"
+        raise ValueError(msg)
+    if option.monitor not in MONITORS:
+        msg = f"monitor must be one of {', '.join(MONITORS)}, got {option.monitor!r}"
         raise ValueError(msg)
 
 
@@ -282,7 +282,7 @@ class TrainingState:
     Attributes
     ----------
     epoch : int
-        Epochs completed.
+        Epochs completed in this fit.
     shuffle_seed : int
         Seed of the per-epoch permutations (:func:`shuffle_order`).
     history : History
@@ -292,6 +292,10 @@ class TrainingState:
         Early-stopping bookkeeping: best monitored cost, its epoch, epochs since.
     best_weights : list of arrays or None
         Parameters of the best epoch (when early stopping restores them).
+    previous_epochs : int
+        Epochs the network trained in its earlier fits (0 in its first): epoch
+        ``e`` of this fit is shuffled by ``shuffle_order(shuffle_seed,
+        previous_epochs + e, m)``, so that a new fit draws new permutations.
     """
 
     epoch: int
@@ -302,6 +306,12 @@ class TrainingState:
     best_epoch: int = 0
     wait: int = 0
     best_weights: list[Any] | None = field(default=None, repr=False)
+    previous_epochs: int = 0
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs trained in all of the network's fits up to now (earlier fits and this one)."""
+        return self.previous_epochs + self.epoch
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (``best_weights`` excluded: arrays are stored apart)."""
@@ -313,6 +323,7 @@ class TrainingState:
             "best": self.best,
             "best_epoch": self.best_epoch,
             "wait": self.wait,
+            "previous_epochs": self.previous_epochs,
         }
 
     @classmethod
@@ -327,11 +338,13 @@ class TrainingState:
             best_epoch=int(data.get("best_epoch", 0)),
             wait=int(data.get("wait", 0)),
             best_weights=best_weights,
+            previous_epochs=int(data.get("previous_epochs", 0)),
         )
 
 
 def shuffle_order(seed: int, epoch: int, m: int) -> np.ndarray:
-    """The permutation of the m training examples used in ``epoch`` (0-based).
+    """The permutation of the m training examples used in ``epoch`` (0-based, counted
+    over all of a network's fits: :attr:`TrainingState.epochs_trained`).
 
     Drawn on the host from ``SeedSequence(seed, spawn_key=(1, epoch))``, so it
     depends only on (seed, epoch): the same on every backend, and the same for a
@@ -401,8 +414,7 @@ def fit(
             return state.history
     else:
         opt = get_optimizer(optimizer)
-        seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-        state = TrainingState(epoch=0, shuffle_seed=int(seed), history=History(), settings=settings)
+        state = _new_state(net.training_state, net.seed, settings)
     opt.bind(net)
     net.optimizer = opt
     net.training_state = state
@@ -462,6 +474,19 @@ def _training_data(
     m = x.shape[0]
     size = m if batch_size is None else min(_positive(batch_size, "batch_size"), m)
     return _Data(x, t, val_x, val_y, size, bool(shuffle) and size < m)  # one batch: order is moot
+
+
+def _new_state(last: TrainingState | None, seed: int | None, settings: dict[str, Any]) -> TrainingState:
+    """The state of a new fit: its shuffles continue the network's epoch count (and, for a
+    network without a seed, the shuffle seed of its last fit)."""
+    if seed is None and last is not None:
+        seed = last.shuffle_seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    previous = 0 if last is None else last.epochs_trained
+    return TrainingState(
+        epoch=0, shuffle_seed=int(seed), history=History(), settings=settings, previous_epochs=previous
+    )
 
 
 def _resumable(net: Network, optimizer: Any, settings: dict[str, Any]) -> tuple[TrainingState, Optimizer]:
@@ -538,7 +563,7 @@ class _Loop:
                 if reason:
                     self._finish(reason)
                 if logs is not None and self.saver is not None and self.saver.due(state.history):
-                    save(self.net, self.saver.target(state.epoch))
+                    save(self.net, self.saver.target(state.epoch), overwrite=True)
                 bar.update(0 if logs is None else 1)
                 bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
             if not reason:
@@ -584,7 +609,7 @@ class _Loop:
         hits = xp.zeros((), dtype=x.dtype, device=x.device)
         order = None
         if data.shuffle:  # one host-to-device copy of the permutation per epoch
-            order = net.backend.asarray(shuffle_order(self.state.shuffle_seed, self.state.epoch, m))
+            order = net.backend.asarray(shuffle_order(self.state.shuffle_seed, self.state.epochs_trained, m))
         count = self.task != "regression"
         for start in range(0, m, size):
             stop = min(start + size, m)  # array-api slices must stay in bounds
@@ -695,4 +720,4 @@ def predict_classes(net: Network, X: Any, /, *, batch_size: int | None = None) -
     """Class labels of a classifier as a NumPy array; see :meth:`Network.predict_classes`."""
     task = _classifier_task(net, "predict_classes")
     labels = labels_from_outputs(net.predict(X, batch_size=_batch(batch_size)), task=task, xp=net.xp)
-    return np.asarray(net.backend.to_numpy(labels))
+    return np.array(net.backend.to_numpy(labels))  # a writable copy on every backend (JAX's view is read-only)

@@ -5,9 +5,11 @@ the plot file, plug-in subcommands, and `python -m ffnn` in a subprocess."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,7 @@ from ffnn import cli
 from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fold_standardization, main
 from ffnn.datasets import Standardizer, load_iris
 from ffnn.serialization import read_metadata
+from tests.test_serialization import rewrite
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--hidden", "4", "--epochs", "1", "--quiet"]
@@ -54,6 +57,19 @@ def field(out: str, name: str) -> str:
     match = re.search(rf"^{name}\s+(.*)$", out, flags=re.MULTILINE)
     assert match, f"no {name!r} line in:\n{out}"
     return match[1]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
 
 
 def assert_short_error(err: str, *fragments: str) -> None:
@@ -343,11 +359,14 @@ def test_round_trip_predict_csv_and_npy(
         )
         assert code == EXIT_OK, err
         assert out.strip() == f"150 predictions written to {target}"
+    classes = ["setosa", "versicolor", "virginica"]
+    assert read_metadata(model)["user"]["classes"] == classes
     lines = csv_out.read_text().splitlines()
     assert lines[0] == "class" and len(lines) == 151
-    predicted = np.array([int(v) for v in lines[1:]])
-    np.testing.assert_array_equal(np.load(npy_out, allow_pickle=False), predicted)
+    predicted = np.array([classes.index(v) for v in lines[1:]])  # class names, written by name
+    np.testing.assert_array_equal(np.load(npy_out, allow_pickle=False), np.array(classes)[predicted])
     assert np.mean(predicted == load_iris().y) == pytest.approx(accuracy_all, abs=1e-4)
+    assert proba_out.read_text().splitlines()[0] == "p(setosa),p(versicolor),p(virginica)"
     proba = np.loadtxt(proba_out, delimiter=",", skiprows=1)
     assert proba.shape == (150, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
@@ -385,6 +404,17 @@ def test_predict_regression_values_in_target_units(capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "evaluate", str(model), "--dataset", "regression")
     assert code == EXIT_OK and "accuracy" not in out and "confusion" not in out
     assert float(field(out, "cost")) == pytest.approx(np.mean((predicted - data.y) ** 2), rel=1e-4)
+    assert read_metadata(model)["user"] == {"task": "regression", "feature_names": [f"x{j}" for j in range(10)]}
+    # Whole-number targets with few values would read as class labels; the model's saved task reads them as numbers.
+    y_int = np.clip(np.round(data.y), 10, 16)
+    assert np.unique(y_int).size <= 20
+    whole = write_csv(tmp_path / "whole.csv", [*(f"x{j}" for j in range(10)), "target"], np.c_[data.X, y_int].tolist())
+    code, out, err = run(capsys, "evaluate", str(model), "--dataset", str(whole))
+    assert code == EXIT_OK, err
+    assert float(field(out, "cost")) == pytest.approx(np.mean((predicted - y_int) ** 2), rel=1e-4)
+    code, _, err = run(capsys, "evaluate", str(model), "--dataset", str(whole), "--task", "classification")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "the target holds class labels, but", "is a regression model")
 
 
 @pytest.mark.parametrize(
@@ -423,6 +453,154 @@ def test_evaluate_and_predict_usage_errors(
     assert code == EXIT_USAGE
     assert_short_error(err, *fragments)
     assert not (tmp_path / "p.csv").exists()
+
+
+# ---------------------------------------------------------------------- class names saved with the model
+def test_train_save_records_the_task_features_and_classes(iris_model: tuple[Path, float, float]) -> None:
+    data = load_iris()
+    assert read_metadata(iris_model[0])["user"] == {
+        "task": "multiclass",
+        "feature_names": list(data.feature_names),
+        "classes": ["setosa", "versicolor", "virginica"],
+    }
+    assert ffnn.load(iris_model[0]).metadata["classes"] == list(data.classes)
+
+
+def test_string_labels_of_a_csv_are_the_class_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path
+) -> None:
+    """Labels with commas and quotes: recorded as given, written back as CSV cells."""
+    odd = {"setosa": 'Iris "setosa", wild', "versicolor": "versicolor", "virginica": "virginica (tall)"}
+    header, *rows = read_csv(iris_csv)
+    labelled = write_csv(tmp_path / "odd.csv", header, [[*row[:-1], odd[row[-1]]] for row in rows])
+    model = tmp_path / "odd.npz"
+    argv = ["train", "--dataset", str(labelled), "--target", "species", "--hidden", "8", "--epochs", "40"]
+    code, _, err = run(capsys, *argv, "--lr", "0.02", "--save", str(model), "--quiet")
+    assert code == EXIT_OK, err
+    user = read_metadata(model)["user"]
+    assert user["classes"] == sorted(odd.values()) and user["feature_names"] == header[:-1]
+    assert user["task"] == "multiclass"
+    for name, extra in (("classes.csv", []), ("proba.csv", ["--proba"])):
+        argv = ["predict", str(model), "--input", str(labelled), "--target", "species"]
+        code, _, err = run(capsys, *argv, "--output", str(tmp_path / name), *extra)
+        assert code == EXIT_OK, err
+    written = read_csv(tmp_path / "classes.csv")
+    assert written[0] == ["class"] and len(written) == 151
+    predicted = [row[0] for row in written[1:]]
+    assert set(predicted) <= set(odd.values())
+    assert np.mean([p == odd[row[-1]] for p, row in zip(predicted, rows)]) > 0.8
+    proba = read_csv(tmp_path / "proba.csv")
+    assert proba[0] == [f"p({name})" for name in sorted(odd.values())]
+    best = [proba[0][int(np.argmax([float(v) for v in row]))] for row in proba[1:]]
+    assert best == [f"p({name})" for name in predicted]
+
+
+def test_evaluate_matches_labels_by_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    """Data holding two of the model's three classes: labels are matched by name, so
+    versicolor stays output 1 although it is the first class of the file."""
+    model = str(iris_model[0])
+    header, *rows = read_csv(iris_csv)
+    two = write_csv(tmp_path / "two.csv", header, [row for row in rows if row[-1] != "setosa"])
+    code, out, err = run(capsys, "evaluate", model, "--dataset", str(two), "--target", "species")
+    assert code == EXIT_OK, err
+    assert field(out, "data") == "two.csv (all): 100 examples"
+    code, _, err = run(
+        capsys, "predict", model, "--input", str(two), "--target", "species", "--output", str(tmp_path / "p.csv")
+    )
+    assert code == EXIT_OK, err
+    truth = [row[-1] for row in rows if row[-1] != "setosa"]
+    predicted = [row[0] for row in read_csv(tmp_path / "p.csv")[1:]]
+    assert float(field(out, "accuracy")) == pytest.approx(np.mean(np.array(predicted) == truth), abs=1e-4)
+    matrix = out.split("confusion matrix (rows: true class, columns: predicted class)\n")[1].splitlines()
+    assert matrix[0].split() == ["setosa", "versicolor", "virginica"]
+    counts = {row.split()[0]: [int(c) for c in row.split()[1:]] for row in matrix[1:4]}
+    assert counts["setosa"] == [0, 0, 0]
+    for name in ("versicolor", "virginica"):
+        assert counts[name] == [sum(p == c and t == name for p, t in zip(predicted, truth)) for c in matrix[0].split()]
+
+
+def test_evaluate_names_the_labels_a_model_does_not_know(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    header, *rows = read_csv(iris_csv)
+    renamed = {"setosa": "daisy", "virginica": "rose"}
+    other = write_csv(tmp_path / "flowers.csv", header, [[*row[:-1], renamed.get(row[-1], row[-1])] for row in rows])
+    code, out, err = run(capsys, "evaluate", str(iris_model[0]), "--dataset", str(other), "--target", "species")
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(
+        err,
+        "flowers.csv has 3 classes, but",
+        "tells 3 apart (setosa, versicolor, virginica) and 'daisy', 'rose' are not among them",
+        "matched to the model's classes by name",
+    )
+
+
+def test_binary_model_writes_names_and_the_probability_of_the_second_class(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ffnn.datasets import load_breast_cancer
+
+    model, inputs = tmp_path / "bc.npz", tmp_path / "x.npy"
+    code, _, err = run(capsys, "train", "--dataset", "breast_cancer", *TINY, "--save", str(model))
+    assert code == EXIT_OK, err
+    assert read_metadata(model)["user"]["classes"] == ["malignant", "benign"]
+    np.save(inputs, load_breast_cancer().X)
+    for name, extra in (("c.csv", []), ("p.csv", ["--proba"]), ("c.npy", [])):
+        code, _, err = run(
+            capsys, "predict", str(model), "--input", str(inputs), "--output", str(tmp_path / name), *extra
+        )
+        assert code == EXIT_OK, err
+    classes = (tmp_path / "c.csv").read_text().splitlines()
+    proba = (tmp_path / "p.csv").read_text().splitlines()
+    assert classes[0] == "class" and proba[0] == "p(benign)" and len(classes) == len(proba) == 570
+    expected = ["benign" if float(p) > 0.5 else "malignant" for p in proba[1:]]
+    assert classes[1:] == expected
+    assert np.load(tmp_path / "c.npy", allow_pickle=False).tolist() == expected
+
+
+def old_model(source: Path, folder: Path) -> Path:
+    """A copy of a model file as written before models kept metadata (no "user" field)."""
+    path = folder / "old.npz"
+    shutil.copy(source, path)
+    rewrite(path, meta=lambda meta: meta.pop("user"))
+    return path
+
+
+def test_models_without_class_names_match_classes_in_order_and_write_indices(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    model = str(old_model(iris_model[0], tmp_path))
+    code, out, err = run(capsys, "evaluate", model, "--dataset", "iris", "--split", "test")
+    assert code == EXIT_OK, err
+    assert float(field(out, "accuracy")) == pytest.approx(iris_model[2], abs=1e-4)
+    header, *rows = read_csv(iris_csv)
+    two = write_csv(tmp_path / "two.csv", header, [row for row in rows if row[-1] != "setosa"])
+    code, _, err = run(capsys, "evaluate", model, "--dataset", str(two), "--target", "species")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "two.csv has 2 classes (versicolor, virginica) but", "tells 3 apart", "sorted order")
+    for name, extra in (("p.csv", []), ("proba.csv", ["--proba"])):
+        argv = ["predict", model, "--input", str(iris_csv), "--target", "species", "--output", str(tmp_path / name)]
+        code, _, err = run(capsys, *argv, *extra)
+        assert code == EXIT_OK, err
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "class" and {int(v) for v in lines[1:]} <= {0, 1, 2}
+    assert (tmp_path / "proba.csv").read_text().splitlines()[0] == "p0,p1,p2"
+
+
+def test_class_names_that_do_not_fit_the_model_are_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    net = ffnn.load(iris_model[0])
+    for k, names in enumerate((["setosa", "versicolor"], ["a", "a", "b"], "abc")):
+        path = tmp_path / f"bad{k}.npz"
+        net.save(path, metadata={"classes": names})
+        argv = ["--input", str(iris_csv), "--target", "species", "--output", str(tmp_path / f"p{k}.csv")]
+        code, _, err = run(capsys, "predict", str(path), *argv)
+        assert code == EXIT_USAGE
+        assert_short_error(err, f"bad{k}.npz: its metadata 'classes' must list 3 distinct class names, got {names!r}")
+        assert not (tmp_path / f"p{k}.csv").exists()
 
 
 # ---------------------------------------------------------------------- folding the scaling into the network

@@ -327,3 +327,12 @@ def test_numerical_partial_refuses_bad_coordinates(layer: int, name: str, index:
     X, Y = make_data("categorical_crossentropy")
     with pytest.raises(ValueError, match=pattern):
         ffnn.numerical_partial(make_net("numpy"), X, Y, layer, name, index)
+
+
+def test_copy_keeps_metadata_without_sharing_it() -> None:
+    net = make_net("numpy")
+    net.metadata = {"classes": ["a", "b", "c"]}
+    clone = net.copy(dtype="float32")
+    assert clone.metadata == net.metadata
+    clone.metadata["classes"].append("d")
+    assert net.metadata["classes"] == ["a", "b", "c"]

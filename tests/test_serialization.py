@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from backends import to_numpy
 from ffnn import Dense, Network
 from ffnn.optimizers import SGD, Adam, AdamW
 from ffnn.schedules import CosineDecay
-from ffnn.serialization import FORMAT, FORMAT_VERSION, ModelFileError, load, read_metadata
+from ffnn.serialization import FORMAT, FORMAT_VERSION, USER_KEY, ModelFileError, load, read_metadata
 from ffnn.training import Callback, Checkpoint, EarlyStopping
 from tests.helpers import assert_allclose, assert_on_backend
 from tests.test_training import circles
@@ -60,7 +61,7 @@ def test_save_on_one_backend_load_on_another_predicts_the_same(backend, tmp_path
     for source, target in (("numpy", backend), (backend, "numpy")):
         net, X, _ = trained(source, dtype)
         path = tmp_path / f"{dtype}.npz"
-        assert net.save(path) == str(path)
+        assert net.save(path, overwrite=True) == str(path)
         again = load(path, backend=target)
         assert again.backend.name == (target if isinstance(target, str) else target.name)
         assert again.dtype == dtype and again.task == net.task and again.loss.name == net.loss.name
@@ -210,9 +211,10 @@ def test_foreign_files_are_refused(tmp_path):
             r"optimizer or training state is invalid \(unknown optimizer 'lion'",
         ),
         ({"meta": lambda m: m["training"].pop("epoch")}, "optimizer or training state is invalid"),
+        ({"meta": lambda m: m.update(user=["a"])}, "the 'user' metadata must be a JSON object, got list"),
     ],
     ids=["newer", "version-type", "bad-json", "metadata-dtype", "missing", "shape", "dtype", "slot", "activation",
-         "no-loss", "optimizer", "training"],
+         "no-loss", "optimizer", "training", "user"],
 )
 def test_damaged_model_files_are_refused_with_the_file_and_problem(tmp_path, change, message):
     net, _, _ = trained()
@@ -231,6 +233,102 @@ def test_loading_on_an_unknown_backend_is_a_backend_error(tmp_path):
         load(tmp_path / "m.npz", backend="tpu")
 
 
+# ---------------------------------------------------------------------- user metadata
+INFO = {
+    "classes": ["cat", "dog"],
+    "feature_names": ["x0", "x1"],
+    "task": "binary",
+    "run": {"epochs": 2, "lr": 0.05, "tuned": True, "notes": None, "tags": ["a", 1, 2.5]},
+}
+
+
+def test_metadata_is_saved_loaded_and_kept_by_the_next_save(tmp_path):
+    net, _, _ = trained()
+    assert net.metadata == {}
+    net.metadata = json.loads(json.dumps(INFO))
+    path = tmp_path / "model.npz"
+    net.save(path)
+    meta = read_metadata(path)
+    assert meta[USER_KEY] == INFO and meta["format_version"] == FORMAT_VERSION == 1
+    again = load(path)
+    assert again.metadata == INFO
+    again.save(tmp_path / "again.npz")  # loaded, then saved: the metadata stays
+    assert load(tmp_path / "again.npz").metadata == INFO
+    serialization.save(net, tmp_path / "given.npz", metadata={"shape": (2, 3)}, include_optimizer=False)
+    assert load(tmp_path / "given.npz").metadata == {"shape": [2, 3]}  # as JSON stores it
+    net.save(tmp_path / "empty.npz", metadata={})
+    assert read_metadata(tmp_path / "empty.npz")[USER_KEY] == {} and load(tmp_path / "empty.npz").metadata == {}
+    assert net.metadata == INFO
+
+
+def test_metadata_is_per_network_and_must_be_a_dict():
+    first, second = (Network([Dense(2, 1)], backend="numpy", seed=0) for _ in range(2))
+    first.metadata["owner"] = "me"
+    assert first.metadata == {"owner": "me"} and second.metadata == {}
+    with pytest.raises(TypeError, match="metadata must be a dict, got list"):
+        first.metadata = ["owner"]
+    assert first.metadata == {"owner": "me"}
+
+
+def test_checkpoints_keep_the_metadata(tmp_path):
+    net, X, y = trained()
+    net.metadata = {"experiment": "rings"}
+    net.fit(X, y, epochs=1, batch_size=8, checkpoint=tmp_path / "ckpt.npz")
+    assert load(tmp_path / "ckpt.npz").metadata == {"experiment": "rings"}
+
+
+def test_files_without_user_metadata_load_with_an_empty_dict(tmp_path):
+    """Files written before the "user" field existed (format version 1 as well)."""
+    net, X, _ = trained()
+    path = tmp_path / "old.npz"
+    net.save(path, metadata={"dropped": True})
+    rewrite(path, meta=lambda m: (m.pop(USER_KEY), m["training"].pop("previous_epochs")))
+    assert USER_KEY not in json.loads(host_arrays(path)["metadata"].tobytes())
+    assert read_metadata(path)[USER_KEY] == {}
+    old = load(path)
+    assert old.metadata == {} and old.training_state.previous_epochs == 0
+    assert_allclose(old.predict(X), net.predict(X), "float64")
+
+
+def circular():
+    loop = {"a": []}
+    loop["a"].append(loop)
+    return loop
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (["classes"], r"metadata must be a dict \(a JSON object with string keys\), got list"),
+        (
+            {"n": np.int64(3)},
+            r"metadata\['n'\] has type numpy.int64 \(np.int64\(3\)\), which JSON cannot store; .*tolist",
+        ),
+        ({"w": np.zeros(2)}, r"metadata\['w'\] has type numpy.ndarray"),
+        ({"run": {1: "a"}}, r"metadata\['run'\] has the key 1 \(int\); JSON object keys must be strings"),
+        ({"costs": [0.5, float("nan")]}, r"metadata\['costs'\]\[1\] is nan, which JSON cannot store"),
+        ({"tags": {"a", "b"}}, r"metadata\['tags'\] has type set"),
+        ({"ok": np.True_}, r"metadata\['ok'\] has type numpy.bool"),
+        (circular(), r"metadata\['a'\]\[0\] contains itself"),
+    ],
+    ids=["list", "numpy-int", "array", "int-key", "nan", "set", "numpy-bool", "circular"],
+)
+def test_metadata_json_cannot_store_is_refused_before_anything_is_written(tmp_path, metadata, message):
+    net, _, _ = trained()
+    path = tmp_path / "model.npz"
+    net.save(path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match=message):
+        net.save(path, metadata=metadata)
+    with pytest.raises(TypeError, match=message):
+        serialization.save(net, tmp_path / "new.npz", metadata=metadata)
+    if isinstance(metadata, dict):
+        net.metadata = metadata
+        with pytest.raises(TypeError, match=message):
+            net.save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
+
+
 # ---------------------------------------------------------------------- atomic writes, overwriting
 def test_a_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch):
     net, X, y = trained()
@@ -245,11 +343,11 @@ def test_a_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(serialization.np, "savez", crash)
     with pytest.raises(OSError, match="disk full"):
-        net.save(path)
+        net.save(path, overwrite=True)
     monkeypatch.undo()
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
     load(path)
-    net.save(path)
+    net.save(path, overwrite=True)
     assert path.read_bytes() != before and os.listdir(tmp_path) == ["model.npz"]
     np.testing.assert_array_equal(load(path).get_weights()[0], net.get_weights()[0])
 
@@ -259,10 +357,39 @@ def test_save_never_overwrites_something_that_is_not_a_model(tmp_path):
     notes = tmp_path / "notes.npz"
     notes.write_text("years of work")
     with pytest.raises(FileExistsError, match="refusing to overwrite .*notes.npz.*not an ffnn model file"):
+        net.save(notes, overwrite=True)
+    with pytest.raises(FileExistsError, match="refusing to overwrite .*notes.npz.*pass overwrite=True"):
         net.save(notes)
     assert notes.read_text() == "years of work"
     with pytest.raises(IsADirectoryError, match="it is a directory"):
         net.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"missing.*m.npz': the folder .*missing' does not exist"):
+        net.save(tmp_path / "missing" / "m.npz")
+
+
+def test_saved_files_get_the_usual_permissions_or_keep_those_of_the_file_replaced(tmp_path):
+    net, _, _ = trained()
+    path = tmp_path / "model.npz"
+    net.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
+    os.chmod(path, 0o640)
+    net.save(path, overwrite=True)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640 and os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_a_saved_model_is_not_replaced_without_overwrite(tmp_path):
+    net, X, y = trained()
+    path = tmp_path / "model.npz"
+    net.save(path)
+    before = path.read_bytes()
+    net.fit(X, y, epochs=1, optimizer=net.optimizer, batch_size=8)
+    with pytest.raises(FileExistsError, match=r"refusing to overwrite .*model.npz': pass overwrite=True to replace it"):
+        net.save(path)
+    assert path.read_bytes() == before
+    net.save(path, overwrite=True)
+    assert path.read_bytes() != before
 
 
 # ---------------------------------------------------------------------- checkpoints and resume
@@ -309,6 +436,31 @@ SCENARIOS = {
     "adam-cosine": dict(epochs=5, optimizer="adam", validation_split=0.2),
     "early-stopping": dict(epochs=12, optimizer="sgd", early_stopping=EarlyStopping(patience=3, min_delta=1e-3)),
 }
+
+
+def test_resuming_a_later_fit_continues_its_shuffles(tmp_path):
+    """A checkpoint of a network's second fit holds the epochs of its first (previous_epochs),
+    so resuming it draws the same permutations as the uninterrupted fit."""
+    X, y = circles(30)
+    options = {"epochs": 4, "batch_size": 8, "optimizer": "adam"}
+
+    def after_a_first_fit():
+        layers = [Dense(2, 6, activation="tanh"), Dense(6, 2, activation="softmax")]
+        net = Network(layers, loss="cce", backend="numpy", dtype="float64", seed=8)
+        net.fit(X, y, epochs=3, batch_size=8, optimizer="sgd")
+        return net
+
+    reference = after_a_first_fit()
+    expected = reference.fit(X, y, **options)
+    path = tmp_path / "run.npz"
+    with pytest.raises(Crash):
+        after_a_first_fit().fit(X, y, **options, checkpoint=path, callbacks=[CrashAt(3)])
+    resumed = load(path)
+    assert (resumed.training_state.previous_epochs, resumed.training_state.epoch) == (3, 2)
+    assert resumed.fit(X, y, **options, resume=True).as_dict() == expected.as_dict()
+    assert resumed.training_state.epochs_trained == reference.training_state.epochs_trained == 7
+    for got, want in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

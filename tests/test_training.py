@@ -133,6 +133,50 @@ def test_seedless_network_draws_and_records_a_shuffle_seed():
     net = classifier("numpy", seedless=True)
     net.fit(X, y, epochs=1)
     assert isinstance(net.training_state.shuffle_seed, int)
+    seed = net.training_state.shuffle_seed
+    net.fit(X, y, epochs=1)
+    assert net.training_state.shuffle_seed == seed and net.training_state.previous_epochs == 1
+
+
+def test_repeated_fits_continue_the_shuffle_epochs(backend):
+    """k fits of one epoch with one optimizer object train exactly as one fit of k epochs:
+    each fit shuffles with the epoch count of the network's earlier fits."""
+    X, y = circles(20)
+    whole, opt = classifier(backend, seed=5), SGD(0.1, momentum=0.9)
+    expected = whole.fit(X, y, epochs=3, batch_size=6, optimizer=opt, shuffle=True)
+    net, step_by_step, costs = classifier(backend, seed=5), SGD(0.1, momentum=0.9), []
+    for k in range(3):
+        history = net.fit(X, y, epochs=1, batch_size=6, optimizer=step_by_step, shuffle=True)
+        costs += history.train_cost
+        state = net.training_state
+        assert (state.previous_epochs, state.epoch, state.epochs_trained) == (k, 1, k + 1)
+    assert costs == expected.train_cost
+    assert step_by_step.iterations == opt.iterations == 12
+    assert_weights_equal(net, whole.get_weights())
+
+
+def test_a_second_fit_draws_new_permutations():
+    """The second fit's epoch uses shuffle_order(seed, 1, m), not the first fit's order again."""
+    X, y = circles(12)
+    seen = []
+
+    class Orders(Callback):
+        def on_epoch_end(self, net, logs):
+            seen.append(shuffle_order(net.training_state.shuffle_seed, net.training_state.epochs_trained - 1, 12))
+
+    net = classifier("numpy", seed=7)
+    for _ in range(2):
+        net.fit(X, y, epochs=1, batch_size=4, optimizer="sgd", callbacks=[Orders()])
+    np.testing.assert_array_equal(seen[0], shuffle_order(7, 0, 12))
+    np.testing.assert_array_equal(seen[1], shuffle_order(7, 1, 12))
+    assert not np.array_equal(seen[0], seen[1])
+    manual, opt = classifier("numpy", seed=7), SGD()
+    for epoch in range(2):
+        order = shuffle_order(7, epoch, 12)
+        for start in range(0, 12, 4):
+            rows = order[start : start + 4]
+            train_step(manual, opt, manual.inputs(X[rows]).T, manual.targets(y[rows], 4).T)
+    assert_weights_equal(net, manual.get_weights())
 
 
 # ---------------------------------------------------------------------- targets and tasks
