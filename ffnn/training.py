@@ -75,7 +75,7 @@ def _step(net: Network, optimizer: Optimizer, X_cols: Any, Y_cols: Any, l2: floa
     """:func:`train_step` returning (cost, A^[L]) so that fit can count hits."""
     cache, Z_L = net.forward_columns(X_cols)
     cost = net.cost_columns(cache, Z_L, Y_cols)
-    grads = net.backward_columns(cache, Y_cols)
+    grads = net.backward_columns(cache, Y_cols, release_cache=True)  # hidden A^[l] freed as used
     if l2:
         cost = cost + _apply_l2(net, grads, l2, X_cols.shape[1])
     optimizer.step(net, grads)

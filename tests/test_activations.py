@@ -113,3 +113,16 @@ def test_activation_must_be_name_or_object() -> None:
 def test_registry_returns_shared_instances() -> None:
     assert get_activation("identity") is get_activation("linear")
     assert isinstance(get_activation("Softmax"), activations.Softmax)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_in_place_equals_backward(backend: Backend, name: str, z_host: np.ndarray) -> None:
+    """The buffer-reusing rule of the training path gives P2's values exactly."""
+    xp = backend.xp
+    g = get_activation(name)
+    A = g.forward(backend.asarray(z_host), xp=xp)
+    dA = backend.asarray(np.random.default_rng(2).normal(size=(4, 6)))
+    expected = g.backward(A, dA, xp=xp)
+    got = g.backward_in_place(A, backend.asarray(to_numpy(dA)), xp=xp)
+    assert_on_backend(got, backend, (4, 6), "float64")
+    assert_allclose(got, expected, rtol=0, atol=0)

@@ -336,3 +336,17 @@ def test_copy_keeps_metadata_without_sharing_it() -> None:
     assert clone.metadata == net.metadata
     clone.metadata["classes"].append("d")
     assert net.metadata["classes"] == ["a", "b", "c"]
+
+
+def test_release_cache_frees_hidden_activations_only(backend: Backend) -> None:
+    net = make_net(backend)
+    X, Y = make_data("categorical_crossentropy")
+    x, y = net.inputs(X), net.targets(Y, M)
+    cache, _ = net.forward_columns(x.T)
+    keep = net.backward_columns(cache, y.T)
+    cache, _ = net.forward_columns(x.T)
+    freed = net.backward_columns(cache, y.T, release_cache=True)
+    assert all(a is None for a in cache[1:-1]) and cache[0] is not None and cache[-1] is not None
+    for (dW, db), (eW, eb) in zip(freed, keep):
+        assert_allclose(dW, eW, rtol=0, atol=0)
+        assert_allclose(db, eb, rtol=0, atol=0)

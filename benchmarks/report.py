@@ -1,0 +1,190 @@
+"""Targets and the Markdown summary of a results JSON (``python -m benchmarks.report FILE``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["evaluate_targets", "main", "summary_markdown", "write_readme"]
+
+README = Path(__file__).resolve().parent / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+# (label, comparison, limit)
+STEP_VS_REFERENCE = ("ffnn-numpy step / NumPy reference step", "<=", 1.05)
+STEP_VS_TORCH = ("ffnn-numpy step / PyTorch eager step", "<=", 0.9)
+MATMUL_FRACTION = ("matmul limit / ffnn-numpy step (large)", ">=", 0.85)
+DIGITS = ("digits epoch: ffnn / scikit-learn", "<=", 0.5)
+MEMORY = ("peak memory / theoretical minimum", "<=", 1.2)
+GPU_VS_TORCH = ("ffnn-cupy throughput / PyTorch eager CUDA (m >= 1024)", ">=", 1.0)
+GPU_MATMUL = ("cuBLAS matmul limit / ffnn-cupy step (large)", ">=", 0.7)
+
+
+def _entry(spec: tuple[str, str, float], config: str, value: float | None, skipped: str = "") -> dict[str, Any]:
+    label, op, limit = spec
+    met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+    row = {"target": label, "config": config, "comparison": op, "limit": limit, "value": value, "met": met}
+    if skipped:
+        row["skipped"] = skipped
+    return row
+
+
+def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the benchmark issue, with its measured value and whether it is met."""
+    rows = []
+    for cfg in result.get("configs", []):
+        mine = cfg["ratios"].get("ffnn-numpy", {})
+        rows.append(_entry(STEP_VS_REFERENCE, cfg["name"], mine.get("vs_reference")))
+        rows.append(_entry(STEP_VS_TORCH, cfg["name"], mine.get("vs_torch_eager")))
+        if cfg["name"] == "large":
+            rows.append(_entry(MATMUL_FRACTION, cfg["name"], mine.get("matmul_fraction")))
+    if "digits" in result:
+        rows.append(_entry(DIGITS, "digits", result["digits"]["ratio_ffnn_vs_sklearn"]))
+    for mem in result.get("memory", []):
+        rows.append(_entry(MEMORY, mem["config"], mem["ffnn-numpy"]["ratio"]))
+    gpu = result.get("gpu", {})
+    if gpu.get("status") != "ran":
+        reason = "no usable CUDA device (see gpu.reasons)"
+        rows.append(_entry(GPU_VS_TORCH, "all", None, skipped=reason))
+        rows.append(_entry(GPU_MATMUL, "large", None, skipped=reason))
+        return rows
+    for cfg in gpu["configs"]:
+        med = {k: v["median_s"] for k, v in cfg["results"].items()}
+        if cfg["batch"] >= 1024 and "ffnn-cupy" in med and "torch-eager-cuda" in med:
+            rows.append(_entry(GPU_VS_TORCH, cfg["name"], med["torch-eager-cuda"] / med["ffnn-cupy"]))
+        if cfg["name"].startswith("large") and "ffnn-cupy" in cfg["ratios"]:
+            rows.append(_entry(GPU_MATMUL, cfg["name"], cfg["ratios"]["ffnn-cupy"].get("matmul_fraction")))
+    return rows
+
+
+def _load_note(machine: dict[str, Any]) -> str:
+    loads = [machine.get(k) for k in ("load_average_at_start", "load_average_at_end")]
+    if not all(loads):
+        return ""
+    return f" Load average (1 min) {loads[0][0]:.2f} at the start, {loads[1][0]:.2f} at the end."
+
+
+def _ms(stats: dict[str, Any] | None) -> str:
+    return "—" if stats is None else f"{stats['median_s'] * 1e3:.3g}"
+
+
+def _x(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _step_table(configs: list[dict[str, Any]], columns: list[tuple[str, str]], subject: str, *,
+                matmul: str) -> list[str]:
+    head = ["config", "m"] + [label for _, label in columns] + [
+        f"{subject} / reference", f"{subject} / torch eager", "matmul share", f"{subject} GFLOP/s", "matmul GFLOP/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cfg in configs:
+        res, mine = cfg["results"], cfg["ratios"].get(subject, {})
+        cells = [f"{cfg['name']} {'-'.join(map(str, cfg['sizes']))}", str(cfg["batch"])]
+        cells += [_ms(res.get(key)) for key, _ in columns]
+        cells += [_x(mine.get("vs_reference")), _x(mine.get("vs_torch_eager")), _x(mine.get("matmul_fraction")),
+                  _x(res.get(subject, {}).get("gflops"), 1), _x(res.get(matmul, {}).get("gflops"), 1)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
+    """Tables of step times (ms, medians), ratios, memory, digits, GPU and the targets."""
+    machine = result["machine"]
+    lines = [
+        f"Measured {machine['date']} on {machine['cpu']} ({machine['cpu_count']} CPUs, {machine['threads']} threads"
+        f" for BLAS and torch), mode `{result['mode']['name']}`, float32, plain SGD lr={result['learning_rate']}"
+        + (f"; source `results/{source}`" if source else "") + "."
+        + _load_note(machine),
+        "",
+        (
+            "Step times in ms (median of interleaved repetitions; scikit-learn = epoch time / batches);"
+            " ratios are time over time, so < 1 means ffnn is faster; matmul share = time of the"
+            " step's matrix products alone / ffnn step time."
+        ),
+        "",
+    ]
+    cpu_columns = [("ffnn-numpy", "ffnn numpy"), ("ffnn-torch", "ffnn torch-cpu"),
+                   ("ffnn-array_api_strict", "ffnn array-api-strict"), ("reference-numpy", "NumPy reference"),
+                   ("torch-eager", "PyTorch eager"), ("sklearn-mlp", "sklearn MLP"),
+                   ("matmul-numpy-float32", "matmul f32 (numpy)"), ("matmul-torch-float32", "matmul f32 (torch)"),
+                   ("matmul-numpy-float64", "matmul f64 (numpy)")]
+    present = {k for cfg in result["configs"] for k in cfg["results"]}
+    lines += _step_table(result["configs"], [c for c in cpu_columns if c[0] in present], "ffnn-numpy",
+                         matmul="matmul-numpy-float32")
+    if "digits" in result:
+        d = result["digits"]
+        r = d["results_per_epoch"]
+        digits = (
+            f"Digits (1797 × 64, {'-'.join(map(str, d['sizes']))}, batch {d['batch']}): epoch "
+            f"{_ms(r['ffnn-numpy'])} ms (ffnn, {d['ffnn_api']}) vs {_ms(r['sklearn-mlp'])} ms "
+            f"(scikit-learn, {d['sklearn_dtype']}): ratio {_x(d['ratio_ffnn_vs_sklearn'])}."
+        )
+        lines += ["", digits]
+    if result.get("memory"):
+        head = "| config | theoretical min (MB) | ffnn peak (MB) | ffnn / min | reference peak (MB) | reference / min |"
+        lines += ["", head, "|---|---|---|---|---|---|"]
+        for mem in result["memory"]:
+            total = mem["theoretical_bytes"]["total"]
+            f, ref = mem["ffnn-numpy"], mem["reference-numpy"]
+            lines.append(f"| {mem['config']} | {total / 1e6:.2f} | {f['peak_bytes'] / 1e6:.2f} | {f['ratio']:.2f} | "
+                         f"{ref['peak_bytes'] / 1e6:.2f} | {ref['ratio']:.2f} |")
+    gpu = result.get("gpu", {})
+    lines.append("")
+    if gpu.get("status") == "ran":
+        lines.append(f"GPU: {gpu['device']}")
+        lines.append("")
+        gpu_columns = [("ffnn-cupy", "ffnn cupy"), ("ffnn-torch-cuda", "ffnn torch-cuda"),
+                       ("reference-cupy", "CuPy reference"), ("torch-eager-cuda", "PyTorch eager CUDA"),
+                       ("matmul-cupy-float32", "cuBLAS (cupy)"), ("matmul-torch-cuda-float32", "cuBLAS (torch)")]
+        present = {k for cfg in gpu["configs"] for k in cfg["results"]}
+        lines += _step_table(gpu["configs"], [c for c in gpu_columns if c[0] in present], "ffnn-cupy",
+                             matmul="matmul-cupy-float32")
+    else:
+        reasons = "; ".join(f"{k}: {v}" for k, v in gpu.get("reasons", {}).items() if v)
+        lines.append(f"GPU: skipped ({reasons}).")
+    lines += ["", "| target | config | measured | limit | met |", "|---|---|---|---|---|"]
+    for row in result.get("targets", []):
+        met = {True: "yes", False: "**no**", None: "skipped"}[row["met"]]
+        value = row.get("skipped", "") if row["value"] is None else _x(row["value"], 3)
+        lines.append(f"| {row['target']} | {row['config']} | {value} | {row['comparison']} {row['limit']} | {met} |")
+    return "\n".join(lines)
+
+
+def write_readme(result: dict[str, Any], *, source: str = "", readme: Path = README) -> None:
+    """Replace the text between the results markers of the README (atomic write)."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        msg = f"{readme} has no {START} ... {END} block to fill"
+        raise ValueError(msg)
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    new = f"{head}{START}\n{summary_markdown(result, source=source)}\n{END}{tail}"
+    fd, tmp = tempfile.mkstemp(dir=readme.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(new)
+        os.chmod(tmp, readme.stat().st_mode & 0o777)
+        os.replace(tmp, readme)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__)
+    parser.add_argument("results", type=Path, help="a JSON file written by benchmarks.run")
+    parser.add_argument("--readme", action="store_true", help="also rewrite the table in benchmarks/README.md")
+    args = parser.parse_args(argv)
+    result = json.loads(args.results.read_text())
+    print(summary_markdown(result, source=args.results.name))
+    if args.readme:
+        write_readme(result, source=args.results.name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
