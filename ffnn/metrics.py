@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TASKS", "correct_count", "labels_from_outputs", "task_of"]
+__all__ = ["TASKS", "correct_count", "hits_of", "labels_from_outputs", "predicted_columns", "task_of"]
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
 
@@ -31,10 +31,23 @@ def correct_count(A: Any, Y: Any, /, *, task: str, xp: Any) -> Any:
     n^[L] (so an example scores the fraction of its labels that are right).
     No host synchronisation: the caller reads the total once per epoch.
     """
+    return hits_of([predicted_columns(A, task=task, xp=xp)], Y, task=task, xp=xp)
+
+
+def predicted_columns(A: Any, /, *, task: str, xp: Any) -> Any:
+    """The decisions behind :func:`correct_count` for outputs A (n^[L], m): the argmax
+    class per column, shape (m,) (multiclass), or A > 0.5, shape (n^[L], m)."""
+    return xp.argmax(A, axis=0) if task == "multiclass" else A > 0.5
+
+
+def hits_of(predictions: list[Any], Y: Any, /, *, task: str, xp: Any) -> Any:
+    """:func:`correct_count` from :func:`predicted_columns` of consecutive batches
+    (joined along the examples) and the targets Y (n^[L], m) of all of them; a 0-d
+    array of Y's dtype."""
     if task == "multiclass":
-        return xp.sum(xp.astype(xp.argmax(A, axis=0) == xp.argmax(Y, axis=0), A.dtype))
-    hits = xp.sum(xp.astype((A > 0.5) == (Y > 0.5), A.dtype))
-    return hits if A.shape[0] == 1 else hits * (1 / A.shape[0])
+        return xp.sum(xp.astype(xp.concat(predictions) == xp.argmax(Y, axis=0), Y.dtype))
+    hits = xp.sum(xp.astype(xp.concat(predictions, axis=1) == (Y > 0.5), Y.dtype))
+    return hits if Y.shape[0] == 1 else hits * (1 / Y.shape[0])
 
 
 def labels_from_outputs(P: Any, /, *, task: str, xp: Any) -> Any:

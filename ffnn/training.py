@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ._validation import as_inputs, as_targets
-from .metrics import correct_count, labels_from_outputs
+from .metrics import correct_count, hits_of, labels_from_outputs, predicted_columns
 from .network import PREDICT_BATCH_SIZE, _positive
 from .optimizers import Optimizer, get_optimizer
 
@@ -601,15 +601,18 @@ class _Loop:
         return logs
 
     def _train_batches(self) -> tuple[Any, Any]:
-        """The mini-batch loop; returns the summed cost·m_batch and hits, on the device."""
+        """The mini-batch loop; returns the summed cost·m_batch and hits, on the device.
+
+        Per batch it only keeps the 0-d cost and the predicted labels; the sums and
+        the comparison with the targets happen once per epoch, on the device.
+        """
         net, opt, data, xp, l2 = self.net, self.opt, self.data, self.net.xp, self.l2
         x, y, size = data.x, data.y, data.batch_size
         m = x.shape[0]
-        cost_sum = xp.zeros((), dtype=x.dtype, device=x.device)
-        hits = xp.zeros((), dtype=x.dtype, device=x.device)
         order = None
         if data.shuffle:  # one host-to-device copy of the permutation per epoch
             order = net.backend.asarray(shuffle_order(self.state.shuffle_seed, self.state.epochs_trained, m))
+        costs, predictions = [], []
         count = self.task != "regression"
         for start in range(0, m, size):
             stop = min(start + size, m)  # array-api slices must stay in bounds
@@ -619,10 +622,16 @@ class _Loop:
                 rows = order[start:stop]
                 xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
             cost, A = _step(net, opt, xb.T, yb.T, l2)
-            cost_sum += cost * xb.shape[0]
+            costs.append(cost)
             if count:
-                hits += correct_count(A, yb.T, task=self.task, xp=xp)
-        return cost_sum, hits
+                predictions.append(predicted_columns(A, task=self.task, xp=xp))
+        sizes = np.full(len(costs), size, dtype=net.dtype)
+        sizes[-1] = m - size * (len(costs) - 1)
+        cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(sizes))
+        if not count:
+            return cost_sum, xp.zeros((), dtype=x.dtype, device=x.device)
+        targets = y if order is None else xp.take(y, order, axis=0)
+        return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp)
 
     def _restore(self, snapshot: tuple[list[Any], dict[str, list[Any]], int]) -> None:
         params, slots, iterations = snapshot
