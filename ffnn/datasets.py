@@ -320,8 +320,9 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _numeric_array(array: np.ndarray, label: str) -> np.ndarray:
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_ or array.dtype.kind == "U"):
-        msg = f"{label} has dtype {array.dtype}; expected numbers (or strings for class labels)"
+    real = np.issubdtype(array.dtype, np.number) and array.dtype.kind != "c"
+    if not (real or array.dtype == np.bool_ or array.dtype.kind == "U"):
+        msg = f"{label} has dtype {array.dtype}; expected real numbers (or strings for class labels)"
         raise ValueError(msg)
     return array
 

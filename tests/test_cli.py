@@ -735,3 +735,221 @@ def test_python_m_ffnn_usage_error_has_no_traceback() -> None:
     assert result.returncode == EXIT_USAGE
     assert result.stdout == ""
     assert_short_error(result.stderr, "ffnn train: error: unknown dataset 'no_such_set'")
+
+
+# ---------------------------------------------------------------------- every documented error has a test
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["--lr", "0"], ["argument --lr: expected a positive number, got '0'"]),
+        (["--l2", "-1"], ["argument --l2: expected a non-negative number, got '-1'"]),
+        (["--seed", "-1"], ["argument --seed: expected a non-negative integer, got '-1'"]),
+        (["--val-size", "1"], ["argument --val-size: expected a fraction in [0, 1), got '1'"]),
+        (["--batch-size", "x"], ["argument --batch-size: expected a positive integer, got 'x'"]),
+        (["--patience", "0"], ["argument --patience: expected a positive integer, got '0'"]),
+        (["--dtype", "float16"], ["argument --dtype: invalid choice: 'float16'"]),
+        (["--task", "clustering"], ["argument --task: invalid choice: 'clustering'"]),
+    ],
+)
+def test_train_option_values_are_checked(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragments: list[str]
+) -> None:
+    code, out, err = run(capsys, "train", *TINY, *argv)
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(err, *fragments, "hint: see ffnn train --help")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:0"])
+def test_cpu_only_backend_on_a_gpu_device(capsys: pytest.CaptureFixture[str], backend: str, device: str) -> None:
+    code, out, err = run(capsys, "train", *TINY, "--backend", backend, "--device", device)
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(
+        err,
+        f"ffnn train: error: --backend {backend} runs on the CPU only, not on --device {device}",
+        "hint: use --device cpu, or --backend auto, cupy or torch for a GPU",
+    )
+
+
+def test_gradcheck_and_evaluate_report_a_cpu_only_backend_on_a_gpu(
+    capsys: pytest.CaptureFixture[str], iris_model: tuple[Path, float, float]
+) -> None:
+    code, _, err = run(capsys, "gradcheck", "--backend", "numpy", "--device", "gpu")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "ffnn gradcheck: error: --backend numpy runs on the CPU only")
+    code, _, err = run(
+        capsys, "evaluate", str(iris_model[0]), "--dataset", "iris", "--device", "gpu", "--backend", "numpy"
+    )
+    assert code == EXIT_USAGE
+    assert_short_error(err, "ffnn evaluate: error: --backend numpy runs on the CPU only, not on --device gpu")
+
+
+def test_a_backend_that_is_not_installed(capsys: pytest.CaptureFixture[str]) -> None:
+    status = backend_status("jax")
+    if status.installed:
+        pytest.skip("jax is installed here")
+    code, _, err = run(capsys, "train", *TINY, "--backend", "jax")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "ffnn train: error:", "'jax'", "not installed", status.install)
+
+
+def test_save_or_plot_onto_a_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for option in ("--save", "--plot"):
+        code, out, err = run(capsys, "train", *TINY, option, str(tmp_path))
+        assert code == EXIT_USAGE and out == ""
+        assert_short_error(err, f"{option}: cannot write {str(tmp_path)!r}: it is a directory")
+    code, _, err = run(capsys, "train", *TINY, "--save", str(tmp_path / "nodir" / "m.npz"))
+    assert code == EXIT_USAGE
+    assert_short_error(err, "--save: cannot write", "does not exist")
+
+
+def test_model_path_that_is_a_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "evaluate", str(tmp_path), "--dataset", "iris")
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(err, f"ffnn evaluate: error: model {str(tmp_path)!r} is not a file")
+    code, _, err = run(capsys, "predict", str(tmp_path), "--input", "x.csv", "--output", str(tmp_path / "p.csv"))
+    assert code == EXIT_USAGE
+    assert_short_error(err, "ffnn predict: error: model", "is not a file")
+
+
+def test_predict_output_without_a_suffix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    target = tmp_path / "predictions"
+    argv = ["--input", str(iris_csv), "--target", "species", "--output", str(target)]
+    code, _, err = run(capsys, "predict", str(iris_model[0]), *argv)
+    assert code == EXIT_USAGE
+    assert_short_error(err, f"--output {target}: unsupported file type '(none)'; use .csv or .npy")
+    assert not target.exists()
+
+
+def test_predict_keeps_an_existing_output(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    target = tmp_path / "p.csv"
+    target.write_text("precious")
+    argv = ["--input", str(iris_csv), "--target", "species", "--output", str(target)]
+    code, _, err = run(capsys, "predict", str(iris_model[0]), *argv)
+    assert code == EXIT_USAGE
+    assert_short_error(err, "--output: refusing to overwrite", "the file exists and is kept", "--overwrite")
+    assert target.read_text() == "precious"
+
+
+@pytest.fixture(scope="module")
+def regression_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-output regression model trained for one epoch on the built-in regression set."""
+    path = tmp_path_factory.mktemp("regression") / "r.npz"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--dataset", "regression", *TINY, "--save", str(path)]) == EXIT_OK
+    return path
+
+
+def test_evaluate_a_regression_model_on_labelled_data(
+    capsys: pytest.CaptureFixture[str], regression_model: Path
+) -> None:
+    code, out, err = run(capsys, "evaluate", str(regression_model), "--dataset", "iris")
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(
+        err,
+        f"iris: the target holds class labels, but {regression_model} is a regression model",
+        "use --task regression",
+    )
+
+
+def test_evaluate_a_classifier_on_numeric_targets(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    data = load_iris()
+    path = write_csv(tmp_path / "numbers.csv", ["a", "b", "c", "d", "target"], [[*x, x[0] * 0.5] for x in data.X])
+    code, out, err = run(capsys, "evaluate", str(iris_model[0]), "--dataset", str(path), "--task", "regression")
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(
+        err,
+        f"numbers.csv: the target is numeric (regression), but {iris_model[0]} is a classifier",
+        "--task classification",
+    )
+
+
+def test_evaluate_a_regression_model_on_more_target_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, regression_model: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "two.npz", X=rng.normal(size=(6, 10)), y=rng.normal(size=(6, 2)))
+    code, out, err = run(capsys, "evaluate", str(regression_model), "--dataset", str(tmp_path / "two.npz"))
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(err, f"two.npz has 2 target column(s) but {regression_model} predicts 1")
+
+
+def test_evaluate_a_classifier_on_data_with_another_class_count(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    """Without saved class names, the class count must equal the model's; with them,
+    a class the model does not know is named."""
+    model = str(old_model(iris_model[0], tmp_path))
+    code, _, err = run(capsys, "evaluate", model, "--dataset", "digits")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "digits has 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) but", "tells 3 apart", "sorted order")
+    code, _, err = run(capsys, "evaluate", str(iris_model[0]), "--dataset", "spirals")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "spirals has 3 classes, but", "'0', '1', '2' are not among them")
+    code, _, err = run(capsys, "evaluate", str(iris_model[0]), "--dataset", "digits")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "digits has 10 classes, but", "'0', '1', '2', '3', '4', '5', '6', '7' and 2 more are not")
+
+
+def test_evaluate_data_with_the_wrong_feature_count(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    model = str(old_model(iris_model[0], tmp_path))  # no class names: spirals' three classes fit
+    code, out, err = run(capsys, "evaluate", model, "--dataset", "spirals", "--split", "test")
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(err, "2 features but the network expects 4")
+
+
+def test_predict_proba_of_a_regression_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, regression_model: Path
+) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((3, 10)))
+    target = tmp_path / "p.csv"
+    argv = ["--input", str(tmp_path / "x.npy"), "--output", str(target), "--proba"]
+    code, out, err = run(capsys, "predict", str(regression_model), *argv)
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(
+        err, f"ffnn predict: error: --proba needs a classifier, but {regression_model} is a regression model"
+    )
+    assert not target.exists()
+
+
+def test_predict_input_errors_from_the_reader(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iris_csv: Path, iris_model: tuple[Path, float, float]
+) -> None:
+    model, target = str(iris_model[0]), str(tmp_path / "p.csv")
+    code, _, err = run(capsys, "predict", model, "--input", str(iris_csv), "--target", "kind", "--output", target)
+    assert code == EXIT_USAGE
+    assert_short_error(err, "iris.csv: no column 'kind' to drop")
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 4)), b=np.zeros((2, 4)))
+    code, _, err = run(capsys, "predict", model, "--input", str(tmp_path / "two.npz"), "--output", target)
+    assert code == EXIT_USAGE
+    assert_short_error(err, "two.npz: store the features as array 'X' (arrays: a, b)")
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_train_file_errors_are_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    np.save(tmp_path / "one.npy", np.zeros((4, 1)))
+    code, out, err = run(capsys, "train", *TINY, "--dataset", str(tmp_path / "one.npy"))
+    assert code == EXIT_USAGE and out == ""
+    assert_short_error(err, "one.npy has shape (4, 1); a labelled .npy file is 2-D with the target as one column")
+    np.savez(tmp_path / "y2.npz", X=np.zeros((4, 2)), y=np.eye(4)[:, :2].astype(np.int64))
+    code, _, err = run(capsys, "train", *TINY, "--dataset", str(tmp_path / "y2.npz"), "--task", "classification")
+    assert code == EXIT_USAGE
+    assert_short_error(err, "y2.npz['y'] has shape (4, 2); classification needs one class label per row")
+
+
+def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ffnn.Network, "fit", interrupt)
+    code, _, err = run(capsys, "train", *TINY)
+    assert code == 130
+    assert_short_error(err, "ffnn train: interrupted")

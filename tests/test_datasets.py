@@ -4,6 +4,7 @@ splitting and standardization."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -293,3 +294,124 @@ def test_float_class_labels_keep_distinct_names() -> None:
 
     assert _class_names(np.array([1.0, 2.0])) == ["1", "2"]
     assert _class_names(np.array([1.2, 1.7, 2.5])) == ["1.2", "1.7", "2.5"]
+
+
+# ---------------------------------------------------------------------- errors of .npy / .npz content
+def test_npy_of_non_numeric_dtype_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "b.npy", np.array([[b"a", b"b"], [b"c", b"d"]]))
+    with pytest.raises(ValueError, match=r"b\.npy has dtype \|S1; expected real numbers \(or strings for class labels\)"):
+        load_file(tmp_path / "b.npy")
+    np.savez(tmp_path / "t.npz", X=np.zeros((2, 2)), y=np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]"))
+    with pytest.raises(ValueError, match=r"t\.npz\['y'\] has dtype datetime64\[D\]; expected real numbers"):
+        load_file(tmp_path / "t.npz")
+
+
+def test_npy_features_must_be_finite_numbers(tmp_path: Path) -> None:
+    np.save(tmp_path / "s.npy", np.array([["1", "a"], ["2", "b"], ["3", "a"]]))
+    with pytest.raises(ValueError, match=r"s\.npy holds strings; features must be finite numbers"):
+        load_file(tmp_path / "s.npy")
+    np.save(tmp_path / "n.npy", np.array([[1.0, 0.0], [np.nan, 1.0], [3.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"n\.npy holds NaN or infinite values; features must be finite numbers"):
+        load_file(tmp_path / "n.npy")
+    np.save(tmp_path / "i.npy", np.array([[1.0, 0.0], [np.inf, 1.0]]))
+    with pytest.raises(ValueError, match=r"i\.npy holds NaN or infinite values"):
+        read_inputs(tmp_path / "i.npy")
+
+
+def test_npz_features_must_be_finite_numbers(tmp_path: Path) -> None:
+    y = np.array([0, 1, 0])
+    np.savez(tmp_path / "s.npz", X=np.array([["a"], ["b"], ["c"]]), y=y)
+    with pytest.raises(ValueError, match=r"s\.npz features holds strings; features must be finite numbers"):
+        load_file(tmp_path / "s.npz")
+    np.savez(tmp_path / "n.npz", X=np.array([[1.0], [np.nan], [2.0]]), y=y)
+    with pytest.raises(ValueError, match=r"n\.npz features holds NaN or infinite values"):
+        load_file(tmp_path / "n.npz")
+    np.savez(tmp_path / "r.npz", X=np.array([[1.0], [np.nan]]))
+    with pytest.raises(ValueError, match=r"r\.npz holds NaN or infinite values"):
+        read_inputs(tmp_path / "r.npz")
+
+
+@pytest.mark.parametrize("X", [np.zeros((3, 2, 2)), np.zeros((0, 2)), np.zeros((3, 0))])
+def test_npz_features_must_be_a_non_empty_2d_array(tmp_path: Path, X: np.ndarray) -> None:
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(X.shape[0]))
+    message = f"d.npz features must be a non-empty 2-D array (examples as rows), got shape {X.shape}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_file(tmp_path / "d.npz", task="regression")
+
+
+def test_nan_in_a_target_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "d.npy", np.array([[1.0, 0.5], [2.0, np.nan], [3.0, 1.5]]))
+    with pytest.raises(ValueError, match=r"d\.npy column 1 holds NaN or infinite values"):
+        load_file(tmp_path / "d.npy")
+    np.savez(tmp_path / "d.npz", X=np.zeros((2, 1)), y=np.array([np.inf, 1.0]))
+    with pytest.raises(ValueError, match=r"d\.npz\['y'\] holds NaN or infinite values"):
+        load_file(tmp_path / "d.npz", task="regression")
+
+
+def test_a_2d_classification_target_is_refused(tmp_path: Path) -> None:
+    y = np.array([[0, 1], [1, 0], [1, 1]])
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)), y=y)
+    with pytest.raises(ValueError, match=r"d\.npz\['y'\] has shape \(3, 2\); classification needs one class label"):
+        load_file(tmp_path / "d.npz", task="classification")
+    assert load_file(tmp_path / "d.npz").task == "regression"  # auto reads a 2-D target as numbers
+
+
+def test_single_class_npz_target_is_refused(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)), y=np.array([4, 4, 4]))
+    with pytest.raises(ValueError, match=r"d\.npz\['y'\] holds a single class \('4'\)"):
+        load_file(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize("array", [np.arange(4.0), np.zeros((4, 1)), np.zeros((2, 2, 2))])
+def test_labelled_npy_needs_two_columns(tmp_path: Path, array: np.ndarray) -> None:
+    np.save(tmp_path / "d.npy", array)
+    with pytest.raises(ValueError, match=r"d\.npy has shape .*; a labelled \.npy file is 2-D with the target"):
+        load_file(tmp_path / "d.npy")
+
+
+def test_npz_without_an_unambiguous_x(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", a=np.zeros((3, 1)), b=np.ones((3, 1)), y=np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match=r"d\.npz: store the features as array 'X' \(arrays: a, b, y\)"):
+        load_file(tmp_path / "d.npz")
+    with pytest.raises(ValueError, match=r"d\.npz: store the features as array 'X' \(arrays: a, b, y\)"):
+        read_inputs(tmp_path / "d.npz")
+    np.savez(tmp_path / "only.npz", y=np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match=r"only\.npz: store the features as array 'X' \(arrays: y\)"):
+        load_file(tmp_path / "only.npz")
+    np.savez(tmp_path / "empty.npz")
+    with pytest.raises(ValueError, match=r"empty\.npz has no array 'y' \(arrays: none\)"):
+        load_file(tmp_path / "empty.npz")
+    with pytest.raises(ValueError, match=r"empty\.npz: store the features as array 'X' \(arrays: none\)"):
+        read_inputs(tmp_path / "empty.npz")
+
+
+def test_read_inputs_refuses_files_it_cannot_use(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_inputs(tmp_path / "none.npy")
+    with pytest.raises(ValueError, match=r"unsupported file type '\.json'"):
+        read_inputs(write(tmp_path / "x.json", "{}"))
+    with pytest.raises(ValueError, match=r"x\.csv line 2, column 'b': 'q', not a number"):
+        read_inputs(write(tmp_path / "x.csv", "a,b\n1,q\n"))
+    np.save(tmp_path / "o.npy", np.array([None, 1], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"o\.npy could not be read as a numeric array .*never unpickles"):
+        read_inputs(tmp_path / "o.npy")
+
+
+def test_csv_header_with_an_empty_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"column names in the header must be distinct and non-empty"):
+        load_file(write(tmp_path / "d.csv", "a,,target\n1,2,0\n3,4,1\n"))
+
+
+def test_csv_target_with_infinity_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"d\.csv column 't' holds NaN or infinite values"):
+        load_file(write(tmp_path / "d.csv", "a,t\n1,0.5\n2,inf\n"), target="t")
+
+
+def test_complex_features_are_refused(tmp_path) -> None:
+    """The imaginary part would be dropped silently by a float conversion."""
+    from ffnn.datasets import load_file
+
+    path = tmp_path / "c.npy"
+    np.save(path, np.ones((4, 3), dtype=np.complex128))
+    with pytest.raises(ValueError, match="has dtype complex128; expected real numbers"):
+        load_file(path)
