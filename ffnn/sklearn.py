@@ -243,6 +243,10 @@ class _FFNNBase(BaseEstimator):
         """(output activation, loss) for the encoded targets."""
         raise NotImplementedError
 
+    def _task_name(self) -> str:
+        """"binary", "multiclass", "multilabel" or "regression"."""
+        raise NotImplementedError
+
     def _build_network(self, n_features: int, n_outputs: int, dtype: str, seed: int) -> Network:
         hidden = _HIDDEN_ACTIVATIONS[self.activation]
         output, loss = self._output_layer()
@@ -250,6 +254,14 @@ class _FFNNBase(BaseEstimator):
         layers = [Dense(a, b, activation=hidden) for a, b in itertools.pairwise(sizes)]
         layers.append(Dense(sizes[-1], n_outputs, activation=output))
         return Network(layers, loss=loss, backend=self.backend, device=self.device, dtype=dtype, seed=seed)
+
+    def _model_record(self) -> dict[str, Any]:
+        """What ``network_.save(path)`` keeps of the data, in the form ``ffnn train
+        --save`` writes it (so ``ffnn evaluate``/``predict`` can use the file)."""
+        record: dict[str, Any] = {"task": self._task_name()}
+        if hasattr(self, "feature_names_in_"):
+            record["feature_names"] = [str(n) for n in self.feature_names_in_]
+        return record
 
     def _initialize(self, X: np.ndarray, n_outputs: int) -> None:
         """Draw the network, the optimizer and the shuffling generator; reset the curves.
@@ -261,6 +273,7 @@ class _FFNNBase(BaseEstimator):
         seed, stream = (int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=2))
         self.n_outputs_ = n_outputs
         self.network_ = self._build_network(X.shape[1], n_outputs, dtype, seed)
+        self.network_.metadata = self._model_record()
         self.out_activation_ = self.network_.layers[-1].activation.name
         self._optimizer = self._new_optimizer()
         self._rng = np.random.default_rng(stream)
@@ -453,6 +466,7 @@ def _network_state(net: Network) -> dict[str, Any]:
         "seed": net.seed,
         "fuse_output": net.fuse_output,
         "weights": net.get_weights(),
+        "metadata": copy.deepcopy(net.metadata),
     }
 
 
@@ -468,6 +482,7 @@ def _network_from_state(state: dict[str, Any]) -> Network:
         fuse_output=state["fuse_output"],
     )
     net.set_weights(state["weights"])
+    net.metadata = state.get("metadata", {})
     return net
 
 
@@ -684,6 +699,15 @@ class FFNNClassifier(ClassifierMixin, _FFNNBase):
         check_classification_targets(y)
         return y
 
+    def _task_name(self) -> str:
+        return {"multiclass": "multiclass", "binary": "binary"}.get(self._binarizer.y_type_, "multilabel")
+
+    def _model_record(self) -> dict[str, Any]:
+        record = super()._model_record()
+        if record["task"] != "multilabel":
+            record["classes"] = [str(c) for c in self.classes_]
+        return record
+
     def _output_layer(self) -> tuple[str, str]:
         """Softmax + categorical cross-entropy for multiclass targets, else sigmoid + binary
         cross-entropy (one unit for binary targets, one per label for multi-label)."""
@@ -769,6 +793,9 @@ class FFNNRegressor(RegressorMixin, _FFNNBase):
 
     def _output_layer(self) -> tuple[str, str]:
         return "linear", "mse"
+
+    def _task_name(self) -> str:
+        return "regression"
 
     def _score_validation(self, X: Any, Y: np.ndarray) -> float:
         """R² on the held-out set (NaN when the predictions are not finite)."""

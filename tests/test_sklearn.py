@@ -508,3 +508,23 @@ def test_accuracy_matches_mlpclassifier(loader):
         ours_accuracy = ours.fit(X_train, y_train).score(X_test, y_test)
         theirs_accuracy = theirs.fit(X_train, y_train).score(X_test, y_test)
     assert ours_accuracy >= theirs_accuracy - 0.01, (ours_accuracy, theirs_accuracy)
+
+
+def test_saved_network_records_classes_for_the_command_line(tmp_path):
+    """network_.save() keeps the task and class names as `ffnn train --save` does."""
+    from ffnn import load
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array(["cat", "dog"])[(X[:, 0] > 0).astype(int)]
+    clf = FFNNClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    clf.network_.save(tmp_path / "m.npz")
+    assert load(tmp_path / "m.npz").metadata == {"task": "binary", "classes": ["cat", "dog"]}
+    assert pickle.loads(pickle.dumps(clf)).network_.metadata == clf.network_.metadata
+    reg = FFNNRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, X[:, 0])
+    assert reg.network_.metadata == {"task": "regression"}
