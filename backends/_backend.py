@@ -121,6 +121,7 @@ class Backend:
 
     @property
     def is_gpu(self) -> bool:
+        """Whether the arrays live in GPU memory (device ``cuda:N``)."""
         return self.device_name.startswith("cuda")
 
     def __eq__(self, other: object) -> bool:

@@ -16,10 +16,12 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str, item: T) -> T:
+        """Make ``item`` known as ``name`` (lower case); returns it."""
         self._items[name] = item
         return item
 
     def names(self) -> list[str]:
+        """The registered names, in registration order."""
         return list(self._items)
 
     def get(self, spec: str | T) -> T:

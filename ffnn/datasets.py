@@ -68,10 +68,12 @@ class Dataset:
 
     @property
     def n_samples(self) -> int:
+        """Number of examples m (rows of X)."""
         return int(self.X.shape[0])
 
     @property
     def n_features(self) -> int:
+        """Number of features n^[0] (columns of X)."""
         return int(self.X.shape[1])
 
     @property
