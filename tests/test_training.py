@@ -473,3 +473,33 @@ def test_resume_must_repeat_the_interrupted_fit():
     net.optimizer = None
     with pytest.raises(ValueError, match="has no optimizer state"):
         net.fit(X, y, epochs=2, batch_size=8, resume=True)
+
+
+def test_fit_reads_the_device_a_fixed_number_of_times_per_epoch(monkeypatch):
+    """DESIGN §2: no host synchronisation per batch. On array-api-strict every way of
+    reading an array on the host is counted; 4 and 16 batches per epoch must read
+    the same number of times."""
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    from ffnn import Dense, Network
+
+    Array = type(strict.asarray(0.0))
+    calls = {"n": 0}
+    for name in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__dlpack__", "to_device"):
+        real = getattr(Array, name)
+
+        def counted(self, *a, _real=real, **k):
+            calls["n"] += 1
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(Array, name, counted)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
+    reads = []
+    for batch_size in (16, 4):
+        net = Network([Dense(3, 4, activation="tanh"), Dense(4, 2, activation="softmax")], loss="cce",
+                      backend="array_api_strict", device="device1", dtype="float64", seed=0)
+        net.fit(X, y, epochs=1, batch_size=16, optimizer="sgd")  # warm: optimizer state, first-call work
+        calls["n"] = 0
+        net.fit(X, y, epochs=2, batch_size=batch_size, optimizer=net.optimizer)
+        reads.append(calls["n"])
+    assert reads[0] == reads[1] > 0, reads
