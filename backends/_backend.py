@@ -211,7 +211,7 @@ class Backend:
         return shared if dtype is None else self.xp.astype(shared, dtype)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        """A NumPy copy (or view, for NumPy itself) of an array of this backend."""
+        """The host (NumPy) version of an array of this backend; see :func:`backends.to_numpy`."""
         return to_numpy(x)
 
     def synchronize(self, *arrays: Any) -> None:
@@ -410,9 +410,12 @@ def gpu_available(name: str | None = None) -> bool:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Copy an array of any supported library to the host as a NumPy array.
+    """An array of any supported library on the host, as a NumPy array.
 
-    NumPy arrays are returned as they are; nested lists are converted.
+    Device arrays (CuPy, PyTorch on CUDA) are copied; NumPy arrays are returned as
+    they are, and CPU arrays of PyTorch and JAX may come back as views sharing
+    memory (JAX's read-only): use ``np.array(to_numpy(x))`` for a private,
+    writable copy. Nested lists are converted.
     """
     library = _library_of(x)
     if library == "cupy":
