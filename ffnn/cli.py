@@ -11,7 +11,6 @@ import io
 import itertools
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ from backends import (
     gpu_available,
 )
 
+from . import _argtypes as argtypes
 from ._files import check_target, write_atomically
 from .activations import get_activation
 from .datasets import BUILTIN_DATASETS, TASKS, Dataset, Standardizer, load_dataset, read_inputs, train_test_split
@@ -59,7 +59,6 @@ does not exist is skipped."""
 
 _OUTPUT_FOR_LOSS = {"categorical_crossentropy": "softmax", "binary_crossentropy": "sigmoid", "mse": "linear"}
 _LOSS_FOR_OUTPUT = {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}
-_DEVICE = re.compile(r"^(cpu|gpu|cuda(:\d+)?)$")
 _PLOT_HINT = "install it with: pip install 'ffnn[plot]'"
 
 
@@ -99,68 +98,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n{self.prog}: hint: see {self.prog} --help\n")
-
-
-# ---------------------------------------------------------------------- argument types
-def _hidden(text: str) -> tuple[int, ...]:
-    """'128,64' → (128, 64); '' or 'none' → () (no hidden layer)."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    parts = [p.strip() for p in text.split(",")]
-    if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
-        msg = f"expected comma-separated positive layer sizes such as 128,64 (or 'none'), got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return tuple(int(p) for p in parts)
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    sizes = _hidden(text)
-    if len(sizes) < 2:
-        msg = f"expected at least two comma-separated layer sizes (inputs,...,outputs) such as 4,5,3, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return sizes
-
-
-def _number(text: str, kind: type, check: Callable[[Any], bool], want: str) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not check(value):
-        msg = f"expected {want}, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _number(text, int, lambda v: v > 0, "a positive integer")
-
-
-def _seed(text: str) -> int:
-    return _number(text, int, lambda v: v >= 0, "a non-negative integer")
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")
-
-
-def _non_negative_float(text: str) -> float:
-    return _number(text, float, lambda v: 0 <= v < float("inf"), "a non-negative number")
-
-
-def _fraction(text: str) -> float:
-    return _number(text, float, lambda v: 0 < v < 1, "a fraction between 0 and 1 (exclusive)")
-
-
-def _fraction_or_zero(text: str) -> float:
-    return _number(text, float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
-
-
-def _device(text: str) -> str:
-    if not _DEVICE.match(text.strip().lower()):
-        msg = f"expected cpu, gpu or cuda:N, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return text.strip().lower()
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -290,7 +227,7 @@ def _load_model(path: str, backend: str, device: str | None) -> Network:
 def _add_backend_options(parser: argparse.ArgumentParser, *, dtype: bool) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", choices=KNOWN_BACKENDS, default="auto", help="array library (default: auto)")
-    group.add_argument("--device", type=_device, default=None, help="cpu, gpu or cuda:N (default: the backend's)")
+    group.add_argument("--device", type=argtypes.device, default=None, help="cpu, gpu or cuda:N (default: the backend's)")
     if dtype:
         group.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: float32)")
 
@@ -311,9 +248,9 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default: str | None) -
         help="target of a file: CSV column name (default: target), .npy column index (default: -1), .npz array (default: y)",
     )
     group.add_argument("--task", choices=TASKS, default="auto", help="how to read the target (default: auto)")
-    group.add_argument("--test-size", type=_fraction, default=0.2, help="held-out fraction (default: 0.2)")
+    group.add_argument("--test-size", type=argtypes.fraction, default=0.2, help="held-out fraction (default: 0.2)")
     group.add_argument(
-        "--seed", type=_seed, default=0, help="seeds the split, the weights and the shuffles (default: 0)"
+        "--seed", type=argtypes.non_negative_int, default=0, help="seeds the split, the weights and the shuffles (default: 0)"
     )
 
 
@@ -331,13 +268,13 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_data_options(parser, default="digits")
     parser.add_argument(
         "--val-size",
-        type=_fraction_or_zero,
+        type=argtypes.fraction_or_zero,
         default=0.1,
         help="fraction of the training split used for validation (default: 0.1)",
     )
     net = parser.add_argument_group("network")
     net.add_argument(
-        "--hidden", type=_hidden, default=(128, 64), help="hidden layer sizes, e.g. 128,64 (default), or none"
+        "--hidden", type=argtypes.layer_sizes, default=(128, 64), help="hidden layer sizes, e.g. 128,64 (default), or none"
     )
     net.add_argument(
         "--activation", default="relu", help="hidden activation: relu, tanh, sigmoid, linear (default: relu)"
@@ -347,13 +284,13 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     net.add_argument("--loss", default=None, help="mse, bce or cce (default: from the task)")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=_positive_int, default=30, help="(default: 30)")
-    fit.add_argument("--batch-size", type=_positive_int, default=32, help="(default: 32)")
+    fit.add_argument("--epochs", type=argtypes.positive_int, default=30, help="(default: 30)")
+    fit.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="(default: 32)")
     fit.add_argument("--optimizer", default="adam", help=f"{', '.join(OPTIMIZERS.names())} (default: adam)")
-    fit.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
-    fit.add_argument("--l2", type=_non_negative_float, default=0.0, help="L2 penalty λ (default: 0)")
+    fit.add_argument("--lr", type=argtypes.positive_float, default=None, help="learning rate (default: the optimizer's)")
+    fit.add_argument("--l2", type=argtypes.non_negative_float, default=0.0, help="L2 penalty λ (default: 0)")
     fit.add_argument(
-        "--patience", type=_positive_int, default=None, help="stop after this many epochs without improvement"
+        "--patience", type=argtypes.positive_int, default=None, help="stop after this many epochs without improvement"
     )
     _add_backend_options(parser, dtype=True)
     out = parser.add_argument_group("output")
@@ -839,17 +776,17 @@ def add_gradcheck_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--shape", type=_shape, default=(4, 5, 3), help="layer sizes from inputs to outputs (default: 4,5,3)"
+        "--shape", type=argtypes.network_shape, default=(4, 5, 3), help="layer sizes from inputs to outputs (default: 4,5,3)"
     )
     parser.add_argument("--activation", default="tanh", help="hidden activation (default: tanh)")
     parser.add_argument("--output", default=None, help="output activation (default: the loss's pairing)")
     parser.add_argument("--loss", default="cce", help="mse, bce or cce (default: cce)")
-    parser.add_argument("--samples", type=_positive_int, default=8, help="random examples (default: 8)")
-    parser.add_argument("--eps", type=_positive_float, default=1e-5, help="finite-difference step (default: 1e-5)")
+    parser.add_argument("--samples", type=argtypes.positive_int, default=8, help="random examples (default: 8)")
+    parser.add_argument("--eps", type=argtypes.positive_float, default=1e-5, help="finite-difference step (default: 1e-5)")
     parser.add_argument(
-        "--tolerance", type=_positive_float, default=1e-6, help="largest accepted relative error (default: 1e-6)"
+        "--tolerance", type=argtypes.positive_float, default=1e-6, help="largest accepted relative error (default: 1e-6)"
     )
-    parser.add_argument("--seed", type=_seed, default=0, help="seeds the weights and the data (default: 0)")
+    parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="seeds the weights and the data (default: 0)")
     _add_backend_options(parser, dtype=False)
     parser.set_defaults(func=run_gradcheck)
     return parser

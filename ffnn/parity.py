@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from backends import KNOWN_BACKENDS, BackendUnavailableError
 
+from . import _argtypes as argtypes
 from .testing import TRAINING_RTOL, ParityConfig, ParityResult, compare_backends
 
 __all__ = ["add_parser", "main", "run"]
@@ -28,19 +29,6 @@ _DESCRIPTION = (
 )
 
 
-def _int_list(text: str) -> list[int]:
-    """'8,5' → [8, 5]; '' → [] (no hidden layer)."""
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        msg = f"expected comma-separated positive integers like 8,5; got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from exc
-    if any(n < 1 for n in sizes):
-        msg = f"layer sizes must be positive; got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return sizes
-
-
 def _backend_list(text: str) -> list[str]:
     """'numpy,torch:cuda:0' → ['numpy', 'torch:cuda:0'], each name checked."""
     specs = [part.strip() for part in text.split(",") if part.strip()]
@@ -55,34 +43,6 @@ def _backend_list(text: str) -> list[str]:
     return specs
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return value
-
-
-def _integer(text: str, smallest: int) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from exc
-    if value < smallest:
-        raise argparse.ArgumentTypeError(f"must be an integer >= {smallest}, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    return _integer(text, 0)
-
-
-def _positive(text: str) -> int:
-    return _integer(text, 1)
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backends",
@@ -91,27 +51,27 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated backends, the reference first; NAME or NAME:DEVICE (torch:cpu, torch:cuda:0); "
         "a bare torch or jax uses the GPU when one is usable (default: numpy,cupy,torch)",
     )
-    parser.add_argument("--steps", type=_count, default=100, help="training steps (default: 100)")
+    parser.add_argument("--steps", type=argtypes.non_negative_int, default=100, help="training steps (default: 100)")
     parser.add_argument("--dtype", choices=sorted(TRAINING_RTOL), default="float64", help="(default: float64)")
-    parser.add_argument("--inputs", type=_positive, default=6, help="input features n^[0] (default: 6)")
-    parser.add_argument("--hidden", type=_int_list, default=[8, 5], help="hidden layer sizes (default: 8,5)")
-    parser.add_argument("--outputs", type=_positive, default=3, help="outputs n^[L] (default: 3)")
+    parser.add_argument("--inputs", type=argtypes.positive_int, default=6, help="input features n^[0] (default: 6)")
+    parser.add_argument("--hidden", type=argtypes.layer_sizes, default=(8, 5), help="hidden layer sizes (default: 8,5)")
+    parser.add_argument("--outputs", type=argtypes.positive_int, default=3, help="outputs n^[L] (default: 3)")
     parser.add_argument("--activation", default="tanh", help="hidden activation (default: tanh)")
     parser.add_argument("--output-activation", default=None, help="output activation (default: the loss's pairing)")
     parser.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
     parser.add_argument("--optimizer", default="sgd", help="sgd, adam or adamw (default: sgd)")
     parser.add_argument(
         "--learning-rate",
-        type=_non_negative,
+        type=argtypes.non_negative_float,
         default=None,
         help="(default: 0.1 for sgd, 0.01 for adam and adamw)",
     )
-    parser.add_argument("--batch-size", type=_positive, default=16, help="examples per step (default: 16)")
-    parser.add_argument("--seed", type=_count, default=0, help="seed of the initial weights (default: 0)")
-    parser.add_argument("--data-seed", type=_count, default=1, help="seed of the batches (default: 1)")
+    parser.add_argument("--batch-size", type=argtypes.positive_int, default=16, help="examples per step (default: 16)")
+    parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--data-seed", type=argtypes.non_negative_int, default=1, help="seed of the batches (default: 1)")
     parser.add_argument("--no-fuse", action="store_true", help="use the general (unfused) output backward path")
-    parser.add_argument("--rtol", type=_non_negative, default=None, help="float64: 1e-10, float32: 1e-4")
-    parser.add_argument("--atol", type=_non_negative, default=None, help="(default: 0)")
+    parser.add_argument("--rtol", type=argtypes.non_negative_float, default=None, help="float64: 1e-10, float32: 1e-4")
+    parser.add_argument("--atol", type=argtypes.non_negative_float, default=None, help="(default: 0)")
     parser.add_argument(
         "--allow-reduced-precision",
         action="store_true",
