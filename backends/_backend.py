@@ -189,6 +189,10 @@ class Backend:
         if source is None or source == "numpy" and self.name != "numpy":
             if source is None:  # lists and scalars: NumPy's dtype rules on every backend
                 obj = np.asarray(obj)
+            host_dtype = _host_float_dtype(dtype)
+            if host_dtype is not None and obj.dtype.kind == "f" and obj.dtype != host_dtype:
+                obj = obj.astype(host_dtype)  # cast before the transfer: float64 → float32 moves half the bytes
+                copy = None if copy else copy  # the cast made a private array: sharing it is safe
             if self.name == "cupy":
                 with self.device:
                     return self.xp.asarray(obj, dtype=dtype, copy=copy)
@@ -223,6 +227,14 @@ class Backend:
         elif self.name == "jax":
             for a in arrays:
                 a.block_until_ready()
+
+
+def _host_float_dtype(dtype: Any) -> np.dtype | None:
+    """NumPy's float32/float64 for a float dtype of any namespace, else None."""
+    if dtype is None:
+        return None
+    name = getattr(dtype, "__name__", None) or str(dtype).rsplit(".", 1)[-1]
+    return np.dtype(name) if name in ("float32", "float64") else None
 
 
 def _transfer_hint(source: str, where: str, target: Backend) -> str:

@@ -48,9 +48,8 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
         Wrong rank, wrong feature count, no rows, NaN or inf values.
     """
     host = _host_if_sequence(X, name)
-    if isinstance(host, np.ndarray) and host.dtype.kind == "f" and host.dtype != np.dtype(dtype):
-        host = host.astype(dtype)  # cast on the host: half the bytes cross to a float32 device
-    x = backend.asarray(host)
+    floating = isinstance(host, np.ndarray) and host.dtype.kind == "f"  # cast early: on the host, before the transfer
+    x = backend.asarray(host, dtype=backend.dtype(dtype) if floating else None)
     xp = backend.xp
     if x.ndim != 2:
         hint = " (one example: X.reshape(1, -1); one feature: X.reshape(-1, 1))" if x.ndim == 1 else ""

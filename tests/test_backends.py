@@ -177,3 +177,13 @@ def test_device_labels_name_gpus() -> None:
 
 def test_backend_names_ignore_case_and_spaces() -> None:
     assert get_backend(" NumPy ").name == "numpy"
+
+
+def test_asarray_casts_numpy_floats_and_never_aliases_with_copy(backend: backends.Backend) -> None:
+    host = np.linspace(0.0, 1.0, 6).reshape(2, 3)
+    x = backend.asarray(host, dtype=backend.dtype("float32"), copy=True)
+    assert to_numpy(x).dtype == np.float32
+    np.testing.assert_array_equal(to_numpy(x), host.astype(np.float32))
+    same = backend.asarray(host, dtype=backend.dtype("float64"), copy=True)
+    host[0, 0] = 42.0
+    assert to_numpy(same)[0, 0] == 0.0  # copy=True: the caller's later writes do not show
