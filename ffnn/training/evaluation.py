@@ -40,8 +40,8 @@ def evaluate(net: Model, X: Any, y: Any, /, *, batch_size: int | None = None) ->
     x = net.inputs(X)
     t = net.targets(y, x.shape[0])
     task = net.task
-    totals = totals(net, x, t, task, _batch(batch_size))
-    cost, hits = (float(v) for v in net.backend.to_numpy(net.xp.stack(totals)))
+    sums = totals(net, x, t, task, _batch(batch_size))
+    cost, hits = (float(v) for v in net.backend.to_numpy(net.xp.stack(sums)))
     m = x.shape[0]
     return {"cost": cost / m, "accuracy": None if task == "regression" else hits / m}
 
