@@ -11,7 +11,7 @@ from .schedules import CosineDecay, ExponentialDecay, StepDecay
 from .serialization import ModelFileError, load
 from .training import Callback, Checkpoint, EarlyStopping, History
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "SGD",

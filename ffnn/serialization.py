@@ -217,7 +217,7 @@ def _check_json(value: Any, where: str, parents: tuple[int, ...]) -> None:
 
 def _pack(net: _Saveable, *, include_optimizer: bool, user: dict[str, Any]) -> dict[str, np.ndarray]:
     """All arrays of the file as host NumPy arrays, the metadata included."""
-    from . import __version__
+    from ._version import __version__
 
     backend = net.backend
     arrays = {f"param.{k}": backend.to_numpy(p) for k, p in enumerate(net.named_parameters().values())}
