@@ -209,7 +209,10 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
         msg = f"{name} must be 2-D with shape (m, {n_in}), samples as rows; got shape {tuple(x.shape)}{hint}"
         raise ValueError(msg)
     if not xp.isdtype(x.dtype, "real floating"):
-        msg = f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: convert with X.astype('{dtype}')"
+        msg = (
+            f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: "
+            f"convert with X.astype('{dtype}')"
+        )
         raise TypeError(msg)
     if x.shape[1] != n_in:
         msg = f"{name} has {x.shape[1]} features but the network expects {n_in}"
@@ -261,7 +264,9 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         labels = xp.reshape(y, (-1,))
         if not bool(xp.all((labels >= 0) & (labels < n_out))):
             lo, hi = int(xp.min(labels)), int(xp.max(labels))
-            msg = f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
+            msg = (
+                f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
+            )
             raise ValueError(msg)
         return _one_hot(labels, n_out, target, backend)
     y = xp.astype(y, target)
@@ -277,10 +282,10 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         msg = f"{name} has {y.shape[1]} columns but the network has {n_out} outputs{extra}"
         raise ValueError(msg)
     _check_finite(y, name, xp)
-    if loss_name in ("binary_crossentropy", "categorical_crossentropy"):
-        if not bool(xp.all((y >= 0) & (y <= 1))):
-            msg = f"{name} must lie in [0, 1] for {loss_name} (0/1 labels or probabilities); got values outside"
-            raise ValueError(msg)
+    probabilities = loss_name in ("binary_crossentropy", "categorical_crossentropy")
+    if probabilities and not bool(xp.all((y >= 0) & (y <= 1))):
+        msg = f"{name} must lie in [0, 1] for {loss_name} (0/1 labels or probabilities); got values outside"
+        raise ValueError(msg)
     return y
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -102,11 +103,13 @@ class Dense:
         dA_prev = (self.W if W is None else W).T @ dZ if need_input_grad else None
         return dW, db, dA_prev
 
-    def activation_backward(self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False) -> Array:
+    def activation_backward(
+        self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False
+    ) -> Array:
         """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2), passing ``Z`` only to
         activations that declare ``needs_z``; ``in_place`` allows overwriting ``dA``."""
         act = self.activation
-        rule = act.backward_in_place if in_place else act.backward
+        rule: Callable[..., Array] = act.backward_in_place if in_place else act.backward
         if self.needs_z:
             return rule(A, dA, xp=xp, Z=Z)
         return rule(A, dA, xp=xp)

@@ -39,7 +39,7 @@ def infer_loss(output_activation: str) -> str:
     return _INFERRED_LOSS.get(output_activation, "mse")
 
 
-class Cache(list):  # type: ignore[type-arg]
+class Cache(list[Array]):
     """The forward pass's cache [A^[0], …, A^[L]] (a list), plus ``z``: Z^[l] by layer
     number l for the layers whose activation declares ``needs_z`` (no other Z is kept)."""
 
@@ -140,7 +140,7 @@ class Network(Trainer, Saver):
 
     @property
     def task(self) -> str:
-        """"multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
+        """ "multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
         cross-entropy with one / several outputs) or "regression" (mse)."""
         return task_of(self.loss.name, self.n_out)
 
@@ -274,10 +274,17 @@ class Network(Trainer, Saver):
         """A copy of the architecture, parameters and :attr:`metadata`, optionally on
         another backend/device or in another dtype. The optimizer and training state
         are not copied (use :meth:`to` to move a network with them)."""
-        target = self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
+        target = (
+            self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
+        )
         layers = [Dense(la.n_in, la.n_out, activation=la.activation, init=la.init) for la in self.layers]
         clone = type(self)(
-            layers, loss=self.loss, backend=target, dtype=dtype or self.dtype, seed=self.seed, fuse_output=self.fuse_output
+            layers,
+            loss=self.loss,
+            backend=target,
+            dtype=dtype or self.dtype,
+            seed=self.seed,
+            fuse_output=self.fuse_output,
         )
         clone.set_weights(self.get_weights())
         clone.metadata = copy.deepcopy(self.metadata)
@@ -481,12 +488,21 @@ class Network(Trainer, Saver):
         rows = [("Layer", "Output shape", "Activation", "Params")]
         rows.append(("input", f"(None, {self.n_in})", "", "0"))
         for l, layer in enumerate(self.layers, start=1):
-            rows.append((f"dense_{l} ({layer.n_in}→{layer.n_out})", f"(None, {layer.n_out})", layer.activation.name, f"{layer.n_params:,}"))
+            rows.append(
+                (
+                    f"dense_{l} ({layer.n_in}→{layer.n_out})",
+                    f"(None, {layer.n_out})",
+                    layer.activation.name,
+                    f"{layer.n_params:,}",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         rule = "-" * (sum(widths) + 6)
 
         def line(r: tuple[str, str, str, str]) -> str:
-            return "  ".join((r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3].rjust(widths[3])))
+            return "  ".join(
+                (r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3].rjust(widths[3]))
+            )
 
         body = [line(rows[0]), rule.replace("-", "=")] + [line(r) for r in rows[1:]]
         facts = (

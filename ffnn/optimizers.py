@@ -10,7 +10,6 @@ also keeps the state of the fit it last served in :attr:`Optimizer.state`.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -289,15 +288,16 @@ def _zeros_like(p: Array, xp: Namespace) -> Array:
 _LIBRARIES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "jax": "jax", "jaxlib": "jax"}
 
 
-@functools.lru_cache(maxsize=None)
-def _namespace_of_type(kind: type) -> Namespace:
-    root = kind.__module__.split(".")[0]
-    return get_backend(_LIBRARIES.get(root, root)).xp
+_NAMESPACES: dict[type, Namespace] = {}
 
 
 def namespace_of(x: Array) -> Namespace:
     """The Array API namespace of array ``x`` (as its backend's ``xp``)."""
-    return _namespace_of_type(type(x))
+    kind = type(x)
+    if kind not in _NAMESPACES:
+        root = kind.__module__.split(".")[0]
+        _NAMESPACES[kind] = get_backend(_LIBRARIES.get(root, root)).xp
+    return _NAMESPACES[kind]
 
 
 class SGD(Optimizer):

@@ -147,7 +147,7 @@ def schedule_from_config(config: dict[str, Any]) -> Schedule:
         raise ValueError(msg)
     rate = options.pop("initial_learning_rate", None)
     try:
-        return SCHEDULES[name](rate, **options)  # type: ignore[arg-type]
+        return SCHEDULES[name](rate, **options)
     except TypeError as exc:
         msg = f"invalid settings for the {name!r} schedule: {exc}"
         raise ValueError(msg) from exc

@@ -163,7 +163,7 @@ def save(
     user = _user_metadata(net.metadata if metadata is None else metadata)
     target = check_target(path, replace=_not_a_model if overwrite else _keep)
     arrays = _pack(net, include_optimizer=include_optimizer, user=user)
-    write_atomically(target, lambda handle: np.savez(handle, **arrays))
+    write_atomically(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
     return target
 
 

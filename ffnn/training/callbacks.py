@@ -20,7 +20,7 @@ MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy")
 
 
 def direction_of(monitor: str, mode: str = "auto") -> str:
-    """"min" or "max": ``mode``, or for "auto" "max" for accuracies and "min" for costs."""
+    """ "min" or "max": ``mode``, or for "auto" "max" for accuracies and "min" for costs."""
     if mode != "auto":
         return mode
     return "max" if monitor.endswith("accuracy") else "min"
@@ -85,7 +85,7 @@ class EarlyStopping:
 
     @property
     def direction(self) -> str:
-        """"min" or "max"."""
+        """ "min" or "max"."""
         return direction_of(self.monitor, self.mode)
 
     def observe(self, value: float, best: float | None, wait: int) -> StopCheck:

@@ -151,7 +151,9 @@ def new_state(last: TrainingState | None, seed: int | None, settings: dict[str, 
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     previous = 0 if last is None else last.epochs_trained
-    return TrainingState(epoch=0, shuffle_seed=int(seed), history=History(), settings=settings, previous_epochs=previous)
+    return TrainingState(
+        epoch=0, shuffle_seed=int(seed), history=History(), settings=settings, previous_epochs=previous
+    )
 
 
 def _same_stopping(saved: Any, given: Any) -> bool:
@@ -252,7 +254,9 @@ class Loop:
         self.task = net.task
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
-        self.weights = None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
+        self.weights = (
+            None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
+        )
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
@@ -404,4 +408,15 @@ def _postfix(logs: dict[str, float] | None) -> str:
     return ", ".join(f"{short}={logs[key]:.4g}" for key, short in names.items() if logs and key in logs)
 
 
-__all__ = ["MONITORS", "Data", "Loop", "check_monitors", "check_options", "new_state", "require_weighted_loss", "resumable", "settings_of", "training_data"]
+__all__ = [
+    "MONITORS",
+    "Data",
+    "Loop",
+    "check_monitors",
+    "check_options",
+    "new_state",
+    "require_weighted_loss",
+    "resumable",
+    "settings_of",
+    "training_data",
+]

@@ -51,7 +51,9 @@ def make_step(
     """
     xp = net.xp
 
-    def step(params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None) -> tuple[Params, OptState, Array, Array]:
+    def step(
+        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+    ) -> tuple[Params, OptState, Array, Array]:
         cache, Z_L = net.forward_columns(xb, params)
         cost = net.cost_columns(cache, Z_L, yb, weights=weights)
         grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)

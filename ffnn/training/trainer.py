@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,16 @@ from ..optimizers import Optimizer, get_optimizer
 from .callbacks import Callback, Checkpoint, EarlyStopping
 from .evaluation import evaluate, predict_classes, predict_proba
 from .history import History, TrainingState
-from .loop import Loop, check_monitors, check_options, new_state, require_weighted_loss, resumable, settings_of, training_data
+from .loop import (
+    Loop,
+    check_monitors,
+    check_options,
+    new_state,
+    require_weighted_loss,
+    resumable,
+    settings_of,
+    training_data,
+)
 from .sampling import ShuffleSampler
 
 if TYPE_CHECKING:
@@ -144,11 +152,13 @@ class Trainer:
         -----
         A non-finite cost or weight ends training (``stop_reason == "diverged"``)
         with the weights and optimizer state of the last finite epoch.
-                """
+        """
         net: Model = self  # type: ignore[assignment]
         epochs = positive_int(epochs, "epochs")
         l2 = Interval(0.0, None).check(l2, "l2", " (the λ of (λ/2m) Σ ‖W‖²)")
-        stopper = EarlyStopping(patience=early_stopping) if isinstance(early_stopping, int) and not isinstance(early_stopping, bool) else early_stopping
+        stopper: Any = early_stopping
+        if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
+            stopper = EarlyStopping(patience=early_stopping)
         saver = Checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
         hooks = check_options(stopper, saver, callbacks, sampler, reduce_gradients)
         data = training_data(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
@@ -167,8 +177,16 @@ class Trainer:
         self.optimizer = opt
         self.training_state = state
         loop = Loop(
-            net, opt, state, data, stopper=stopper, saver=saver, hooks=hooks, l2=l2,
-            sampler=sampler or ShuffleSampler(state.shuffle_seed), reduce_gradients=reduce_gradients,
+            net,
+            opt,
+            state,
+            data,
+            stopper=stopper,
+            saver=saver,
+            hooks=hooks,
+            l2=l2,
+            sampler=sampler or ShuffleSampler(state.shuffle_seed),
+            reduce_gradients=reduce_gradients,
         )
         loop.run(epochs, verbose)
         return state.history
