@@ -106,13 +106,18 @@ class Dense:
     def activation_backward(
         self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False
     ) -> Array:
-        """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2), passing ``Z`` only to
-        activations that declare ``needs_z``; ``in_place`` allows overwriting ``dA``."""
+        """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2).
+
+        Activations that declare ``needs_z`` get ``act.backward(A, dA, xp=xp, Z=Z)``
+        (E's rules for SiLU/GELU are functions of Z); the others
+        ``act.backward(A, dA, xp=xp)``, or ``backward_in_place`` when ``in_place``
+        allows overwriting ``dA``.
+        """
         act = self.activation
-        rule: Callable[..., Array] = act.backward_in_place if in_place else act.backward
         if self.needs_z:
+            rule: Callable[..., Array] = act.backward
             return rule(A, dA, xp=xp, Z=Z)
-        return rule(A, dA, xp=xp)
+        return act.backward_in_place(A, dA, xp=xp) if in_place else act.backward(A, dA, xp=xp)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, init={self.init.name!r})"

@@ -243,11 +243,11 @@ def test_schedule_values():
     ("make", "message"),
     [
         (lambda: StepDecay(0.0), "initial_learning_rate must be a positive finite number"),
-        (lambda: StepDecay(0.1, drop=1.5), r"drop must lie in \(0, 1\]"),
+        (lambda: StepDecay(0.1, drop=1.5), r"drop must be a finite number in \(0, 1\], got 1.5"),
         (lambda: StepDecay(0.1, every=0), "every must be a positive integer"),
-        (lambda: ExponentialDecay(0.1, decay_rate=0.0), r"decay_rate must lie in \(0, 1\]"),
+        (lambda: ExponentialDecay(0.1, decay_rate=0.0), r"decay_rate must be a finite number in \(0, 1\], got 0.0"),
         (lambda: ExponentialDecay(0.1, decay_steps=2.5), "decay_steps must be a positive integer"),
-        (lambda: CosineDecay(0.1, decay_steps=10, alpha=2.0), r"alpha must lie in \[0, 1\]"),
+        (lambda: CosineDecay(0.1, decay_steps=10, alpha=2.0), r"alpha must be a finite number in \[0, 1\], got 2.0"),
     ],
 )
 def test_invalid_schedules_are_refused(make, message):
