@@ -321,10 +321,13 @@ class Network(Trainer, Saver):
         cache = Cache([X])
         Z = X
         for l, layer in enumerate(self.layers, start=1):
-            if params is None:
+            W, b = (None, None) if params is None else (params[f"W{l}"], params[f"b{l}"])
+            if W is layer.W and b is layer.b:  # the layer's own parameters (in-place updates keep them)
+                W = b = None
+            if W is None and b is None:
                 Z, A = layer.forward(cache[-1], xp=xp)
             else:
-                Z, A = layer.forward(cache[-1], xp=xp, W=params[f"W{l}"], b=params[f"b{l}"])
+                Z, A = layer.forward(cache[-1], xp=xp, W=W, b=b)
             if layer.needs_z:
                 cache.z[l] = Z
             cache.append(A)
@@ -395,14 +398,14 @@ class Network(Trainer, Saver):
             dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
         pairs: list[tuple[Array, Array]] = [(None, None)] * L
         for l in range(L - 1, 0, -1):
-            W = None if params is None else params[f"W{l + 1}"]
-            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp, W=W)
+            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp, **_other_W(params, l + 1, layers[l]))
             pairs[l] = (dW, db)
             dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
             if release_cache:
                 cache[l] = None
-        W1 = None if params is None else params["W1"]
-        dW, db, dX = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=input_gradient, W=W1)
+        dW, db, dX = layers[0].backward(
+            dZ, cache[0], xp=xp, need_input_grad=input_gradient, **_other_W(params, 1, layers[0])
+        )
         pairs[0] = (dW, db)
         grads: Params = {}
         for l, (dW, db) in enumerate(pairs, start=1):
@@ -518,6 +521,12 @@ class Network(Trainer, Saver):
             f"Network([{inner}], loss={self.loss.name!r}, backend={self.backend.name!r}, "
             f"device={self.backend.device_name!r}, dtype={self.dtype!r})"
         )
+
+
+def _other_W(params: Params | None, l: int, layer: Dense) -> dict[str, Array]:
+    """``{"W": W^[l]}`` when ``params`` holds another W^[l] than the layer's own, else {}."""
+    W = None if params is None else params[f"W{l}"]
+    return {} if W is None or W is layer.W else {"W": W}
 
 
 _PROBABILITY_OUTPUTS = {

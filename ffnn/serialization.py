@@ -23,6 +23,7 @@ from backends import Backend, get_backend
 from ._files import check_target, write_atomically
 from ._registry import Registry
 from ._types import Device, Params
+from ._version import __version__
 from .layers import Dense
 from .optimizers import Optimizer, optimizer_from_config
 from .training import TrainingState
@@ -217,8 +218,6 @@ def _check_json(value: Any, where: str, parents: tuple[int, ...]) -> None:
 
 def _pack(net: _Saveable, *, include_optimizer: bool, user: dict[str, Any]) -> dict[str, np.ndarray]:
     """All arrays of the file as host NumPy arrays, the metadata included."""
-    from ._version import __version__
-
     backend = net.backend
     arrays = {f"param.{k}": backend.to_numpy(p) for k, p in enumerate(net.named_parameters().values())}
     optimizer = net.optimizer if include_optimizer else None

@@ -14,13 +14,13 @@ from tqdm import tqdm
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
 from ..metrics import hits_of, predicted_columns
+from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
 from .evaluation import totals
 from .history import History, TrainingState
 from .step import make_step
 
 if TYPE_CHECKING:
-    from ..optimizers import Optimizer
     from ._model import Model
 
 
@@ -169,8 +169,6 @@ def resumable(net: Model, optimizer: Any, settings: dict[str, Any]) -> tuple[Tra
     An optimizer given by name, or an object equal to the saved one (same class and
     configuration), continues with the saved optimizer and its state.
     """
-    from ..optimizers import Optimizer
-
     state, opt = net.training_state, net.optimizer
     if state is None or opt is None:
         missing = "training state" if state is None else "optimizer state"
