@@ -169,7 +169,7 @@ def test_resume_accepts_an_equal_optimizer_object(tmp_path):
     assert history.epochs == 4 and history.stop_reason == "completed"
     for got, want in zip(again.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
-    with pytest.raises(ValueError, match="continues with the saved optimizer Adam.*or an equal optimizer object"):
+    with pytest.raises(ValueError, match=r"continues with the saved optimizer Adam.*or an equal optimizer object"):
         ffnn.load(tmp_path / "mid.npz").fit(X, y, optimizer=Adam(0.05), resume=True, **options)
 
 
