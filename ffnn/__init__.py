@@ -1,6 +1,7 @@
 """ffnn: feedforward neural networks written once, by hand, against the Array API."""
 
 from . import activations, datasets, initializers, jacobians, losses, optimizers, schedules, testing, training
+from ._version import __version__ as __version__
 from .activations import get_activation
 from .gradcheck import GradcheckResult, gradcheck, numerical_partial
 from .layers import Dense
@@ -10,8 +11,6 @@ from .optimizers import SGD, Adam, AdamW, get_optimizer
 from .schedules import CosineDecay, ExponentialDecay, StepDecay
 from .serialization import ModelFileError, load
 from .training import Callback, Checkpoint, EarlyStopping, History
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SGD",

@@ -1,24 +1,177 @@
-"""Checks and conversions of user inputs (samples as rows) onto a network's backend."""
+"""Validation in one place: option values (one policy for bool/int/NumPy scalars, one
+wording) and user data (samples as rows) moved onto a network's backend.
+
+Policy: a number is any ``numbers.Real`` (Python int/float, NumPy scalars such as
+``np.float32(0.3)`` or ``np.int64(3)``) except ``bool``; an integer is any
+``numbers.Integral`` except ``bool``. Messages read "<name> must be <constraint>, got <value>".
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from backends import Backend
 
-__all__ = ["as_inputs", "as_targets"]
+from ._types import Array
+
+__all__ = [
+    "PREDICT_BATCH_SIZE",
+    "Interval",
+    "Options",
+    "as_inputs",
+    "as_sample_weight",
+    "as_targets",
+    "check_bool",
+    "is_integer",
+    "is_number",
+    "positive_int",
+]
+
+PREDICT_BATCH_SIZE = 4096
+"""Rows per forward pass in prediction and evaluation (bounds memory)."""
 
 
-def _host_if_sequence(obj: Any, name: str) -> Any:
-    """Nested lists/tuples become a float64 NumPy array; arrays pass through."""
+# ---------------------------------------------------------------------- option values
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (NumPy scalars included)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: object) -> bool:
+    """An integer that is not a bool (NumPy integer scalars included)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A declarative numeric constraint: ``Interval(0, 1, closed="left")`` is [0, 1).
+
+    Parameters
+    ----------
+    low, high : float or None
+        Bounds (None: unbounded on that side).
+    closed : {"both", "left", "right", "neither"}, default "both"
+    integer : bool, default False
+        Require an integer (then the value is returned as a Python int).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    integer: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not (is_integer(value) if self.integer else is_number(value)):
+            return False
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v):
+            return False
+        left = self.closed in ("both", "left")
+        right = self.closed in ("both", "right")
+        if self.low is not None and not (v >= self.low if left else v > self.low):
+            return False
+        return self.high is None or (v <= self.high if right else v < self.high)
+
+    def describe(self) -> str:
+        """Words for the constraint, used in error messages."""
+        kind = "an integer" if self.integer else "a finite number"
+        if self.low is None and self.high is None:
+            return kind
+        if self.high is None:
+            op = "≥" if self.closed in ("both", "left") else ">"
+            if self.low == 0 and op == ">":
+                return "a positive integer" if self.integer else "a positive finite number"
+            if self.low == 0:
+                return "a non-negative integer" if self.integer else "a non-negative finite number"
+            if self.low == 1 and self.integer and op == "≥":
+                return "a positive integer"
+            return f"{kind} {op} {self.low:g}"
+        lo = "[" if self.closed in ("both", "left") else "("
+        hi = "]" if self.closed in ("both", "right") else ")"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        return f"{kind} in {lo}{low}, {self.high:g}{hi}"
+
+    def check(self, value: Any, name: str, hint: str = "") -> Any:
+        """``value`` as a Python int/float when it satisfies the constraint.
+
+        Raises
+        ------
+        ValueError
+            It does not (bools are never numbers); the message names ``name`` and the value.
+        """
+        if value not in self:
+            msg = f"{name} must be {self.describe()}{hint}, got {value!r}"
+            raise ValueError(msg)
+        return int(value) if self.integer else float(value)
+
+
+@dataclass(frozen=True)
+class Options:
+    """A declarative choice among strings: ``Options("min", "max").check(mode, "mode")``."""
+
+    names: tuple[str, ...]
+
+    def __init__(self, *names: str) -> None:
+        object.__setattr__(self, "names", tuple(names))
+
+    def check(self, value: Any, name: str) -> str:
+        """``value`` when it is one of the names.
+
+        Raises
+        ------
+        ValueError
+            Another value; the message lists the names.
+        """
+        if not isinstance(value, str) or value not in self.names:
+            msg = f"{name} must be one of {', '.join(repr(n) for n in self.names)}, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+
+def positive_int(value: Any, name: str, hint: str = "") -> int:
+    """``value`` as an int ≥ 1 (NumPy integers accepted, bools refused).
+
+    Raises
+    ------
+    ValueError
+        Anything else.
+    """
+    return int(Interval(1, None, integer=True).check(value, name, hint))
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` when it is a bool (NumPy bools accepted).
+
+    Raises
+    ------
+    TypeError
+        Anything else (1, "yes", None).
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"{name} must be True or False, got {value!r}"
+        raise TypeError(msg)
+    return bool(value)
+
+
+# ---------------------------------------------------------------------- data
+def _host_if_sequence(obj: Any, name: str, *, dtype: Any = np.float64) -> Any:
+    """Nested lists/tuples become a NumPy array (``dtype``, or NumPy's choice when None:
+    lists of integer labels stay integers); arrays pass through."""
     if isinstance(obj, (list, tuple)):
         try:
-            return np.asarray(obj, dtype=np.float64)
+            host = np.asarray(obj, dtype=dtype)
         except (ValueError, TypeError) as exc:
             msg = f"{name} could not be read as a rectangular array of numbers: {exc}"
             raise ValueError(msg) from exc
+        if host.dtype.kind not in "biuf":
+            msg = f"{name} could not be read as a rectangular array of numbers (NumPy made dtype {host.dtype})"
+            raise ValueError(msg)
+        return host
     if not hasattr(obj, "shape") or not hasattr(obj, "dtype"):
         msg = f"{name} must be an array or nested lists of numbers, got {type(obj).__name__}"
         raise TypeError(msg)
@@ -36,7 +189,7 @@ def _check_finite(x: Any, name: str, xp: Any) -> None:
         raise ValueError(msg)
 
 
-def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X") -> Any:
+def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X") -> Array:
     """Validate inputs X (m, n_in) and return them on ``backend`` in ``dtype``.
 
     Raises
@@ -56,7 +209,10 @@ def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X
         msg = f"{name} must be 2-D with shape (m, {n_in}), samples as rows; got shape {tuple(x.shape)}{hint}"
         raise ValueError(msg)
     if not xp.isdtype(x.dtype, "real floating"):
-        msg = f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: convert with X.astype('{dtype}')"
+        msg = (
+            f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: "
+            f"convert with X.astype('{dtype}')"
+        )
         raise TypeError(msg)
     if x.shape[1] != n_in:
         msg = f"{name} has {x.shape[1]} features but the network expects {n_in}"
@@ -75,7 +231,7 @@ def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:
     return xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(classes, (1, n_out)), dtype)
 
 
-def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, *, name: str = "Y") -> Any:
+def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, *, name: str = "Y") -> Array:
     """Validate targets and return them as (m, n_out) on ``backend`` in ``dtype``.
 
     Accepted forms:
@@ -91,7 +247,7 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
     ValueError
         Wrong shape or row count, labels out of range, NaN/inf.
     """
-    y = backend.asarray(_host_if_sequence(Y, name))
+    y = backend.asarray(_host_if_sequence(Y, name, dtype=None))
     xp = backend.xp
     target = backend.dtype(dtype)
     if y.ndim == 0 or y.ndim > 2:
@@ -108,7 +264,9 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         labels = xp.reshape(y, (-1,))
         if not bool(xp.all((labels >= 0) & (labels < n_out))):
             lo, hi = int(xp.min(labels)), int(xp.max(labels))
-            msg = f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
+            msg = (
+                f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
+            )
             raise ValueError(msg)
         return _one_hot(labels, n_out, target, backend)
     y = xp.astype(y, target)
@@ -124,8 +282,32 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         msg = f"{name} has {y.shape[1]} columns but the network has {n_out} outputs{extra}"
         raise ValueError(msg)
     _check_finite(y, name, xp)
-    if loss_name in ("binary_crossentropy", "categorical_crossentropy"):
-        if not bool(xp.all((y >= 0) & (y <= 1))):
-            msg = f"{name} must lie in [0, 1] for {loss_name} (0/1 labels or probabilities); got values outside"
-            raise ValueError(msg)
+    probabilities = loss_name in ("binary_crossentropy", "categorical_crossentropy")
+    if probabilities and not bool(xp.all((y >= 0) & (y <= 1))):
+        msg = f"{name} must lie in [0, 1] for {loss_name} (0/1 labels or probabilities); got values outside"
+        raise ValueError(msg)
     return y
+
+
+def as_sample_weight(sample_weight: Any, m: int, *, name: str = "sample_weight") -> np.ndarray:
+    """Per-example weights s_i as a float64 host array of shape (m,).
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, negative or non-finite values, or all zero.
+    TypeError
+        Not numbers.
+    """
+    host = np.asarray(_host_if_sequence(sample_weight, name, dtype=None))
+    if host.dtype.kind not in "iuf":
+        msg = f"{name} must hold real numbers, got dtype {host.dtype}"
+        raise TypeError(msg)
+    host = host.astype(np.float64)
+    if host.shape != (m,):
+        msg = f"{name} must have shape ({m},), one weight per training example; got {host.shape}"
+        raise ValueError(msg)
+    if not (np.all(np.isfinite(host)) and np.all(host >= 0) and np.any(host > 0)):
+        msg = f"{name} must hold finite non-negative weights, not all zero"
+        raise ValueError(msg)
+    return host

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ._types import Array, Namespace
+from ._validation import positive_int
 from .activations import Activation, get_activation
 from .initializers import Initializer, default_initializer, get_initializer
 
@@ -45,41 +48,76 @@ class Dense:
         activation: str | Activation = "relu",
         init: str | Initializer | None = None,
     ) -> None:
-        for label, value in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                msg = f"Dense {label} must be a positive integer, got {value!r}"
-                raise ValueError(msg)
-        self.n_in = int(n_in)
-        self.n_out = int(n_out)
+        self.n_in = positive_int(n_in, "Dense n_in")
+        self.n_out = positive_int(n_out, "Dense n_out")
         self.activation = get_activation(activation)
         self.init = default_initializer(self.activation.name) if init is None else get_initializer(init)
-        self.W: Any = None
-        self.b: Any = None
+        self.W: Array = None
+        self.b: Array = None
+
+    @property
+    def needs_z(self) -> bool:
+        """Whether the activation's backward needs Z^[l] besides A^[l] (then the
+        forward pass caches Z^[l] for this layer)."""
+        return bool(getattr(self.activation, "needs_z", False))
+
+    @property
+    def n_params(self) -> int:
+        """n_out · (n_in + 1): the entries of W and b."""
+        return self.n_out * (self.n_in + 1)
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-ready description: sizes, activation and initializer names."""
+        return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.name, "init": self.init.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        """A new layer (without parameters) from :meth:`get_config`."""
+        return cls(int(config["n_in"]), int(config["n_out"]), activation=config["activation"], init=config["init"])
 
     def initial_parameters(self, rng: np.random.Generator, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         """Host copies of the initial (W, b) in ``dtype``, W drawn from ``rng``."""
         W = self.init(rng, self.n_in, self.n_out).astype(dtype)
         return W, np.zeros((self.n_out, 1), dtype=dtype)
 
-    def forward(self, A_prev: Any, /, *, xp: Any) -> tuple[Any, Any]:
+    def forward(self, A_prev: Array, /, *, xp: Namespace, W: Array = None, b: Array = None) -> tuple[Array, Array]:
         """P1 (5) Z = W A^[l-1] + broadcast(b) and P1 (6) A = g(Z).
 
-        ``A_prev`` is (n_in, m); returns (Z, A), both (n_out, m).
+        ``A_prev`` is (n_in, m); returns (Z, A), both (n_out, m). ``W``/``b`` default
+        to the layer's own parameters (pass others to evaluate at another point).
         """
-        Z = self.W @ A_prev
-        Z += self.b
+        Z = (self.W if W is None else W) @ A_prev
+        Z += self.b if b is None else b
         return Z, self.activation.forward(Z, xp=xp)
 
-    def backward(self, dZ: Any, A_prev: Any, /, *, xp: Any, need_input_grad: bool = True) -> tuple[Any, Any, Any]:
+    def backward(
+        self, dZ: Array, A_prev: Array, /, *, xp: Namespace, need_input_grad: bool = True, W: Array = None
+    ) -> tuple[Array, Array, Array]:
         """P1 (15) dW = dZ A^[l-1]ᵀ, P1 (16) db = Σ_{axis=1} dZ, P1 (22) dA^[l-1] = Wᵀ dZ.
 
         ``dZ`` is (n_out, m), ``A_prev`` (n_in, m). Returns (dW, db, dA_prev);
-        dA_prev is None when ``need_input_grad`` is False (layer 1: dJ/dX unused).
+        dA_prev is None when ``need_input_grad`` is False (layer 1 when dJ/dX is unused).
         """
         dW = dZ @ A_prev.T
         db = xp.sum(dZ, axis=1, keepdims=True)
-        dA_prev = self.W.T @ dZ if need_input_grad else None
+        dA_prev = (self.W if W is None else W).T @ dZ if need_input_grad else None
         return dW, db, dA_prev
+
+    def activation_backward(
+        self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False
+    ) -> Array:
+        """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2).
+
+        Activations that declare ``needs_z`` get ``act.backward(A, dA, xp=xp, Z=Z)``
+        (E's rules for SiLU/GELU are functions of Z); the others
+        ``act.backward(A, dA, xp=xp)``, or ``backward_in_place`` when ``in_place``
+        allows overwriting ``dA``.
+        """
+        act = self.activation
+        if self.needs_z:
+            rule: Callable[..., Array] = act.backward
+            return rule(A, dA, xp=xp, Z=Z)
+        return act.backward_in_place(A, dA, xp=xp) if in_place else act.backward(A, dA, xp=xp)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, init={self.init.name!r})"

@@ -1,39 +1,69 @@
-"""The feedforward network: forward P1 (5)/(6), cost P1 (9), backward P1 (15)(16)(22)."""
+"""The feedforward network, structure and maths: forward P1 (5)/(6), cost P1 (9),
+backward P1 (15)(16)(22), parameters by name ("W1", "b1", …).
+
+Training (:class:`~ffnn.training.Trainer`: ``fit``, ``evaluate``, class predictions)
+and saving (:class:`~ffnn.serialization.Saver`: ``save``) come from base classes that
+never import this module, so every dependency points one way.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from backends import Backend, get_backend
 
-from ._validation import as_inputs, as_targets
+from ._types import Array, Device, Namespace, Params
+from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_targets, positive_int
 from .layers import Dense
 from .losses import Loss, get_loss
+from .metrics import task_of
+from .optimizers import parameter_names
+from .serialization import MODELS, Saver
+from .training import Trainer
 
-__all__ = ["Network"]
+__all__ = ["PREDICT_BATCH_SIZE", "Cache", "Network", "infer_loss"]
 
-Gradients = list[tuple[Any, Any]]
+Gradients = list[tuple[Array, Array]]
 
-PREDICT_BATCH_SIZE = 4096
-"""Rows per forward pass in :meth:`Network.predict` and evaluation (bounds memory)."""
+_INFERRED_LOSS = {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}
 
 
-class Network:
+def infer_loss(output_activation: str) -> str:
+    """The loss a network uses when none is given: categorical cross-entropy after a
+    softmax output, binary cross-entropy after a sigmoid, mean squared error otherwise
+    (linear, relu, tanh: regression)."""
+    return _INFERRED_LOSS.get(output_activation, "mse")
+
+
+class Cache(list[Array]):
+    """The forward pass's cache [A^[0], …, A^[L]] (a list), plus ``z``: Z^[l] by layer
+    number l for the layers whose activation declares ``needs_z`` (no other Z is kept)."""
+
+    def __init__(self, items: Sequence[Array] = ()) -> None:
+        super().__init__(items)
+        self.z: dict[int, Array] = {}
+
+
+class Network(Trainer, Saver):
     """A stack of :class:`~ffnn.Dense` layers with a cost, living on one backend.
 
     The public methods take samples as ROWS, (m, n_features), like NumPy,
     scikit-learn and PyTorch; inside, every equation uses the seeds' column layout
-    (MATH.md §1), reached by a transpose view.
+    (MATH.md §1), reached by a transpose view. Parameters are named "W1", "b1", …,
+    "WL", "bL" (P1's superscript [l], 1-based).
 
     Parameters
     ----------
     layers : sequence of Dense
         Consecutive sizes must chain: ``layers[i].n_out == layers[i+1].n_in``.
-    loss : str or Loss, default "mse"
-        mse, binary_crossentropy, categorical_crossentropy.
+    loss : str or Loss, optional
+        mse, binary_crossentropy, categorical_crossentropy. Default: inferred from
+        the output activation by :func:`infer_loss` (softmax → categorical
+        cross-entropy, sigmoid → binary cross-entropy, otherwise mse).
     backend : str or Backend, default "auto"
         See :func:`backends.get_backend`.
     device : str, optional
@@ -61,23 +91,22 @@ class Network:
         self,
         layers: Sequence[Dense],
         *,
-        loss: str | Loss = "mse",
+        loss: str | Loss | None = None,
         backend: str | Backend = "auto",
-        device: Any = None,
+        device: Device = None,
         dtype: str = "float32",
         seed: int | None = None,
         fuse_output: bool = True,
     ) -> None:
         self.layers = list(layers)
         _check_layers(self.layers)
-        self.loss = get_loss(loss)
+        self.loss = get_loss(infer_loss(self.layers[-1].activation.name) if loss is None else loss)
         _check_pairing(self.layers[-1].activation.name, self.loss.name)
         self.backend = get_backend(backend, device)
         self._dtype = self.backend.dtype(dtype)
         self.dtype = dtype
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            msg = f"seed must be a non-negative integer or None, got {seed!r}"
-            raise ValueError(msg)
+        if seed is not None:
+            seed = int(Interval(0, None, integer=True).check(seed, "seed", " or None"))
         self.seed = seed
         self.fuse_output = bool(fuse_output)
         rng = np.random.default_rng(seed)
@@ -85,7 +114,7 @@ class Network:
 
     # ------------------------------------------------------------------ properties
     @property
-    def xp(self) -> Any:
+    def xp(self) -> Namespace:
         """The backend's Array API namespace."""
         return self.backend.xp
 
@@ -102,32 +131,99 @@ class Network:
     @property
     def n_params(self) -> int:
         """Number of trainable scalars, Σ n^[l](n^[l-1] + 1)."""
-        return sum(layer.n_out * (layer.n_in + 1) for layer in self.layers)
+        return sum(layer.n_params for layer in self.layers)
 
     @property
     def fused(self) -> bool:
         """Whether the output/cost pair takes the fused gradient (MATH.md §4)."""
         return self.fuse_output and self.layers[-1].activation.name == self.loss.fused_activation
 
+    @property
+    def task(self) -> str:
+        """ "multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
+        cross-entropy with one / several outputs) or "regression" (mse)."""
+        return task_of(self.loss.name, self.n_out)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Your own facts about this network (class names, feature names, provenance…):
+        a dict, ``{}`` until set. :meth:`save` stores it in the file (it must then be
+        JSON-ready) and :func:`ffnn.load` restores it.
+
+        Raises
+        ------
+        TypeError
+            Setting it to something other than a dict.
+        """
+        return self.__dict__.setdefault("_metadata", {})
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            msg = f"metadata must be a dict, got {type(value).__name__}"
+            raise TypeError(msg)
+        self._metadata = value
+
     # ------------------------------------------------------------------ parameters
-    def parameters(self) -> list[Any]:
-        """[W^[1], b^[1], …, W^[L], b^[L]] as arrays of the backend (not copies)."""
+    def parameter_names(self) -> list[str]:
+        """["W1", "b1", …, "WL", "bL"]."""
+        return parameter_names(len(self.layers))
+
+    def named_parameters(self) -> Params:
+        """{"W1": W^[1], "b1": b^[1], …} in layer order: the backend's arrays, not copies."""
+        out: Params = {}
+        for l, layer in enumerate(self.layers, start=1):
+            out[f"W{l}"], out[f"b{l}"] = layer.W, layer.b
+        return out
+
+    def parameters(self) -> list[Array]:
+        """[W^[1], b^[1], …, W^[L], b^[L]]: the values of :meth:`named_parameters` as a list."""
         return [p for layer in self.layers for p in (layer.W, layer.b)]
+
+    def set_parameters(self, params: Params, /) -> None:
+        """Rebind the parameters to the arrays of ``params`` (keyed as
+        :meth:`named_parameters`; no copy, no transfer: they must already be the
+        backend's arrays in the network's dtype). This is how a training step's new
+        parameters return to the network.
+
+        Raises
+        ------
+        ValueError
+            Missing or unknown names, or a wrong shape.
+        """
+        names = self.parameter_names()
+        if list(params) != names:
+            msg = f"set_parameters needs the keys {names} in that order, got {list(params)}"
+            raise ValueError(msg)
+        for l, layer in enumerate(self.layers, start=1):
+            W, b = params[f"W{l}"], params[f"b{l}"]
+            for label, value, shape in (("W", W, (layer.n_out, layer.n_in)), ("b", b, (layer.n_out, 1))):
+                if tuple(value.shape) != shape:
+                    msg = f"{label}^[{l}] must have shape {shape}, got {tuple(value.shape)}"
+                    raise ValueError(msg)
+        for l, layer in enumerate(self.layers, start=1):
+            layer.W, layer.b = params[f"W{l}"], params[f"b{l}"]
 
     def get_weights(self) -> list[np.ndarray]:
         """Host (NumPy) copies of :meth:`parameters`."""
         return [self.backend.to_numpy(p).copy() for p in self.parameters()]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Replace every parameter by copies of ``weights`` ([W1, b1, …]; any
-        array-like), cast to the network's dtype and moved to its device. Training
-        never writes into the caller's arrays.
+    def set_weights(self, weights: Sequence[Any] | Params) -> None:
+        """Replace every parameter by copies of ``weights`` ([W1, b1, …] or a dict
+        keyed "W1", "b1", …; any array-like), cast to the network's dtype and moved
+        to its device. Training never writes into the caller's arrays.
 
         Raises
         ------
         ValueError
             Wrong count or shape (the message names the parameter).
         """
+        if isinstance(weights, dict):
+            names = self.parameter_names()
+            if sorted(weights) != sorted(names):
+                msg = f"expected the arrays {names}, got {list(weights)}"
+                raise ValueError(msg)
+            weights = [weights[k] for k in names]
         if len(weights) != 2 * len(self.layers):
             msg = f"expected {2 * len(self.layers)} arrays [W1, b1, ...], got {len(weights)}"
             raise ValueError(msg)
@@ -144,90 +240,196 @@ class Network:
         for i, layer in enumerate(self.layers):
             layer.W, layer.b = new[2 * i], new[2 * i + 1]
 
-    def copy(self, *, backend: str | Backend | None = None, device: Any = None, dtype: str | None = None) -> Network:
+    # ------------------------------------------------------------------ configuration
+    def get_config(self) -> dict[str, Any]:
+        """JSON-ready architecture: layers, loss, dtype, seed, fuse_output (no parameters)."""
+        return {
+            "layers": [layer.get_config() for layer in self.layers],
+            "loss": self.loss.name,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "fuse_output": self.fuse_output,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, backend: str | Backend = "auto", device: Device = None) -> Network:
+        """A new network from :meth:`get_config` (fresh weights from its seed).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            An incomplete or invalid configuration.
+        """
+        return cls(
+            [Dense.from_config(spec) for spec in config["layers"]],
+            loss=config["loss"],
+            backend=backend,
+            device=device,
+            dtype=config.get("dtype", "float32"),
+            seed=config.get("seed"),
+            fuse_output=bool(config.get("fuse_output", True)),
+        )
+
+    def copy(self, *, backend: str | Backend | None = None, device: Device = None, dtype: str | None = None) -> Network:
         """A copy of the architecture, parameters and :attr:`metadata`, optionally on
         another backend/device or in another dtype. The optimizer and training state
         are not copied (use :meth:`to` to move a network with them)."""
+        target = (
+            self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
+        )
         layers = [Dense(la.n_in, la.n_out, activation=la.activation, init=la.init) for la in self.layers]
-        target = self.backend if backend is None and device is None else get_backend(backend or self.backend.name, device)
-        clone = Network(
-            layers, loss=self.loss, backend=target, dtype=dtype or self.dtype, seed=self.seed, fuse_output=self.fuse_output
+        clone = type(self)(
+            layers,
+            loss=self.loss,
+            backend=target,
+            dtype=dtype or self.dtype,
+            seed=self.seed,
+            fuse_output=self.fuse_output,
         )
         clone.set_weights(self.get_weights())
         clone.metadata = copy.deepcopy(self.metadata)
         return clone
 
+    def to(self, backend: str | Backend, device: Device = None) -> Network:
+        """Move this network (in place) to another backend/device and return it;
+        parameters and optimizer state go along, values and dtype unchanged.
+        Use :meth:`copy` for a copy instead.
+
+        Raises
+        ------
+        ValueError, BackendUnavailableError
+            As for :func:`backends.get_backend`.
+        """
+        target = get_backend(backend, device)
+        if target != self.backend:
+            weights = self.get_weights()
+            self.backend, self._dtype = target, target.dtype(self.dtype)
+            self.set_weights(weights)
+            self._moved_to(target)
+        return self
+
     # ------------------------------------------------------------------ column-layout core
-    def forward_columns(self, X: Any, /) -> tuple[list[Any], Any]:
+    def forward_columns(self, X: Array, /, params: Params | None = None) -> tuple[Cache, Array]:
         """Forward pass in the seeds' layout: P1 (5)/(6) for l = 1..L.
 
-        ``X`` is A^[0], shape (n^[0], m), already on the backend. Returns the cache
-        [A^[0], …, A^[L]] (what backward needs) and Z^[L] (for the fused cost).
+        ``X`` is A^[0], shape (n^[0], m), already on the backend. ``params`` (keyed
+        as :meth:`named_parameters`) evaluates the network at other parameters than
+        its own. Returns the :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the
+        layers that need it) and Z^[L] (for the fused cost).
         """
         xp = self.xp
-        cache = [X]
+        cache = Cache([X])
         Z = X
-        for layer in self.layers:
-            Z, A = layer.forward(cache[-1], xp=xp)
+        for l, layer in enumerate(self.layers, start=1):
+            W, b = (None, None) if params is None else (params[f"W{l}"], params[f"b{l}"])
+            if W is layer.W and b is layer.b:  # the layer's own parameters (in-place updates keep them)
+                W = b = None
+            if W is None and b is None:
+                Z, A = layer.forward(cache[-1], xp=xp)
+            else:
+                Z, A = layer.forward(cache[-1], xp=xp, W=W, b=b)
+            if layer.needs_z:
+                cache.z[l] = Z
             cache.append(A)
         return cache, Z
 
-    def cost_columns(self, cache: list[Any], Z_L: Any, Y: Any, /) -> Any:
-        """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path."""
-        if self.fused:
-            return self.loss.cost_from_logits(Z_L, Y, xp=self.xp)
-        return self.loss.cost(cache[-1], Y, xp=self.xp)
+    def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array:
+        """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path.
 
-    def backward_columns(self, cache: list[Any], Y: Any, /, *, release_cache: bool = False) -> Gradients:
-        """Backward pass in the seeds' layout, l = L..1.
+        ``weights``, a (1, m) row of per-example weights s_i, gives
+        J = Σ s_i J0^(i) / Σ s_i (passed to the loss as ``weights=``).
+        """
+        extra = {} if weights is None else {"weights": weights}
+        if self.fused:
+            return self.loss.cost_from_logits(Z_L, Y, xp=self.xp, **extra)
+        return self.loss.cost(cache[-1], Y, xp=self.xp, **extra)
+
+    def backward(
+        self,
+        cache: list[Array],
+        Y: Array,
+        /,
+        *,
+        params: Params | None = None,
+        weights: Array = None,
+        release_cache: bool = False,
+        input_gradient: bool = False,
+    ) -> Params | tuple[Params, Array]:
+        """Backward pass in the seeds' layout, l = L..1; gradients keyed by parameter name.
 
         Seeds dJ/dZ^[L] with the fused (1/m)(A − Y) rule, or with the loss's
         dJ/dA^[L] followed by g^[L]'s P2 backward; then P1 (15)/(16)/(22) and P2
-        per layer. dJ/dX is never computed. Returns [(dW^[l], db^[l])] for l = 1..L.
-
-        Each dJ/dA^[l-1] = W^[l]ᵀ dJ/dZ^[l] is a fresh array that becomes dJ/dZ^[l-1]
-        in place, and dJ/dZ^[l] is released as soon as it is used: the pass holds one
-        (n, m) gradient at a time besides the cache.
+        per layer. Each dJ/dA^[l-1] = W^[l]ᵀ dJ/dZ^[l] is a fresh array that becomes
+        dJ/dZ^[l-1] in place, and dJ/dZ^[l] is released as soon as it is used: the
+        pass holds one (n, m) gradient at a time besides the cache.
 
         Parameters
         ----------
         cache : list
-            [A^[0], …, A^[L]] from :meth:`forward_columns`.
+            [A^[0], …, A^[L]] from :meth:`forward_columns` (its Z^[l] where needed).
         Y : array (n^[L], m)
+        params : dict, optional
+            The parameters the cache was computed with (default: the network's own).
+        weights : array (1, m), optional
+            Per-example weights, passed to the loss's seed as ``weights=``.
         release_cache : bool, default False
             Consume the cache: set ``cache[l]`` to None for l = 1..L−1 as soon as
-            A^[l] has been used, which lowers the peak memory of a training step by
-            up to the size of the hidden activations. A^[0] and A^[L] are kept.
+            A^[l] has been used (lowers the peak memory of a training step). A^[0]
+            and A^[L] are kept.
+        input_gradient : bool, default False
+            Also compute dJ/dA^[0] = W^[1]ᵀ dJ/dZ^[1] (P1 (22) for l = 1), i.e. dJ/dX
+            in the column layout, shape (n^[0], m).
+
+        Returns
+        -------
+        dict, or (dict, array) with ``input_gradient``
+            {"W1": dJ/dW^[1], "b1": dJ/db^[1], …}: P1 (15) dJ/dW = dJ/dZ A^[l-1]ᵀ and
+            P1 (16) dJ/db = Σ_{axis=1} dJ/dZ; and dJ/dA^[0].
         """
         xp = self.xp
         layers = self.layers
+        z = getattr(cache, "z", {})
+        L = len(layers)
+        extra = {} if weights is None else {"weights": weights}
         A_L = cache[-1]
         if self.fused:
-            dZ = self.loss.fused_gradient(A_L, Y, xp=xp)
+            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
         else:
-            dZ = layers[-1].activation.backward(A_L, self.loss.gradient(A_L, Y, xp=xp), xp=xp)
-        grads: Gradients = [None] * len(layers)  # type: ignore[list-item]
-        for l in range(len(layers) - 1, 0, -1):
-            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp)
-            grads[l] = (dW, db)
-            dZ = layers[l - 1].activation.backward_in_place(cache[l], dZ, xp=xp)
+            dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
+        pairs: list[tuple[Array, Array]] = [(None, None)] * L
+        for l in range(L - 1, 0, -1):
+            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp, **_other_W(params, l + 1, layers[l]))
+            pairs[l] = (dW, db)
+            dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
             if release_cache:
                 cache[l] = None
-        dW, db, _ = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=False)
-        grads[0] = (dW, db)
-        return grads
+        dW, db, dX = layers[0].backward(
+            dZ, cache[0], xp=xp, need_input_grad=input_gradient, **_other_W(params, 1, layers[0])
+        )
+        pairs[0] = (dW, db)
+        grads: Params = {}
+        for l, (dW, db) in enumerate(pairs, start=1):
+            grads[f"W{l}"], grads[f"b{l}"] = dW, db
+        return (grads, dX) if input_gradient else grads
+
+    def backward_columns(self, cache: list[Array], Y: Array, /, *, release_cache: bool = False) -> Gradients:
+        """:meth:`backward` as the list [(dW^[l], db^[l])] for l = 1..L (the older form)."""
+        grads = self.backward(cache, Y, release_cache=release_cache)
+        assert isinstance(grads, dict)
+        return [(grads[f"W{l}"], grads[f"b{l}"]) for l in range(1, len(self.layers) + 1)]
 
     # ------------------------------------------------------------------ public, samples as rows
-    def inputs(self, X: Any, /) -> Any:
+    def inputs(self, X: Any, /) -> Array:
         """Validate X (m, n_in) and move it to the network's backend and dtype."""
         return as_inputs(X, self.backend, self.dtype, self.n_in)
 
-    def targets(self, Y: Any, m: int, /) -> Any:
+    def targets(self, Y: Any, m: int, /) -> Array:
         """Validate targets for m examples and return them as (m, n_out) on the backend
-        (class labels one-hot encoded for categorical cross-entropy)."""
+        (class labels one-hot encoded for categorical cross-entropy; plain lists of
+        integer labels work too)."""
         return as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
 
-    def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Any:
+    def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Array:
         """Network outputs Ŷ = A^[L] for inputs X.
 
         Parameters
@@ -243,7 +445,7 @@ class Network:
         """
         x = self.inputs(X)
         m = x.shape[0]
-        step = m if batch_size is None else _positive(batch_size, "batch_size")
+        step = m if batch_size is None else positive_int(batch_size, "batch_size")
         parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
         return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
 
@@ -276,6 +478,43 @@ class Network:
         cost = self.cost_columns(cache, Z_L, y.T)
         return float(cost), self.backward_columns(cache, y.T)
 
+    # ------------------------------------------------------------------ description
+    def summary(self) -> str:
+        """A table of the layers (Keras style): output shape, activation, parameter
+        count, and the totals, loss, backend, device and dtype.
+
+        Returns
+        -------
+        str
+            The table (print it).
+        """
+        rows = [("Layer", "Output shape", "Activation", "Params")]
+        rows.append(("input", f"(None, {self.n_in})", "", "0"))
+        for l, layer in enumerate(self.layers, start=1):
+            rows.append(
+                (
+                    f"dense_{l} ({layer.n_in}→{layer.n_out})",
+                    f"(None, {layer.n_out})",
+                    layer.activation.name,
+                    f"{layer.n_params:,}",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        rule = "-" * (sum(widths) + 6)
+
+        def line(r: tuple[str, str, str, str]) -> str:
+            return "  ".join(
+                (r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3].rjust(widths[3]))
+            )
+
+        body = [line(rows[0]), rule.replace("-", "=")] + [line(r) for r in rows[1:]]
+        facts = (
+            f"Total params: {self.n_params:,} (trainable)\n"
+            f"Loss: {self.loss.name}{' (fused with the output)' if self.fused else ''}\n"
+            f"Backend: {self.backend.name} on {self.backend.device_name}, dtype {self.dtype}"
+        )
+        return "\n".join([*body, rule, facts])
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (
@@ -283,238 +522,11 @@ class Network:
             f"device={self.backend.device_name!r}, dtype={self.dtype!r})"
         )
 
-    # ------------------------------------------------------------------ training and files
-    # Thin delegations to ffnn.training and ffnn.serialization (imported on use).
-    optimizer: Any = None
-    """The :class:`~ffnn.optimizers.Optimizer` of the last fit (state on this device), or None."""
-    training_state: Any = None
-    """Where the last fit stands (:class:`~ffnn.training.TrainingState`: epoch, history,
-    early-stopping state), or None; saved with the optimizer so a fit can resume."""
 
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """Your own facts about this network (class names, feature names, provenance…):
-        a dict, ``{}`` until set. :meth:`save` stores it in the file (it must then be
-        JSON-ready) and :func:`ffnn.load` restores it.
-
-        Raises
-        ------
-        TypeError
-            Setting it to something other than a dict.
-        """
-        return self.__dict__.setdefault("_metadata", {})
-
-    @metadata.setter
-    def metadata(self, value: dict[str, Any]) -> None:
-        if not isinstance(value, dict):
-            msg = f"metadata must be a dict, got {type(value).__name__}"
-            raise TypeError(msg)
-        self._metadata = value
-
-    @property
-    def task(self) -> str:
-        """"multiclass" (categorical cross-entropy), "binary" / "multilabel" (binary
-        cross-entropy with one / several outputs) or "regression" (mse)."""
-        from .metrics import task_of
-
-        return task_of(self.loss.name, self.n_out)
-
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        *,
-        epochs: int = 10,
-        batch_size: int | None = 32,
-        optimizer: Any = "adam",
-        l2: float = 0.0,
-        shuffle: bool = True,
-        validation_data: tuple[Any, Any] | None = None,
-        validation_split: float = 0.0,
-        early_stopping: Any = None,
-        callbacks: Sequence[Any] = (),
-        checkpoint: Any = None,
-        verbose: bool = False,
-        resume: bool = False,
-    ) -> Any:
-        """Train by mini-batch gradient descent (P1 forward/backward, then the optimizer).
-
-        Each epoch visits every example once, in mini-batches of ``batch_size`` rows
-        (the last, smaller batch is used too), in the order :func:`ffnn.training.shuffle_order`
-        draws on the host from the network's seed and the epoch's number counted over
-        all of this network's fits (identical on every backend). The count starts at 0
-        for a new network and continues from one call to the next (it is
-        ``training_state.epochs_trained``, saved with the training state): repeated
-        calls draw new permutations, and k calls with ``epochs=1`` and the same
-        optimizer object train exactly as one call with ``epochs=k``. The data move to
-        the device once per call; costs and hits accumulate on the device and are read
-        once per epoch.
-
-        Parameters
-        ----------
-        X : array_like, shape (m, n_in)
-            NumPy, nested lists, or arrays of this network's backend and device.
-        y : array_like
-            Integer class labels (m,) (one-hot encoded) or (m, n_out) probabilities
-            for categorical cross-entropy; 0/1 labels (m,) or (m, n_out) for binary
-            cross-entropy (multi-label too); real targets for mse.
-        epochs : int, default 10
-            Epochs to run in total (with ``resume``, including those already run).
-        batch_size : int or None, default 32
-            Rows per update; None or a size ≥ m gives full-batch descent.
-        optimizer : {"adam", "sgd", "adamw"} or Optimizer, default "adam"
-            A name gives that optimizer with default settings.
-        l2 : float, default 0
-            λ: J + (λ/2m) Σ ‖W^[l]‖², dW^[l] + (λ/m) W^[l] (m = batch size).
-        shuffle : bool, default True
-        validation_data : (X_val, y_val), optional
-        validation_split : float, default 0
-            Fraction of the LAST rows of X/y held out for validation (before shuffling).
-        early_stopping : EarlyStopping or int, optional
-            An int is the patience of ``EarlyStopping(patience=...)`` on val_cost.
-        callbacks : sequence of Callback or functions f(logs)
-        checkpoint : Checkpoint or path, optional
-            Save during training (a path saves after every epoch).
-        verbose : bool, default False
-            A progress bar (tqdm) with cost and accuracy per epoch, on terminals.
-        resume : bool, default False
-            Continue the fit recorded in :attr:`training_state` (after
-            :func:`ffnn.load` of a checkpoint, or an interrupted fit) exactly as if
-            it had not stopped; the other arguments must repeat the original call.
-
-        Returns
-        -------
-        History
-            Per-epoch ``train_cost``, ``val_cost``, ``train_accuracy``,
-            ``val_accuracy`` (Python floats), ``epochs`` and ``stop_reason``.
-
-        Raises
-        ------
-        ValueError
-            Bad data (see :meth:`inputs`, :meth:`targets`), non-positive epochs or
-            batch_size, negative l2, both or a bad validation split, monitoring
-            val_cost without validation data, an unknown optimizer name, an optimizer
-            holding another network's state, or a ``resume`` that does not match the
-            saved fit.
-        TypeError
-            Wrong kinds of options (optimizer, early_stopping, checkpoint, callbacks,
-            validation_data).
-
-        Notes
-        -----
-        A non-finite cost or weight ends training (``stop_reason == "diverged"``)
-        with the weights and optimizer state of the last finite epoch.
-        """
-        from .training import fit
-
-        return fit(
-            self,
-            X,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            l2=l2,
-            shuffle=shuffle,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            early_stopping=early_stopping,
-            callbacks=callbacks,
-            checkpoint=checkpoint,
-            verbose=verbose,
-            resume=resume,
-        )
-
-    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> Any:
-        """Probabilities of a classifier, shape (m, n_out), backend array, computed in
-        batches of ``batch_size`` rows (default 4096).
-
-        Raises
-        ------
-        ValueError
-            The network is a regression (mse) network.
-        """
-        from .training import predict_proba
-
-        return predict_proba(self, X, batch_size=batch_size)
-
-    def predict_classes(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
-        """Class labels as a NumPy int64 array: (m,) argmax for multiclass, (m,) 0/1
-        for binary, (m, n_out) 0/1 for multi-label (threshold 0.5).
-
-        Raises
-        ------
-        ValueError
-            The network is a regression (mse) network.
-        """
-        from .training import predict_classes
-
-        return predict_classes(self, X, batch_size=batch_size)
-
-    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float | None]:
-        """Cost J (P1 (9), no penalty) and accuracy on (X, y), in batches.
-
-        Returns
-        -------
-        dict
-            ``{"cost": float, "accuracy": float or None}`` (None for regression).
-        """
-        from .training import evaluate
-
-        return evaluate(self, X, y, batch_size=batch_size)
-
-    def to(self, backend: str | Backend, device: Any = None) -> Network:
-        """Move this network (in place) to another backend/device and return it;
-        parameters and optimizer state go along, values and dtype unchanged.
-        Use :meth:`copy` for a copy instead.
-
-        Raises
-        ------
-        ValueError, BackendUnavailableError
-            As for :func:`backends.get_backend`.
-        """
-        target = get_backend(backend, device)
-        if target != self.backend:
-            weights = self.get_weights()
-            self.backend, self._dtype = target, target.dtype(self.dtype)
-            self.set_weights(weights)
-            if self.optimizer is not None:
-                self.optimizer.to(target)
-        return self
-
-    def save(
-        self,
-        path: Any,
-        *,
-        include_optimizer: bool = True,
-        metadata: dict[str, Any] | None = None,
-        overwrite: bool = False,
-    ) -> str:
-        """Write the network to ``path`` (.npz + JSON metadata, atomically); see
-        :func:`ffnn.serialization.save`. Read it back with :func:`ffnn.load`.
-
-        ``metadata`` (default: this network's :attr:`metadata`) is stored in the file
-        and becomes the loaded network's :attr:`metadata`.
-
-        Raises
-        ------
-        FileExistsError
-            ``path`` exists and ``overwrite`` is False, or it is not an ffnn model
-            file (never replaced).
-        TypeError
-            ``metadata`` is not a dict of JSON-ready values with string keys.
-        """
-        from .serialization import save
-
-        chosen = self.metadata if metadata is None else metadata
-        return save(self, path, include_optimizer=include_optimizer, metadata=chosen, overwrite=overwrite)
-
-
-def _positive(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        msg = f"{name} must be a positive integer, got {value!r}"
-        raise ValueError(msg)
-    return int(value)
+def _other_W(params: Params | None, l: int, layer: Dense) -> dict[str, Array]:
+    """``{"W": W^[l]}`` when ``params`` holds another W^[l] than the layer's own, else {}."""
+    W = None if params is None else params[f"W{l}"]
+    return {} if W is None or W is layer.W else {"W": W}
 
 
 _PROBABILITY_OUTPUTS = {
@@ -548,3 +560,6 @@ def _check_layers(layers: list[Dense]) -> None:
                 f"make Dense({layers[i - 1].n_out}, ...) follow Dense(..., {layers[i - 1].n_out})"
             )
             raise ValueError(msg)
+
+
+MODELS.register("network", Network)

@@ -1,188 +1,259 @@
-"""Optimizers: the parameter update that follows each backward pass (SGD, momentum, Nesterov, Adam, AdamW)."""
+"""Optimizers: the parameter update that follows each backward pass (SGD, momentum, Nesterov, Adam, AdamW).
+
+The update is a function of (parameters, gradients, state) on dictionaries keyed by
+parameter name ("W1", "b1", …): ``new_params, new_state = opt.update(params, grads,
+state)``. It never reaches into a network, so gradients can be reduced (all-reduce)
+between backward and update and the whole step can be compiled. An optimizer object
+is configuration (equal when class and configuration are equal); for convenience it
+also keeps the state of the fit it last served in :attr:`Optimizer.state`.
+"""
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from backends import Backend, to_numpy
+from backends import Backend, get_backend, to_numpy
 
 from ._registry import Registry
+from ._types import Array, Namespace, OptState, Params
+from ._validation import Interval
 from .schedules import Schedule, schedule_from_config
 
-if TYPE_CHECKING:
-    from .network import Network
-
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "AdamW", "Optimizer", "get_optimizer", "optimizer_from_config"]
+
+
+class _Model(Protocol):
+    """What :meth:`Optimizer.step` and :meth:`Optimizer.bind` need of a network."""
+
+    backend: Backend
+
+    def named_parameters(self) -> Params: ...
+
+    def set_parameters(self, params: Params, /) -> None: ...
+
+
+_FRACTION = Interval(0.0, 1.0, closed="left")
+
 
 def _learning_rate(value: Any) -> float | Schedule:
     if isinstance(value, Schedule):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        msg = f"learning_rate must be a positive finite number or a schedule (StepDecay, ...), got {value!r}"
-        raise ValueError(msg)
-    return float(value)
+    return Interval(0.0, None, closed="neither").check(value, "learning_rate", " or a schedule (StepDecay, ...)")
 
 
-def _in_range(value: Any, name: str, low: float, high: float, *, low_closed: bool = True) -> float:
-    number = not isinstance(value, bool) and isinstance(value, (int, float))
-    above = number and (value >= low if low_closed else value > low)
-    if not (number and above and value < high):
-        msg = f"{name} must lie in {'[' if low_closed else '('}{low}, {high}), got {value!r}"
-        raise ValueError(msg)
-    return float(value)
+def parameter_names(n_layers: int) -> list[str]:
+    """["W1", "b1", …, "WL", "bL"]: the parameter names of an L-layer network (P1's [l])."""
+    return [f"{kind}{l}" for l in range(1, n_layers + 1) for kind in ("W", "b")]
 
 
 class Optimizer:
     """Base class of the update rules.
 
-    An optimizer keeps its state ("slots", e.g. Adam's moments) as arrays on the
-    network's device, one per parameter in the order of
-    :meth:`Network.parameters` ([W^[1], b^[1], …]); they are allocated once, on the
-    first :meth:`step` (or by :meth:`build`), in the parameters' dtype and device.
+    The state is a dict ``{"step": t, <slot>: {name: array}}`` (e.g. Adam's
+    ``state["m"]["W1"]``), arrays shaped, typed and placed like the parameters;
+    ``step`` counts the updates made (Adam's t; the schedules' step) as a host int.
 
     Attributes
     ----------
     learning_rate : float or Schedule
-        The step size, or a schedule of it over :attr:`iterations`.
-    iterations : int
-        Updates made so far (Adam's t; the schedules' step).
-    slots : dict of str to list of arrays, or None
-        The per-parameter state; None until built.
+        The step size, or a schedule of it over the update count.
+    state : dict or None
+        The state of the fit this object last served (see :meth:`step`); None until
+        then. :meth:`update` itself never reads it.
     """
 
     name: str = ""
     slot_names: tuple[str, ...] = ()
+    needs_namespace: bool = False
 
     def __init__(self, learning_rate: float | Schedule) -> None:
         self.learning_rate = _learning_rate(learning_rate)
-        self.iterations = 0
-        self.slots: dict[str, list[Any]] | None = None
+        self.state: OptState | None = None
 
-    # ------------------------------------------------------------------ the update
+    # ------------------------------------------------------------------ the functional update
     def learning_rate_at(self, step: int) -> float:
         """The learning rate of update number ``step`` (0-based), a Python float."""
         rate = self.learning_rate
         return rate(step) if isinstance(rate, Schedule) else rate
 
-    def step(self, net: Network, grads: Sequence[tuple[Any, Any]], /) -> None:
-        """Apply one update to ``net``'s parameters, in place where the array library
-        allows (``layer.W -= Δ``) and by rebinding otherwise.
+    def init(self, params: Params, /, *, xp: Namespace | None = None) -> OptState:
+        """A fresh state for ``params``: step 0 and zero slots like each parameter
+        (``xp``: the parameters' namespace, found from them when None)."""
+        state: OptState = {"step": 0}
+        if self.slot_names and params:
+            xp = xp or namespace_of(next(iter(params.values())))
+            for slot in self.slot_names:
+                state[slot] = {k: _zeros_like(p, xp) for k, p in params.items()}
+        return state
+
+    def update(
+        self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace | None = None
+    ) -> tuple[Params, OptState]:
+        """One update: returns the new parameters and state.
+
+        Arrays are updated in place where the array library allows (``p -= Δ``) and
+        rebound where it does not (JAX): use the returned dicts, never rely on the
+        inputs. The gradients are consumed (overwritten). No host synchronisation and
+        no checks happen here (the training hot path).
 
         Parameters
         ----------
-        net : Network
-        grads : list of (dW, db)
-            One pair per layer, as :meth:`Network.backward_columns` returns, on the
-            network's device. The arrays are consumed: the update may overwrite them.
-
-        Notes
-        -----
-        No host synchronisation and no checks happen here (it is the training hot
-        path); :meth:`bind` validates the state once per fit.
+        params, grads : dict of name → array
+            Same keys, in the same order ("W1", "b1", …).
+        state : dict
+            From :meth:`init` or a previous update.
+        xp : namespace, optional
+            The arrays' Array API namespace (found from them when None).
         """
-        xp = net.xp
-        if self.slots is None:
-            self.build(net.parameters(), xp=xp)
-        lr = self.learning_rate_at(self.iterations)
-        self.iterations += 1
-        self._begin(lr)
-        for i, (layer, (dW, db)) in enumerate(zip(net.layers, grads)):
-            layer.W -= self._delta(2 * i, dW, xp)
-            layer.b -= self._delta(2 * i + 1, db, xp)
+        t = int(state["step"])
+        scalars: dict[str, Any] = self._scalars(self.learning_rate_at(t), t + 1)
+        if self.needs_namespace and params:
+            scalars["xp"] = xp or namespace_of(next(iter(params.values())))
+        new_state: OptState = {"step": t + 1}
+        for slot in self.slot_names:
+            new_state[slot] = dict(state[slot])
+        new_params: Params = {}
+        for k, p in params.items():
+            p = self._decay(k, p, scalars)
+            p -= self._delta(k, grads[k], new_state, scalars)
+            new_params[k] = p
+        return new_params, new_state
 
-    def _begin(self, lr: float) -> None:
-        """Per-update scalars (host floats), computed once before the per-parameter loop."""
-        self._lr = lr
+    def _scalars(self, lr: float, t: int) -> dict[str, Any]:
+        """Per-update host floats, computed once before the per-parameter loop."""
+        return {"lr": lr}
 
-    def _delta(self, k: int, g: Any, xp: Any) -> Any:
-        """The array to subtract from parameter ``k`` given its gradient ``g``."""
+    def _decay(self, k: str, p: Array, scalars: dict[str, Any]) -> Array:
+        """Decoupled weight decay of parameter ``k`` (none here)."""
+        return p
+
+    def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
+        """The array to subtract from parameter ``k`` given its gradient ``g``
+        (updates ``state``'s slots for ``k``)."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ state
-    def build(self, params: Sequence[Any], /, *, xp: Any) -> None:
-        """Allocate the slots as zeros shaped, typed and placed like ``params``."""
-        self.slots = {
-            name: [xp.zeros_like(p, dtype=p.dtype, device=p.device) for p in params] for name in self.slot_names
-        }
+    # ------------------------------------------------------------------ stateful convenience
+    @property
+    def iterations(self) -> int:
+        """Updates made with :attr:`state` (0 without state)."""
+        return 0 if self.state is None else int(self.state["step"])
+
+    @property
+    def slots(self) -> dict[str, list[Array]] | None:
+        """The state's slots as {slot: [array per parameter, in parameter order]}; None without state."""
+        if self.state is None:
+            return None
+        return {slot: list(self.state[slot].values()) for slot in self.slot_names}
+
+    def step(self, net: _Model, grads: Params | Sequence[tuple[Array, Array]], /) -> None:
+        """Apply one update to ``net``'s parameters with the state kept in :attr:`state`
+        (built on first use): :meth:`update` plus :meth:`Network.set_parameters`.
+
+        ``grads`` is a dict keyed by parameter name, or the list of (dW, db) pairs of
+        :meth:`Network.backward_columns`; the arrays are consumed.
+        """
+        params = net.named_parameters()
+        if not isinstance(grads, dict):
+            grads = dict(zip(params, (g for pair in grads for g in pair)))
+        xp = net.backend.xp
+        if self.state is None:
+            self.state = self.init(params, xp=xp)
+        new, self.state = self.update(params, grads, self.state, xp=xp)
+        net.set_parameters(new)
+
+    def build(self, params: Params | Sequence[Array], /, *, xp: Namespace = None) -> None:
+        """Set :attr:`state` to :meth:`init` of ``params`` (a name-keyed dict, or a list
+        in parameter order)."""
+        if not isinstance(params, dict):
+            params = dict(zip(parameter_names(len(params) // 2), params))
+        self.state = self.init(params, xp=xp)
 
     def reset(self) -> None:
-        """Forget the state (slots and step count), as if newly created."""
-        self.iterations = 0
-        self.slots = None
+        """Forget the state, as if newly created."""
+        self.state = None
 
-    def bind(self, net: Network, /) -> None:
-        """Check that the state belongs to ``net`` (building it if missing).
+    def bind(self, net: _Model, /) -> OptState:
+        """:attr:`state` after checking that it belongs to ``net`` (building it if missing).
 
         Raises
         ------
         ValueError
-            The slots were built for parameters of other shapes, dtype or device
-            (the optimizer served another network): pass a new optimizer or call
-            :meth:`reset`.
+            The state was built for parameters of other names, shapes, dtype or
+            device (the optimizer served another network): pass a new optimizer or
+            call :meth:`reset`.
         """
-        params = net.parameters()
-        if self.slots is None:
-            self.build(params, xp=net.xp)
-            return
+        params = net.named_parameters()
+        if self.state is None:
+            self.state = self.init(params, xp=net.backend.xp)
+            return self.state
         backend = net.backend
-        for name, arrays in self.slots.items():
-            fits = len(arrays) == len(params) and all(
-                tuple(a.shape) == tuple(p.shape)
-                and a.dtype == p.dtype
-                and backend.owns(a)
-                and backend.array_device_name(a) == backend.device_name
-                for a, p in zip(arrays, params)
+        for slot in self.slot_names:
+            arrays = self.state.get(slot, {})
+            fits = list(arrays) == list(params) and all(
+                tuple(arrays[k].shape) == tuple(p.shape)
+                and arrays[k].dtype == p.dtype
+                and backend.owns(arrays[k])
+                and backend.array_device_name(arrays[k]) == backend.device_name
+                for k, p in params.items()
             )
             if not fits:
                 msg = (
-                    f"this {type(self).__name__} holds {name!r} state for other parameters (another network, dtype or "
+                    f"this {type(self).__name__} holds {slot!r} state for other parameters (another network, dtype or "
                     f"device than {net!r}); pass a new optimizer or call optimizer.reset()"
                 )
                 raise ValueError(msg)
+        return self.state
 
-    def state_arrays(self) -> dict[str, Any]:
-        """The slots as {"<slot>.<k>": array}, k indexing :meth:`Network.parameters`."""
-        return {f"{name}.{k}": a for name, arrays in (self.slots or {}).items() for k, a in enumerate(arrays)}
+    def state_arrays(self) -> dict[str, Array]:
+        """The slots as {"<slot>.<k>": array}, k the 0-based position of the parameter
+        (the model file's keys)."""
+        slots = self.slots or {}
+        return {f"{slot}.{k}": a for slot, arrays in slots.items() for k, a in enumerate(arrays)}
 
-    def load_state(self, iterations: int, arrays: dict[str, np.ndarray], backend: Backend, n_params: int) -> None:
-        """Restore :attr:`iterations` and the slots from host arrays (see :meth:`state_arrays`).
+    def load_state(
+        self, iterations: int, arrays: dict[str, np.ndarray], backend: Backend, names: int | Iterable[str]
+    ) -> None:
+        """Restore :attr:`state` from host arrays keyed as :meth:`state_arrays`.
+
+        ``names`` are the parameter names in order, or their count (then "W1", "b1", …).
 
         Raises
         ------
         ValueError
             A slot array is missing.
         """
-        slots = {}
-        for name in self.slot_names:
-            keys = [f"{name}.{k}" for k in range(n_params)]
-            missing = [key for key in keys if key not in arrays]
+        keys = parameter_names(names // 2) if isinstance(names, int) else list(names)
+        state: OptState = {"step": int(iterations)}
+        for slot in self.slot_names:
+            wanted = [f"{slot}.{k}" for k in range(len(keys))]
+            missing = [key for key in wanted if key not in arrays]
             if missing:
                 msg = f"{type(self).__name__} state is missing {', '.join(missing)}"
                 raise ValueError(msg)
-            slots[name] = [backend.asarray(arrays[key]) for key in keys]
-        self.iterations = int(iterations)
-        self.slots = slots
+            state[slot] = {name: backend.asarray(arrays[key]) for name, key in zip(keys, wanted)}
+        self.state = state
 
     def to(self, backend: Backend, /) -> Optimizer:
-        """Move the slots to ``backend`` (values and dtype kept); returns self."""
-        if self.slots is not None:
-            self.slots = {
-                name: [backend.asarray(to_numpy(a)) for a in arrays]
-                for name, arrays in self.slots.items()
-            }
+        """Move :attr:`state` to ``backend`` (values and dtype kept); returns self."""
+        if self.state is not None:
+            moved: OptState = {"step": self.state["step"]}
+            for slot in self.slot_names:
+                moved[slot] = {k: backend.asarray(to_numpy(a)) for k, a in self.state[slot].items()}
+            self.state = moved
         return self
 
-    # ------------------------------------------------------------------ description
+    # ------------------------------------------------------------------ configuration
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor options besides ``learning_rate``."""
         return {}
 
     def get_config(self) -> dict[str, Any]:
-        """JSON-ready description; :func:`optimizer_from_config` rebuilds it (without state)."""
+        """JSON-ready description; :meth:`from_config` rebuilds it (without state)."""
         rate = self.learning_rate
         return {
             "name": self.name,
@@ -190,10 +261,43 @@ class Optimizer:
             **self.hyperparameters(),
         }
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """Rebuild an optimizer (without state) from :meth:`get_config`; see :func:`optimizer_from_config`."""
+        return optimizer_from_config(config)
+
+    def __eq__(self, other: object) -> bool:
+        """Same class and configuration (the state is not compared)."""
+        if not isinstance(other, Optimizer):
+            return NotImplemented
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), json.dumps(self.get_config(), sort_keys=True)))
+
     def __repr__(self) -> str:
         options = {"learning_rate": self.learning_rate, **self.hyperparameters()}
         args = ", ".join(f"{k}={v!r}" for k, v in options.items())
         return f"{type(self).__name__}({args})"
+
+
+def _zeros_like(p: Array, xp: Namespace) -> Array:
+    return xp.zeros_like(p, dtype=p.dtype, device=p.device)
+
+
+_LIBRARIES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "jax": "jax", "jaxlib": "jax"}
+
+
+_NAMESPACES: dict[type, Namespace] = {}
+
+
+def namespace_of(x: Array) -> Namespace:
+    """The Array API namespace of array ``x`` (as its backend's ``xp``)."""
+    kind = type(x)
+    if kind not in _NAMESPACES:
+        root = kind.__module__.split(".")[0]
+        _NAMESPACES[kind] = get_backend(_LIBRARIES.get(root, root)).xp
+    return _NAMESPACES[kind]
 
 
 class SGD(Optimizer):
@@ -221,7 +325,7 @@ class SGD(Optimizer):
         self, learning_rate: float | Schedule = 0.01, *, momentum: float = 0.0, nesterov: bool = False
     ) -> None:
         super().__init__(learning_rate)
-        self.momentum = _in_range(momentum, "momentum", 0.0, 1.0)
+        self.momentum = _FRACTION.check(momentum, "momentum")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             msg = "nesterov=True needs momentum > 0, e.g. SGD(momentum=0.9, nesterov=True)"
@@ -232,12 +336,12 @@ class SGD(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _delta(self, k: int, g: Any, xp: Any) -> Any:
-        lr, mu = self._lr, self.momentum
+    def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
+        lr, mu = scalars["lr"], self.momentum
         if not mu:
             g *= lr
             return g
-        velocity = self.slots["velocity"]  # type: ignore[index]
+        velocity = state["velocity"]
         velocity[k] *= mu
         velocity[k] += g
         if self.nesterov:
@@ -267,26 +371,29 @@ class Adam(Optimizer):
 
     name = "adam"
     slot_names = ("m", "v")
+    needs_namespace = True
 
     def __init__(
         self, learning_rate: float | Schedule = 0.001, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
         super().__init__(learning_rate)
-        self.beta1 = _in_range(beta1, "beta1", 0.0, 1.0)
-        self.beta2 = _in_range(beta2, "beta2", 0.0, 1.0)
-        self.eps = _in_range(eps, "eps", 0.0, math.inf, low_closed=False)
+        self.beta1 = _FRACTION.check(beta1, "beta1")
+        self.beta2 = _FRACTION.check(beta2, "beta2")
+        self.eps = Interval(0.0, None, closed="neither").check(eps, "eps")
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
-    def _begin(self, lr: float) -> None:
-        t = self.iterations
-        self._step_size = lr / (1 - self.beta1**t)
-        self._root_correction = 1 / math.sqrt(1 - self.beta2**t)
+    def _scalars(self, lr: float, t: int) -> dict[str, Any]:
+        return {
+            "lr": lr,
+            "step_size": lr / (1 - self.beta1**t),
+            "root_correction": 1 / math.sqrt(1 - self.beta2**t),
+        }
 
-    def _delta(self, k: int, g: Any, xp: Any) -> Any:
+    def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
         b1, b2 = self.beta1, self.beta2
-        m, v = self.slots["m"], self.slots["v"]  # type: ignore[index]
+        m, v = state["m"], state["v"]
         square = g * g
         square *= 1 - b2
         v[k] *= b2
@@ -294,18 +401,19 @@ class Adam(Optimizer):
         g *= 1 - b1
         m[k] *= b1
         m[k] += g
+        xp = scalars["xp"]
         denominator = xp.sqrt(v[k])
-        denominator *= self._root_correction
+        denominator *= scalars["root_correction"]
         denominator += self.eps
         update = m[k] / denominator
-        update *= self._step_size
+        update *= scalars["step_size"]
         return update
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): before the Adam
     update, each weight matrix shrinks, W ← (1 − η λ) W, with η the current
-    learning rate and λ = ``weight_decay``. Biases are not decayed.
+    learning rate and λ = ``weight_decay``. Biases ("b…" parameters) are not decayed.
 
     Parameters
     ----------
@@ -331,17 +439,16 @@ class AdamW(Adam):
         weight_decay: float = 0.01,
     ) -> None:
         super().__init__(learning_rate, beta1=beta1, beta2=beta2, eps=eps)
-        self.weight_decay = _in_range(weight_decay, "weight_decay", 0.0, math.inf)
+        self.weight_decay = Interval(0.0, None).check(weight_decay, "weight_decay")
 
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "weight_decay": self.weight_decay}
 
-    def step(self, net: Network, grads: Sequence[tuple[Any, Any]], /) -> None:
-        keep = 1 - self.learning_rate_at(self.iterations) * self.weight_decay
-        if keep != 1:
-            for layer in net.layers:
-                layer.W *= keep
-        super().step(net, grads)
+    def _decay(self, k: str, p: Array, scalars: dict[str, Any]) -> Array:
+        keep = 1 - scalars["lr"] * self.weight_decay
+        if keep != 1 and k.startswith("W"):
+            p *= keep
+        return p
 
 
 OPTIMIZERS: Registry[Any] = Registry("optimizer", Optimizer)

@@ -5,30 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._validation import Interval, positive_int
+
 __all__ = ["SCHEDULES", "CosineDecay", "ExponentialDecay", "Schedule", "StepDecay", "schedule_from_config"]
 
 
 def _positive_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        msg = f"{name} must be a positive finite number, got {value!r}"
-        raise ValueError(msg)
-    return float(value)
+    return float(Interval(0.0, None, closed="neither").check(value, name))
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{name} must be a positive integer, got {value!r}"
-        raise ValueError(msg)
-    return value
+    return positive_int(value, name)
 
 
 def _fraction(value: Any, name: str, *, low_open: bool) -> float:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = number and (0 < value <= 1 if low_open else 0 <= value <= 1)
-    if not ok:
-        msg = f"{name} must lie in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}"
-        raise ValueError(msg)
-    return float(value)
+    return float(Interval(0.0, 1.0, closed="right" if low_open else "both").check(value, name))
 
 
 class Schedule:
@@ -147,7 +138,7 @@ def schedule_from_config(config: dict[str, Any]) -> Schedule:
         raise ValueError(msg)
     rate = options.pop("initial_learning_rate", None)
     try:
-        return SCHEDULES[name](rate, **options)  # type: ignore[arg-type]
+        return SCHEDULES[name](rate, **options)
     except TypeError as exc:
         msg = f"invalid settings for the {name!r} schedule: {exc}"
         raise ValueError(msg) from exc

@@ -1,4 +1,9 @@
-"""Model files: one NumPy .npz archive of parameters, optimizer and training state, with JSON metadata; no pickle."""
+"""Model files: one NumPy .npz archive of parameters, optimizer and training state, with JSON metadata; no pickle.
+
+This module never imports :mod:`ffnn.network`: the network subclasses :class:`Saver`
+(for ``net.save``) and registers its class in :data:`MODELS`, which :func:`load` uses to
+rebuild it.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,48 @@ import os
 import zipfile
 import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from backends import Backend, get_backend
 
 from ._files import check_target, write_atomically
+from ._registry import Registry
+from ._types import Device, Params
+from ._version import __version__
 from .layers import Dense
-from .optimizers import optimizer_from_config
+from .optimizers import Optimizer, optimizer_from_config
 from .training import TrainingState
 
-if TYPE_CHECKING:
-    from .network import Network
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODELS",
+    "USER_KEY",
+    "ModelFileError",
+    "Saver",
+    "load",
+    "read_metadata",
+    "save",
+]
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "USER_KEY", "ModelFileError", "load", "read_metadata", "save"]
+
+class _Saveable(Protocol):
+    """What the writer needs of a network."""
+
+    backend: Backend
+    dtype: str
+    layers: list[Dense]
+    optimizer: Optimizer | None
+    training_state: TrainingState | None
+    metadata: dict[str, Any]
+
+    def get_config(self) -> dict[str, Any]: ...
+    def named_parameters(self) -> Params: ...
+    def set_weights(self, weights: Any) -> None: ...
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, backend: str | Backend = ..., device: Device = ...) -> Any: ...
 
 FORMAT = "ffnn.network"
 """The ``format`` field of the metadata: marks a file as an ffnn model."""
@@ -39,9 +71,42 @@ class ModelFileError(ValueError):
     """A file that cannot be read as an ffnn model; the message names the file and the problem."""
 
 
+# ---------------------------------------------------------------------- the model classes
+class Saver:
+    """Base class giving a network :meth:`save` (the network subclasses it)."""
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        include_optimizer: bool = True,
+        metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> str:
+        """Write the network to ``path`` (.npz + JSON metadata, atomically); see
+        :func:`ffnn.serialization.save`. Read it back with :func:`ffnn.load`.
+
+        ``metadata`` (default: this network's :attr:`metadata`) is stored in the file
+        and becomes the loaded network's :attr:`metadata`.
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and ``overwrite`` is False, or it is not an ffnn model
+            file (never replaced).
+        TypeError
+            ``metadata`` is not a dict of JSON-ready values with string keys.
+        """
+        return save(self, path, include_optimizer=include_optimizer, metadata=metadata, overwrite=overwrite)  # type: ignore[arg-type]
+
+
+MODELS: Registry[Any] = Registry("model class", type)
+"""The classes :func:`load` can rebuild, by name; :class:`ffnn.Network` registers itself as "network"."""
+
+
 # ---------------------------------------------------------------------- writing
 def save(
-    net: Network,
+    net: _Saveable,
     path: str | os.PathLike[str],
     *,
     include_optimizer: bool = True,
@@ -99,7 +164,7 @@ def save(
     user = _user_metadata(net.metadata if metadata is None else metadata)
     target = check_target(path, replace=_not_a_model if overwrite else _keep)
     arrays = _pack(net, include_optimizer=include_optimizer, user=user)
-    write_atomically(target, lambda handle: np.savez(handle, **arrays))
+    write_atomically(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
     return target
 
 
@@ -151,12 +216,10 @@ def _check_json(value: Any, where: str, parents: tuple[int, ...]) -> None:
         raise TypeError(msg)
 
 
-def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dict[str, np.ndarray]:
+def _pack(net: _Saveable, *, include_optimizer: bool, user: dict[str, Any]) -> dict[str, np.ndarray]:
     """All arrays of the file as host NumPy arrays, the metadata included."""
-    from . import __version__
-
     backend = net.backend
-    arrays = {f"param.{k}": backend.to_numpy(p) for k, p in enumerate(net.parameters())}
+    arrays = {f"param.{k}": backend.to_numpy(p) for k, p in enumerate(net.named_parameters().values())}
     optimizer = net.optimizer if include_optimizer else None
     state = net.training_state if optimizer is not None else None
     meta: dict[str, Any] = {
@@ -164,15 +227,7 @@ def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dic
         "format_version": FORMAT_VERSION,
         "ffnn_version": __version__,
         "dtype": net.dtype,
-        "architecture": {
-            "layers": [
-                {"n_in": la.n_in, "n_out": la.n_out, "activation": la.activation.name, "init": la.init.name}
-                for la in net.layers
-            ],
-            "loss": net.loss.name,
-            "fuse_output": net.fuse_output,
-            "seed": net.seed,
-        },
+        "architecture": {k: v for k, v in net.get_config().items() if k != "dtype"},
         "saved_from": {"backend": backend.name, "device": backend.device_name},
         "optimizer": None,
         "training": None,
@@ -182,7 +237,7 @@ def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dic
         meta["optimizer"] = {
             "config": optimizer.get_config(),
             "iterations": optimizer.iterations,
-            "has_state": optimizer.slots is not None,
+            "has_state": optimizer.state is not None,
         }
         arrays.update({f"optimizer.{key}": backend.to_numpy(a) for key, a in optimizer.state_arrays().items()})
     if state is not None:
@@ -213,7 +268,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", device: Any = None) -> Network:
+def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", device: Device = None) -> Any:
     """Read a model file written by :func:`save` (or :meth:`Network.save`) onto any
     backend and device.
 
@@ -236,27 +291,23 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
     ValueError, BackendUnavailableError
         Unknown or unusable ``backend``/``device`` (as for :func:`backends.get_backend`).
     """
-    from .network import Network
-
     name = os.fspath(path)
     target = get_backend(backend, device)
     meta, arrays = _read(name, check_version=True, load_arrays=True)
+    model = MODELS.get("network")
     try:
         arch = meta["architecture"]
-        layers = [
-            Dense(int(s["n_in"]), int(s["n_out"]), activation=s["activation"], init=s["init"]) for s in arch["layers"]
-        ]
-        net = Network(
-            layers,
-            loss=arch["loss"],
-            backend=target,
-            dtype=meta["dtype"],
-            seed=arch["seed"],
-            fuse_output=bool(arch["fuse_output"]),
-        )
+        config = {
+            "layers": [Dense.from_config(spec).get_config() for spec in arch["layers"]],
+            "loss": arch["loss"],
+            "dtype": meta["dtype"],
+            "seed": arch["seed"],
+            "fuse_output": bool(arch["fuse_output"]),
+        }
+        net = model.from_config(config, backend=target)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{name}: the metadata does not describe a valid network ({exc})") from exc
-    shapes = [tuple(p.shape) for p in net.parameters()]
+    shapes = [tuple(p.shape) for p in net.named_parameters().values()]
     net.set_weights(_arrays(name, arrays, "param", shapes, meta["dtype"]))
     net.metadata = _user(name, meta)
     try:
@@ -277,7 +328,7 @@ def _user(name: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _restore_training(
-    net: Network, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray], shapes: list[tuple[int, ...]]
+    net: _Saveable, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray], shapes: list[tuple[int, ...]]
 ) -> None:
     """Rebuild ``net.optimizer`` (with its state) and ``net.training_state`` when saved."""
     info = meta.get("optimizer")
@@ -289,9 +340,7 @@ def _restore_training(
         for slot in optimizer.slot_names:
             values = _arrays(name, arrays, f"optimizer.{slot}", shapes, meta["dtype"])
             slots.update({f"{slot}.{k}": v for k, v in enumerate(values)})
-        optimizer.load_state(int(info["iterations"]), slots, net.backend, len(shapes))
-    else:
-        optimizer.iterations = int(info["iterations"])
+        optimizer.load_state(int(info["iterations"]), slots, net.backend, list(net.named_parameters()))
     net.optimizer = optimizer
     training = meta.get("training")
     if training is not None:

@@ -411,7 +411,7 @@ def test_checkpoint_every_n_epochs_and_best_only(tmp_path):
     ("options", "message"),
     [
         ({"every": 0}, "every must be a positive integer"),
-        ({"monitor": "loss"}, "monitor must be one of val_cost, train_cost"),
+        ({"monitor": "loss"}, "monitor must be one of 'val_cost', 'train_cost'"),
     ],
 )
 def test_checkpoint_errors(tmp_path, options, message):

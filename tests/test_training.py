@@ -272,7 +272,8 @@ def test_early_stopping_min_delta_patience_and_no_restore():
     assert_weights_equal(net, recorder.weights[-1])
     net.fit(X, y, epochs=1, validation_split=0.25, early_stopping=1)
     assert net.training_state.settings["early_stopping"] == {
-        "patience": 1, "min_delta": 0.0, "restore_best": True, "monitor": "val_cost"
+        "patience": 1, "min_delta": 0.0, "restore_best": True, "monitor": "val_cost", "mode": "auto",
+        "reference": "improvement",
     }
 
 
@@ -382,11 +383,11 @@ class FlakySGD(SGD):
 
     fail_at: int | None = None
 
-    def step(self, net, grads):
-        if self.iterations == self.fail_at:
+    def update(self, params, grads, state, /, *, xp=None):
+        if state["step"] == self.fail_at:
             self.fail_at = None
             raise Interrupted
-        super().step(net, grads)
+        return super().update(params, grads, state, xp=xp)
 
 
 def test_interrupted_fit_rolls_back_the_epoch_and_resumes_exactly(backend):
@@ -447,8 +448,10 @@ def test_fit_errors(options, error, message):
     ("options", "message"),
     [
         ({"patience": 0}, "patience must be a positive integer, got 0"),
-        ({"min_delta": -0.1}, "min_delta must be a non-negative number"),
-        ({"monitor": "val_accuracy"}, "monitor must be one of val_cost, train_cost, got 'val_accuracy'"),
+        ({"min_delta": -0.1}, "min_delta must be a non-negative finite number, got -0.1"),
+        ({"monitor": "val_loss"}, "monitor must be one of 'val_cost', 'train_cost', 'val_accuracy', 'train_accuracy', got 'val_loss'"),
+        ({"mode": "up"}, "mode must be one of 'auto', 'min', 'max', got 'up'"),
+        ({"reference": "last"}, "reference must be one of 'improvement', 'best', got 'last'"),
     ],
 )
 def test_early_stopping_errors(options, message):

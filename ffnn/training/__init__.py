@@ -1,0 +1,34 @@
+"""Training: the step, the one mini-batch loop with its seams (gradient hook, sampler,
+stopping rule, sample weights), callbacks, history and state, evaluation.
+
+Nothing here imports :mod:`ffnn.network`: the network subclasses :class:`Trainer`.
+"""
+
+from .._validation import PREDICT_BATCH_SIZE
+from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
+from .evaluation import evaluate, predict_classes, predict_proba
+from .history import History, TrainingState
+from .sampling import ShuffleSampler, shuffle_order
+from .step import Step, make_step, train_step
+from .trainer import Trainer, fit
+
+__all__ = [
+    "MONITORS",
+    "PREDICT_BATCH_SIZE",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "History",
+    "ShuffleSampler",
+    "Step",
+    "StopCheck",
+    "Trainer",
+    "TrainingState",
+    "evaluate",
+    "fit",
+    "make_step",
+    "predict_classes",
+    "predict_proba",
+    "shuffle_order",
+    "train_step",
+]

@@ -1,0 +1,58 @@
+"""What the training loop needs of a network: a structural type, so that this package
+never imports :mod:`ffnn.network` (the network subclasses :class:`~ffnn.training.Trainer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._types import Array, Namespace, Params
+
+if TYPE_CHECKING:
+    from backends import Backend
+
+    from ..losses import Loss
+    from ..optimizers import Optimizer
+    from .history import TrainingState
+
+
+class Model(Protocol):
+    """The network as the loop sees it (see :class:`ffnn.Network`)."""
+
+    backend: Backend
+    loss: Loss
+    dtype: str
+    seed: int | None
+    optimizer: Optimizer | None
+    training_state: TrainingState | None
+
+    @property
+    def xp(self) -> Namespace: ...
+    @property
+    def n_in(self) -> int: ...
+    @property
+    def n_out(self) -> int: ...
+    @property
+    def task(self) -> str: ...
+
+    def named_parameters(self) -> Params: ...
+    def parameters(self) -> list[Array]: ...
+    def set_parameters(self, params: Params, /) -> None: ...
+    def set_weights(self, weights: Sequence[Any] | Params) -> None: ...
+    def inputs(self, X: Any, /) -> Array: ...
+    def targets(self, Y: Any, m: int, /) -> Array: ...
+    def predict(self, X: Any, /, *, batch_size: int | None = ...) -> Array: ...
+    def forward_columns(self, X: Array, /, params: Params | None = None) -> tuple[Any, Array]: ...
+    def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array: ...
+    def backward(
+        self,
+        cache: list[Array],
+        Y: Array,
+        /,
+        *,
+        params: Params | None = None,
+        weights: Array = None,
+        release_cache: bool = False,
+        input_gradient: bool = False,
+    ) -> Params | tuple[Params, Array]: ...
+    def save(self, path: Any, *, overwrite: bool = False) -> str: ...

@@ -1,0 +1,420 @@
+"""The epoch loop of one fit: batches in the sampler's order, the step, metrics read once
+per epoch, the stopping rule, callbacks and checkpoints."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
+from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from ..metrics import hits_of, predicted_columns
+from ..optimizers import Optimizer
+from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
+from .evaluation import totals
+from .history import History, TrainingState
+from .step import make_step
+
+if TYPE_CHECKING:
+    from ._model import Model
+
+
+@dataclass
+class Data:
+    """The validated arrays of one fit, on the device (rows = examples)."""
+
+    x: Array
+    y: Array
+    val_x: Array
+    val_y: Array
+    batch_size: int
+    shuffle: bool
+    weights: np.ndarray | None = None
+    """Host per-example weights of the training rows, or None."""
+
+
+def training_data(
+    net: Model,
+    X: Any,
+    y: Any,
+    validation_data: Any,
+    validation_split: Any,
+    batch_size: Any,
+    shuffle: bool,
+    sample_weight: Any = None,
+) -> Data:
+    """Validate the data and move it to the device, once per fit."""
+    x = net.inputs(X)
+    t = net.targets(y, x.shape[0])
+    weights = None if sample_weight is None else as_sample_weight(sample_weight, x.shape[0])
+    val_x = val_y = None
+    if validation_data is not None and validation_split:
+        msg = "pass either validation_data or validation_split, not both"
+        raise ValueError(msg)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            msg = f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}"
+            raise TypeError(msg)
+        val_x = as_inputs(validation_data[0], net.backend, net.dtype, net.n_in, name="X_val")
+        val_y = as_targets(
+            validation_data[1], net.backend, net.dtype, net.loss.name, net.n_out, val_x.shape[0], name="y_val"
+        )
+    elif validation_split:
+        m = x.shape[0]
+        fraction = validation_split
+        n_train = int(m * (1 - fraction)) if isinstance(fraction, float) and 0 < fraction < 1 else 0
+        if not 0 < n_train < m:
+            msg = (
+                f"validation_split must be a fraction in (0, 1) that leaves examples on both sides; "
+                f"got {validation_split!r} for {m} examples"
+            )
+            raise ValueError(msg)
+        x, val_x, t, val_y = x[:n_train, :], x[n_train:, :], t[:n_train, :], t[n_train:, :]
+        weights = None if weights is None else weights[:n_train]
+    m = x.shape[0]
+    size = m if batch_size is None else min(positive_int(batch_size, "batch_size"), m)
+    return Data(x, t, val_x, val_y, size, bool(shuffle) and size < m, weights)  # one batch: order is moot
+
+
+def require_weighted_loss(net: Model) -> None:
+    """The one place that refuses ``sample_weight`` while the losses lack ``weights=``.
+
+    Raises
+    ------
+    NotImplementedError
+        The network's loss does not take per-example weights yet.
+    """
+    if "weights" not in inspect.signature(net.loss.cost).parameters:
+        msg = (
+            f"sample_weight needs a loss that takes per-example weights (weights=); {net.loss.name} does not yet. "
+            "Repeat or drop rows to weight them meanwhile"
+        )
+        raise NotImplementedError(msg)
+
+
+def check_monitors(stopper: EarlyStopping | None, saver: Checkpoint | None, data: Data, task: str) -> None:
+    """Refuse watching a quantity this fit will not record."""
+    for monitor in {stopper.monitor if stopper else "", saver.monitor if saver and saver.best_only else ""}:
+        if monitor.startswith("val_") and data.val_x is None:
+            msg = (
+                f"early stopping / best-only checkpoints monitor {monitor!r} but no validation data was given: "
+                "pass validation_data=(X_val, y_val) or validation_split=0.2, or set monitor='train_cost'"
+            )
+            raise ValueError(msg)
+        if monitor.endswith("accuracy") and task == "regression":
+            msg = f"monitor {monitor!r} needs a classifier; this network is a regression: monitor a cost"
+            raise ValueError(msg)
+
+
+def check_options(stopper: Any, saver: Any, callbacks: Any, sampler: Any, reduce_gradients: Any) -> list[Callback]:
+    """Check the kinds of the fit's option objects; returns the callbacks as Callback objects."""
+    if stopper is not None and not isinstance(stopper, EarlyStopping):
+        msg = f"early_stopping must be an EarlyStopping, a patience (int) or None, got {stopper!r}"
+        raise TypeError(msg)
+    if saver is not None and not isinstance(saver, Checkpoint):
+        msg = f"checkpoint must be a Checkpoint, a file path or None, got {saver!r}"
+        raise TypeError(msg)
+    bad = [c for c in callbacks if not (isinstance(c, Callback) or callable(c))]
+    if isinstance(callbacks, (str, bytes)) or bad:
+        msg = f"callbacks must be a sequence of Callback objects or functions f(logs), got {callbacks!r}"
+        raise TypeError(msg)
+    for name, value in (("sampler", sampler), ("reduce_gradients", reduce_gradients)):
+        if value is not None and not callable(value):
+            msg = f"{name} must be a callable or None, got {value!r}"
+            raise TypeError(msg)
+    return [c if isinstance(c, Callback) else FunctionCallback(c) for c in callbacks]
+
+
+def settings_of(epochs: int, l2: float, data: Data, stopper: EarlyStopping | None) -> dict[str, Any]:
+    """What a resumed fit must repeat (saved with the training state)."""
+    return {
+        "epochs": epochs,
+        "batch_size": data.batch_size,
+        "l2": l2,
+        "shuffle": data.shuffle,
+        "n_train": int(data.x.shape[0]),
+        "n_val": 0 if data.val_x is None else int(data.val_x.shape[0]),
+        "early_stopping": None if stopper is None else stopper.get_config(),
+    }
+
+
+def new_state(last: TrainingState | None, seed: int | None, settings: dict[str, Any]) -> TrainingState:
+    """The state of a new fit: its shuffles continue the network's epoch count (and, for a
+    network without a seed, the shuffle seed of its last fit)."""
+    if seed is None and last is not None:
+        seed = last.shuffle_seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    previous = 0 if last is None else last.epochs_trained
+    return TrainingState(
+        epoch=0, shuffle_seed=int(seed), history=History(), settings=settings, previous_epochs=previous
+    )
+
+
+def _same_stopping(saved: Any, given: Any) -> bool:
+    """Early-stopping settings compared with defaults filled in (older files lack mode/reference)."""
+    if saved is None or given is None:
+        return saved == given
+    return EarlyStopping(**saved).get_config() == given
+
+
+def resumable(net: Model, optimizer: Any, settings: dict[str, Any]) -> tuple[TrainingState, Optimizer]:
+    """The saved state and optimizer, after checking that this call repeats the interrupted one.
+
+    An optimizer given by name, or an object equal to the saved one (same class and
+    configuration), continues with the saved optimizer and its state.
+    """
+    state, opt = net.training_state, net.optimizer
+    if state is None or opt is None:
+        missing = "training state" if state is None else "optimizer state"
+        msg = (
+            f"resume=True, but this network has no {missing}: load a checkpoint written by "
+            "fit(checkpoint=...) (or a file saved with include_optimizer=True), or fit without resume"
+        )
+        raise ValueError(msg)
+    same = optimizer == opt if isinstance(optimizer, Optimizer) else str(optimizer).strip().lower() == opt.name
+    if not same:
+        msg = (
+            f"resume=True continues with the saved optimizer {opt!r}; pass optimizer={opt.name!r} "
+            "or an equal optimizer object"
+        )
+        raise ValueError(msg)
+    for key in ("batch_size", "l2", "shuffle", "n_train", "n_val", "early_stopping"):
+        saved = state.settings.get(key)
+        equal = _same_stopping(saved, settings[key]) if key == "early_stopping" else saved == settings[key]
+        if not equal:
+            msg = (
+                f"resume=True must repeat the interrupted fit: its {key} was {saved!r}, "
+                f"this call gives {settings[key]!r}"
+            )
+            raise ValueError(msg)
+    done = state.epoch
+    if state.history.stop_reason == "completed" and settings["epochs"] > done:
+        msg = (
+            f"the saved fit completed all its {done} epochs; resume=True continues an interrupted fit only: "
+            "call fit without resume to train further"
+        )
+        raise ValueError(msg)
+    if not state.history.stop_reason and settings["epochs"] < done:
+        msg = f"epochs={settings['epochs']}, but the interrupted fit already ran {done} epochs"
+        raise ValueError(msg)
+    state.settings["epochs"] = settings["epochs"]
+    return state, opt
+
+
+def _copies(xp: Namespace, params: Params) -> Params:
+    return {k: xp.asarray(a, copy=True) for k, a in params.items()}
+
+
+def _copy_state(xp: Namespace, state: OptState) -> OptState:
+    return {k: (_copies(xp, v) if isinstance(v, dict) else v) for k, v in state.items()}
+
+
+class Loop:
+    """The epoch loop of one fit call.
+
+    Parameters
+    ----------
+    net, opt, state, data
+        The network, its optimizer (whose ``state`` holds the update state between
+        epochs), the training state and the validated data.
+    stopper, saver, hooks
+        The stopping rule, checkpoint and callbacks.
+    l2 : float
+    sampler : callable (epoch, m) → permutation or None
+        The per-epoch order of the rows (used when ``data.shuffle``).
+    reduce_gradients : callable, optional
+        The gradient hook of :func:`make_step`.
+    """
+
+    def __init__(
+        self,
+        net: Model,
+        opt: Optimizer,
+        state: TrainingState,
+        data: Data,
+        *,
+        stopper: EarlyStopping | None,
+        saver: Checkpoint | None,
+        hooks: list[Callback],
+        l2: float,
+        sampler: Sampler,
+        reduce_gradients: GradientHook | None = None,
+    ) -> None:
+        self.net, self.opt, self.state, self.data = net, opt, state, data
+        self.stopper, self.saver, self.hooks = stopper, saver, hooks
+        self.sampler = sampler
+        self.task = net.task
+        self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        xp = net.xp
+        self.weights = (
+            None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
+        )
+
+    def run(self, epochs: int, verbose: bool) -> None:
+        state = self.state
+        for hook in self.hooks:
+            hook.on_train_begin(self.net)
+        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True)
+        reason = ""
+        # Non-finite values are detected once per epoch and handled (stop reason
+        # "diverged"), so NumPy's own floating-point warnings would only repeat it.
+        with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while not reason and state.epoch < epochs:
+                logs = self.epoch()
+                reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
+                if reason:
+                    self.finish(reason)
+                if logs is not None and self.saver is not None and self.saver.due(state.history):
+                    self.net.save(self.saver.target(state.epoch), overwrite=True)
+                bar.update(0 if logs is None else 1)
+                bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
+            if not reason:
+                self.finish("completed")
+        for hook in self.hooks:
+            hook.on_train_end(self.net, state.history)
+
+    def epoch(self) -> dict[str, float] | None:
+        """Train one epoch; its metrics, or None when something became non-finite
+        (the network and optimizer are then back at the start of the epoch)."""
+        net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
+        assert opt.state is not None
+        snapshot = (_copies(xp, net.named_parameters()), _copy_state(xp, opt.state))
+        try:
+            cost, hits, total_weight = self.train_batches()
+        except BaseException:
+            self.restore(snapshot)
+            raise
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.parameters()]))
+        parts = [cost, hits, xp.astype(finite, cost.dtype)]
+        if data.val_x is not None:
+            parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
+        values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+        if not all(math.isfinite(v) for v in values) or values[2] != 1:
+            self.restore(snapshot)
+            return None
+        m, classifier = data.x.shape[0], self.task != "regression"
+        logs = {"epoch": self.state.epoch + 1, "train_cost": values[0] / total_weight}
+        if classifier:
+            logs["train_accuracy"] = values[1] / m
+        if data.val_x is not None:
+            logs["val_cost"] = values[3] / data.val_x.shape[0]
+            if classifier:
+                logs["val_accuracy"] = values[4] / data.val_x.shape[0]
+        return logs
+
+    def order(self) -> np.ndarray | None:
+        """This epoch's host permutation of the rows, or None (in order)."""
+        if not self.data.shuffle:
+            return None
+        order = self.sampler(self.state.epochs_trained, self.data.x.shape[0])
+        return None if order is None else np.asarray(order)
+
+    def train_batches(self) -> tuple[Array, Array, float]:
+        """The mini-batch loop; returns the summed cost·(batch weight), the hits (on the
+        device) and the total weight (a host float: m without sample weights).
+
+        Per batch it only keeps the 0-d cost and the predicted labels; the sums and
+        the comparison with the targets happen once per epoch, on the device.
+        """
+        net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
+        x, y, size = data.x, data.y, data.batch_size
+        m = x.shape[0]
+        host_order = self.order()
+        order = None if host_order is None else net.backend.asarray(host_order)  # one copy per epoch
+        costs, predictions = [], []
+        count = self.task != "regression"
+        params, opt_state = net.named_parameters(), opt.state
+        wb = None
+        try:
+            for start in range(0, m, size):
+                stop = min(start + size, m)  # array-api slices must stay in bounds
+                if order is None:
+                    xb, yb = x[start:stop, :], y[start:stop, :]
+                    if self.weights is not None:
+                        wb = self.weights[:, start:stop]
+                else:
+                    rows = order[start:stop]
+                    xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
+                    if self.weights is not None:
+                        wb = xp.take(self.weights, rows, axis=1)
+                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb)
+                costs.append(cost)
+                if count:
+                    predictions.append(predicted_columns(A, task=self.task, xp=xp))
+        finally:
+            net.set_parameters(params)
+            opt.state = opt_state
+        starts = np.arange(0, m, size)
+        if data.weights is None:
+            batch_weights = np.minimum(starts + size, m) - starts
+            total = float(m)
+        else:
+            ordered = data.weights if host_order is None else data.weights[host_order]
+            batch_weights = np.add.reduceat(ordered, starts)
+            total = float(np.sum(ordered))
+        cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(batch_weights.astype(net.dtype)))
+        if not count:
+            return cost_sum, xp.zeros((), dtype=x.dtype, device=x.device), total
+        targets = y if order is None else xp.take(y, order, axis=0)
+        return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp), total
+
+    def restore(self, snapshot: tuple[Params, OptState]) -> None:
+        params, opt_state = snapshot
+        self.net.set_weights(params)
+        self.opt.state = opt_state
+
+    def after_epoch(self, logs: dict[str, float], epochs: int) -> str:
+        """Record the epoch, apply the stopping rule, call the callbacks; the stop reason or ""."""
+        state, stopper = self.state, self.stopper
+        state.history._record(logs)
+        state.epoch += 1
+        reason = ""
+        if stopper is not None:
+            check = stopper.observe(logs[stopper.monitor], state.best, state.wait)
+            state.best, state.wait = check.best, check.wait
+            if check.new_best:
+                state.best_epoch = state.epoch
+                if stopper.restore_best:
+                    state.best_weights = list(_copies(self.net.xp, self.net.named_parameters()).values())
+            if check.stop:
+                reason = "early_stopping"
+        stop = [hook.on_epoch_end(self.net, dict(logs)) for hook in self.hooks]
+        if not reason and any(stop):
+            reason = "callback"
+        if not reason and state.epoch >= epochs:
+            reason = "completed"
+        return reason
+
+    def finish(self, reason: str) -> None:
+        """Record the reason and restore the best weights when the stopping rule asks for them."""
+        state, net = self.state, self.net
+        state.history.stop_reason = reason
+        if state.best_weights is not None:
+            state.best_weights = [np.array(net.backend.to_numpy(a)) for a in state.best_weights]
+            if self.stopper is not None and self.stopper.restore_best:
+                net.set_weights([np.array(w) for w in state.best_weights])
+
+
+def _postfix(logs: dict[str, float] | None) -> str:
+    names = {"train_cost": "cost", "train_accuracy": "acc", "val_cost": "val_cost", "val_accuracy": "val_acc"}
+    return ", ".join(f"{short}={logs[key]:.4g}" for key, short in names.items() if logs and key in logs)
+
+
+__all__ = [
+    "MONITORS",
+    "Data",
+    "Loop",
+    "check_monitors",
+    "check_options",
+    "new_state",
+    "require_weighted_loss",
+    "resumable",
+    "settings_of",
+    "training_data",
+]

@@ -1,0 +1,96 @@
+"""One training step as one function of (parameters, optimizer state, batch): the seam
+for gradient reduction (all-reduce) and, later, compilation (jax.jit, torch.compile)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .._types import Array, GradientHook, Namespace, OptState, Params
+
+if TYPE_CHECKING:
+    from ..optimizers import Optimizer
+    from ._model import Model
+
+__all__ = ["Step", "make_step", "train_step"]
+
+Step = Callable[..., tuple[Params, OptState, Array, Array]]
+"""``step(params, opt_state, xb, yb, weights=None) -> (params, opt_state, cost, A_L)``."""
+
+
+def make_step(
+    net: Model, optimizer: Optimizer, /, *, l2: float = 0.0, reduce_gradients: GradientHook | None = None
+) -> Step:
+    """The training step of ``net`` with ``optimizer``, as a function of its arrays only.
+
+    ``step(params, opt_state, xb, yb, weights=None)`` runs forward P1 (5)/(6), the
+    cost P1 (9), backward P1 (15)/(16)/(22), the L2 penalty, ``reduce_gradients``
+    (default: none) and :meth:`Optimizer.update`, and returns ``(params, opt_state,
+    cost, A_L)``: the new parameters and state (updated in place where the library
+    allows), the 0-d batch cost J before the update (penalty included) and the
+    outputs A^[L] (for counting hits). No host synchronisation and no validation
+    happen in it.
+
+    Parameters
+    ----------
+    net : Network
+        Supplies the maths (forward/backward); its own parameters are not read.
+    optimizer : Optimizer
+    l2 : float, default 0
+        λ of the L2 penalty: J + (λ/2m) Σ_l ‖W^[l]‖² and dW^[l] + (λ/m) W^[l]
+        (biases are not penalised). λ = 0 adds no work.
+    reduce_gradients : callable, optional
+        Called on the name-keyed gradients between backward and update, e.g. an
+        all-reduce averaging them over processes; returns the gradients to apply.
+
+    Notes
+    -----
+    ``xb`` (n^[0], m) and ``yb`` (n^[L], m) are in the seeds' column layout, on the
+    network's device and dtype; ``weights`` is an optional (1, m) row of per-example
+    weights.
+    """
+    xp = net.xp
+
+    def step(
+        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+    ) -> tuple[Params, OptState, Array, Array]:
+        cache, Z_L = net.forward_columns(xb, params)
+        cost = net.cost_columns(cache, Z_L, yb, weights=weights)
+        grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)
+        assert isinstance(grads, dict)
+        if l2:
+            cost = cost + apply_l2(params, grads, l2, xb.shape[1], xp=xp)
+        if reduce_gradients is not None:
+            grads = reduce_gradients(grads)
+        params, opt_state = optimizer.update(params, grads, opt_state, xp=xp)
+        return params, opt_state, cost, cache[-1]
+
+    return step
+
+
+def apply_l2(params: Params, grads: Params, l2: float, m: int, /, *, xp: Namespace) -> Array:
+    """Add (λ/m) W to each dW (in place where possible) and return (λ/2m) Σ ‖W‖² (D)."""
+    squares: Array = 0
+    for k, W in params.items():
+        if k.startswith("W"):
+            squares = squares + xp.sum(W * W)
+            dW = grads[k]
+            dW += (l2 / m) * W
+            grads[k] = dW
+    return squares * (l2 / (2 * m))
+
+
+def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /, *, l2: float = 0.0) -> Array:
+    """One full training step on ``net``'s own parameters, with the state kept in
+    ``optimizer.state`` (built on first use): :func:`make_step` applied once and its
+    results stored back. Returns the 0-d batch cost before the update.
+
+    ``X_cols`` (n^[0], m) and ``Y_cols`` (n^[L], m) are in the seeds' column layout
+    (``X.T`` of a rows batch), on the network's device and dtype. No validation
+    happens here: :meth:`Network.fit` checks the data once per fit.
+    """
+    params = net.named_parameters()
+    state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
+    params, optimizer.state, cost, _ = make_step(net, optimizer, l2=l2)(params, state, X_cols, Y_cols)
+    net.set_parameters(params)
+    return cost
