@@ -28,6 +28,7 @@ __all__ = [
     "available_backends",
     "backend_status",
     "gpu_available",
+    "device_of",
     "to_device",
     "to_numpy",
 ]
@@ -115,10 +116,9 @@ def _check_api_version(xp: ModuleType, label: str) -> None:
         msg = (
             f"backend {label!r}: its namespace {getattr(xp, '__name__', xp)!r} declares {said}, but ffnn needs "
             f"{MIN_ARRAY_API_VERSION} or newer (element-wise functions with Python scalars, e.g. "
-            "xp.maximum(Z, 0.0)); upgrade the library and array-api-compat"
+            "xp.maximum(Z, 0.0)); upgrade the library and array-api-compat, or select a newer standard "
+            "where the library lets you (array_api_strict.set_array_api_strict_flags(api_version=...))"
         )
-        if label == "array_api_strict":
-            msg += ", or call array_api_strict.set_array_api_strict_flags(api_version='2024.12') or newer"
         raise BackendUnavailableError(msg)
 
 
@@ -351,8 +351,21 @@ def _spec_of(x: Any) -> LibrarySpec | None:
         if spec.is_array(x):
             return spec
     if hasattr(x, "__array_namespace__"):  # an Array API array of a namespace not selected yet
-        return namespace_spec(x.__array_namespace__())
+        try:
+            spec = namespace_spec(x.__array_namespace__())
+        except TypeError:
+            return None
+        return spec if spec.is_array(x) else None
     return None
+
+
+def device_of(x: Any) -> Any:
+    """The device object of array ``x``, for ``device=`` arguments: the portable
+    ``x.device`` (array-api-compat's ``device``; dask and older libraries have no
+    ``.device`` attribute)."""
+    import array_api_compat
+
+    return array_api_compat.device(x)
 
 
 def _device_name_of(x: Any, spec: LibrarySpec | None = None) -> str:
@@ -624,6 +637,8 @@ def to_numpy(x: Any) -> np.ndarray:
     spec = _spec_of(x)
     if spec is not None:
         return spec.to_numpy(x)
+    if hasattr(x, "__dlpack__") or hasattr(x, "__array__"):
+        return _generic_to_numpy(x)
     out = np.asarray(x)
     if out.dtype == object:
         msg = f"cannot convert a {type(x).__module__}.{type(x).__name__} to a numeric NumPy array"

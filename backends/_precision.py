@@ -98,9 +98,9 @@ def _torch_fp32_precision(torch: ModuleType) -> tuple[list[str], Restore]:
         obj.fp32_precision = "ieee"
     restore_reductions = _torch_reductions(torch)
     message = (
-        "torch: float32 precision 'ieee' (no TF32) through torch's fp32_precision settings: "
+        "torch: TF32 off: float32 precision 'ieee' through torch's fp32_precision settings ("
         + ", ".join(f"torch.{path}.fp32_precision" for path, _ in settings)
-        + "; reduced-precision fp16/bf16 reductions off"
+        + "; the legacy allow_tf32 flags are left alone); reduced-precision fp16/bf16 reductions off"
     )
 
     def restore() -> None:
