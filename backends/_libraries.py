@@ -269,5 +269,3 @@ register(
         list_devices=_strict_devices,
     )
 )
-
-

@@ -150,8 +150,10 @@ def jax_switch() -> tuple[list[str], Restore]:
     restore_env = _set_env("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     messages = [
         "jax: default matmul precision 'highest' (no TF32 or bf16 passes on GPUs)",
-        "jax: XLA_PYTHON_CLIENT_PREALLOCATE=false (GPU memory allocated as needed, not 75% up front; "
-        "read when JAX first uses the GPU, so set it before that in a process that shares the GPU)",
+        (
+            "jax: XLA_PYTHON_CLIENT_PREALLOCATE=false (GPU memory allocated as needed, not 75% up front; "
+            "read when JAX first uses the GPU, so set it before that in a process that shares the GPU)"
+        ),
     ]
 
     def restore() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LibrarySpec", "LIBRARIES", "BackendUnavailableError", "load_module", "register"]
+__all__ = ["LIBRARIES", "BackendUnavailableError", "LibrarySpec", "load_module", "register"]
 
 Restore = Callable[[], None]
 
@@ -157,7 +157,7 @@ def load_module(name: str) -> ModuleType:
     except ImportError as exc:
         msg = f"backend {name!r} needs the {spec.module!r} package, which is not installed: {spec.install}"
         raise BackendUnavailableError(msg) from exc
-    except Exception as exc:  # noqa: BLE001 - e.g. cupy built for another CUDA
+    except Exception as exc:
         msg = f"backend {name!r}: importing {spec.module!r} failed ({exc}); check its installation"
         raise BackendUnavailableError(msg) from exc
 

@@ -14,7 +14,7 @@ _LIMITERS: list[Any] = []  # keeps threadpoolctl's limiter alive for the process
 
 def _threadpoolctl() -> Any:
     try:
-        import threadpoolctl
+        import threadpoolctl  # type: ignore[import-untyped]
     except ImportError as exc:
         msg = "limiting BLAS/OpenMP threads needs threadpoolctl, which is not installed: pip install threadpoolctl"
         raise BackendUnavailableError(msg) from exc
@@ -77,7 +77,12 @@ def thread_pools() -> list[dict[str, Any]]:
     if threadpoolctl is not None:
         for pool in threadpoolctl.threadpool_info():
             pools.append(
-                {"pool": pool["internal_api"], "api": pool["user_api"], "threads": pool["num_threads"], "library": pool["filepath"]}
+                {
+                    "pool": pool["internal_api"],
+                    "api": pool["user_api"],
+                    "threads": pool["num_threads"],
+                    "library": pool["filepath"],
+                }
             )
     torch = sys.modules.get("torch")
     if torch is not None:

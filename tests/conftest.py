@@ -17,6 +17,8 @@ MATRIX = [
     pytest.param(("torch", "cpu"), id="torch"),
     pytest.param(("jax", "cpu"), id="jax"),
     pytest.param(("cupy", "cuda:0"), id="cupy", marks=pytest.mark.gpu),
+    pytest.param(("torch", "cuda:0"), id="torch-cuda", marks=pytest.mark.gpu),
+    pytest.param(("jax", "cuda:0"), id="jax-gpu", marks=pytest.mark.gpu),
 ]
 
 # dask (through array_api_compat.dask.array) is not in the default matrix: ffnn reads

@@ -12,7 +12,6 @@ from backends import backend_status, get_backend
 from backends._precision import disable_reduced_precision, reduced_precision_disabled
 from tests.conftest import make_backend
 
-
 _FP32_PATHS = (
     "backends",
     "backends.cuda.matmul",
@@ -69,7 +68,9 @@ def test_torch_tf32_switched_off_and_restored(torch_settings) -> None:
     with reduced_precision_disabled("torch", "numpy") as messages:
         assert set(_fp32_state(torch).values()) == {"ieee"}
         assert not torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
-    assert len(messages) == 1 and "TF32 off" in messages[0] and "torch.backends.cuda.matmul.fp32_precision" in messages[0]
+    assert (
+        len(messages) == 1 and "TF32 off" in messages[0] and "torch.backends.cuda.matmul.fp32_precision" in messages[0]
+    )
     assert _fp32_state(torch) == before
     assert torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
 
@@ -100,7 +101,9 @@ def test_legacy_torch_flags_when_there_is_no_new_api(monkeypatch: pytest.MonkeyP
         allow_tf32=True, allow_fp16_reduced_precision_reduction=True, allow_bf16_reduced_precision_reduction=True
     )
     old_torch = types.SimpleNamespace(
-        backends=types.SimpleNamespace(cuda=types.SimpleNamespace(matmul=matmul), cudnn=types.SimpleNamespace(allow_tf32=True)),
+        backends=types.SimpleNamespace(
+            cuda=types.SimpleNamespace(matmul=matmul), cudnn=types.SimpleNamespace(allow_tf32=True)
+        ),
         get_float32_matmul_precision=lambda: state["precision"],
         set_float32_matmul_precision=lambda value: state.update(precision=value),
     )
