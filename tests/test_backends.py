@@ -481,3 +481,13 @@ def test_set_threads_limits_blas_and_torch() -> None:
 def test_set_threads_refuses_bad_counts(bad: object) -> None:
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         backends.set_threads(bad)  # type: ignore[arg-type]
+
+
+def test_device_of_works_where_x_device_does_not() -> None:
+    """``backends.device_of`` is the portable ``x.device`` (dask arrays have no ``.device``)."""
+    da = pytest.importorskip("dask.array", reason="dask not installed")
+    x = da.ones(3)
+    assert not hasattr(x, "device") and backends.device_of(x) == "cpu"
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    on1 = strict.Device("device1")
+    assert backends.device_of(strict.asarray([1.0], device=on1)) == on1
