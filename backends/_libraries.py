@@ -100,6 +100,8 @@ register(
         list_devices=_cupy_devices,
         probe=_cupy_probe,
         device_context=lambda dev: dev,  # cupy.cuda.Device is the context manager that makes it current
+        # under that context (Backend.asarray enters it), without device=: the current device is the one
+        from_host=lambda cupy, xp, host, dtype, device, copy: xp.asarray(host, dtype=dtype, copy=copy),
         synchronize=lambda dev, cupy, arrays: dev.synchronize(),
         describe=_cupy_describe,
         precision=_precision.cupy_switch,
