@@ -1,35 +1,49 @@
 """Portability layer: array libraries, devices and transfers; knows nothing of networks.
 
 This is the only package of the distribution that imports array-api-compat, CuPy,
-PyTorch or JAX, and it imports each one only when it is asked for.
+PyTorch or JAX, and it imports each one only when it is asked for. Each library is
+one :class:`LibrarySpec` in the registry (``_libraries.py``); any other Array API
+namespace can be passed to :func:`get_backend` as a module or an array.
 """
 
 from ._backend import (
+    MIN_ARRAY_API_VERSION,
     Backend,
     BackendStatus,
     available_backends,
     backend_status,
+    device_of,
     get_backend,
     gpu_available,
+    namespace_spec,
     to_device,
     to_numpy,
 )
 from ._precision import disable_reduced_precision, reduced_precision_disabled
-from ._registry import LIBRARIES, BackendUnavailableError
+from ._registry import LIBRARIES, BackendUnavailableError, LibrarySpec, register
+from ._threads import set_threads, thread_pools
 
 KNOWN_BACKENDS: tuple[str, ...] = ("auto", *LIBRARIES)
 
 __all__ = [
     "KNOWN_BACKENDS",
+    "LIBRARIES",
+    "MIN_ARRAY_API_VERSION",
     "Backend",
     "BackendStatus",
     "BackendUnavailableError",
+    "LibrarySpec",
     "available_backends",
     "backend_status",
+    "device_of",
     "disable_reduced_precision",
     "get_backend",
     "gpu_available",
+    "namespace_spec",
     "reduced_precision_disabled",
+    "register",
+    "set_threads",
+    "thread_pools",
     "to_device",
     "to_numpy",
 ]

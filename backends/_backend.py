@@ -1,7 +1,15 @@
-"""The `Backend` object: one array library on one device, and the selector that builds it."""
+"""The `Backend` object: one array library on one device, and the selector that builds it.
+
+Nothing here names a library: what differs between libraries is in their
+:class:`~backends._registry.LibrarySpec` (``_libraries.py``), and a namespace that
+is not registered (dask, ndonnx, ...) gets a generic spec built from the Array API
+itself (:func:`namespace_spec`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -9,18 +17,25 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import LIBRARIES, BackendUnavailableError, load_module
+from . import _libraries  # noqa: F401 - registers the known libraries
+from ._registry import LIBRARIES, BackendUnavailableError, LibrarySpec, load_module
 
 __all__ = [
+    "MIN_ARRAY_API_VERSION",
     "Backend",
     "BackendStatus",
-    "get_backend",
     "available_backends",
     "backend_status",
+    "device_of",
+    "get_backend",
     "gpu_available",
     "to_device",
     "to_numpy",
 ]
+
+MIN_ARRAY_API_VERSION = "2024.12"
+"""Oldest Array API standard ffnn runs on: 2024.12 is the first revision whose
+element-wise functions take Python scalars (``xp.maximum(Z, 0.0)``)."""
 
 _FLOAT_DTYPES = ("float32", "float64")
 _CUDA = re.compile(r"^(?:cuda|gpu)(?::(\d+))?$")
@@ -39,56 +54,74 @@ def _parse_device(device: Any) -> str:
     return str(device).strip() if text not in ("cpu",) else "cpu"
 
 
-def _refuse_device(name: str, device: str, usable: list[str]) -> BackendUnavailableError:
-    if device.startswith("cuda") and name in ("numpy", "array_api_strict"):
+def _refuse_device(
+    spec_name: str, gpu: bool, device: str, usable: list[str], reasons: dict[str, str]
+) -> BackendUnavailableError:
+    why = "; ".join(f"{d}: {r}" for d, r in reasons.items())
+    why = f" ({why})" if why else ""
+    if device.startswith("cuda") and not gpu:
         msg = (
-            f"backend {name!r} cannot use device {device!r}: no usable CUDA device was found for it "
+            f"backend {spec_name!r} cannot use device {device!r}: no usable CUDA device was found for it "
             "(it runs on the CPU only); use device='cpu', or backend='cupy' / 'torch' on a machine with a GPU"
         )
     elif device.startswith("cuda") and not any(d.startswith("cuda") for d in usable):
         msg = (
-            f"backend {name!r} cannot use device {device!r}: no usable CUDA device was found; "
+            f"backend {spec_name!r} cannot use device {device!r}: no usable CUDA device was found{why}; "
             "use device='cpu', or backend='numpy' / 'auto'"
         )
     else:
-        msg = f"backend {name!r} has no device {device!r}; usable devices: {', '.join(usable) or 'none'}"
+        msg = f"backend {spec_name!r} has no device {device!r}; usable devices: {', '.join(usable) or 'none'}{why}"
     return BackendUnavailableError(msg)
 
 
-def _native_device(name: str, module: ModuleType, device: str) -> Any:
-    """The library's own device object for a normalised device string."""
-    if name == "torch":
-        return module.device(device)
-    if name == "cupy":
-        return module.cuda.Device(int(device.split(":")[1]))
-    if name == "jax":
-        platform, _, index = device.partition(":")
-        devices = module.devices("cpu" if platform == "cpu" else "gpu")
-        return devices[int(index or 0)]
-    if name == "array_api_strict":
-        return module.Device("CPU_DEVICE" if device == "cpu" else device)
-    return "cpu"
+_PROBES: dict[tuple[str, int, str], str] = {}
 
 
-def _resolve_device(name: str, module: ModuleType, device: str) -> str:
-    usable = LIBRARIES[name].list_devices(module)
-    if name == "cupy" and not usable:
+def _usable_devices(spec: LibrarySpec, module: ModuleType) -> tuple[list[str], dict[str, str]]:
+    """The devices on which real work succeeds, and the reason for each one that fails.
+
+    GPU devices are probed once per process (a small kernel and a BLAS product)."""
+    usable, reasons = [], {}
+    for device in spec.list_devices(module):
+        if device.startswith("cuda"):
+            key = (spec.name, id(module), device)
+            if key not in _PROBES:
+                _PROBES[key] = spec.probe(module, device)
+            if _PROBES[key]:
+                reasons[device] = _PROBES[key]
+                continue
+        usable.append(device)
+    return usable, reasons
+
+
+def _resolve_device(spec: LibrarySpec, module: ModuleType, device: str) -> str:
+    usable, reasons = _usable_devices(spec, module)
+    if not usable:
+        why = "; ".join(f"{d}: {r}" for d, r in reasons.items()) or "no GPU, or the driver does not match this build"
         msg = (
-            "backend 'cupy' is installed but no usable CUDA device was found "
-            "(no GPU, or the driver does not match this CuPy build); "
+            f"backend {spec.name!r} is installed but no usable CUDA device was found ({why}); "
             "use backend='numpy' or backend='auto'"
         )
         raise BackendUnavailableError(msg)
     if not device:
         return usable[0]
-    if name == "array_api_strict" and device not in usable:
-        names = [str(d.__repr__()).split("'")[1] for d in module.__array_namespace_info__().devices()]
-        if device in names:
-            return device
-        usable = usable + names
     if device not in usable:
-        raise _refuse_device(name, device, usable)
+        raise _refuse_device(spec.name, spec.gpu, device, usable, reasons)
     return device
+
+
+def _check_api_version(xp: ModuleType, label: str) -> None:
+    """Refuse a namespace older than :data:`MIN_ARRAY_API_VERSION`, naming the way out."""
+    version = getattr(xp, "__array_api_version__", None)
+    if not isinstance(version, str) or version < MIN_ARRAY_API_VERSION:
+        said = f"Array API standard {version}" if version else "no __array_api_version__"
+        msg = (
+            f"backend {label!r}: its namespace {getattr(xp, '__name__', xp)!r} declares {said}, but ffnn needs "
+            f"{MIN_ARRAY_API_VERSION} or newer (element-wise functions with Python scalars, e.g. "
+            "xp.maximum(Z, 0.0)); upgrade the library and array-api-compat, or select a newer standard "
+            "where the library lets you (array_api_strict.set_array_api_strict_flags(api_version=...))"
+        )
+        raise BackendUnavailableError(msg)
 
 
 @dataclass(eq=False)
@@ -101,16 +134,19 @@ class Backend:
     Attributes
     ----------
     name : str
-        Registry name: ``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"`` or
-        ``"array_api_strict"``.
+        Registry name (``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``,
+        ``"array_api_strict"``) or, for a namespace passed as a module, its short
+        name (``"dask"``).
     xp : module
         The Array API namespace (through array-api-compat where needed).
     device : object
         The library's native device object, for ``device=`` arguments.
     device_name : str
         ``"cpu"``, ``"cuda:N"`` or, for array_api_strict, the device's own name.
-    is_gpu : bool
-        Whether arrays live in GPU memory.
+    module : module
+        The library itself.
+    spec : LibrarySpec
+        What differs between libraries (see ``backends._registry.LibrarySpec``).
     """
 
     name: str
@@ -118,6 +154,11 @@ class Backend:
     device: Any
     device_name: str
     module: ModuleType = field(repr=False)
+    spec: LibrarySpec = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = LIBRARIES[self.name]
 
     @property
     def is_gpu(self) -> bool:
@@ -137,7 +178,9 @@ class Backend:
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         """Copies and pickles rebuild the backend by name and device (modules don't pickle)."""
-        return (get_backend, (self.name, self.device_name))
+        if self.name in LIBRARIES and LIBRARIES[self.name] is self.spec:
+            return (get_backend, (self.name, self.device_name))
+        return (_backend_of_namespace_name, (self.xp.__name__, self.device_name))
 
     def dtype(self, name: str) -> Any:
         """The namespace's dtype object for ``"float32"`` or ``"float64"``.
@@ -154,11 +197,41 @@ class Backend:
 
     def owns(self, x: Any) -> bool:
         """Whether ``x`` is an array of this backend's library (on any device)."""
-        return _library_of(x) == self.name
+        return bool(self.spec.is_array(x))
 
     def array_device_name(self, x: Any) -> str:
-        """The normalised device string of an array of this library."""
-        return _parse_device(_array_device(self.name, x))
+        """The normalised device string (``"cpu"``, ``"cuda:N"``, a native name) of an array."""
+        return _device_name_of(x, self.spec)
+
+    def on_device(self) -> contextlib.AbstractContextManager[Any]:
+        """Context manager under which every array creation lands on this backend's device.
+
+        CuPy ignores ``device=`` in array-api-compat and creates arrays on the
+        *current* device: run ffnn's computations for ``cuda:N`` inside
+        ``with backend.on_device():``. A no-op for the other libraries.
+        """
+        return self.spec.device_context(self.device)
+
+    def check_array(self, x: Any, name: str = "x") -> None:
+        """Refuse an array that lives on another device than this backend's.
+
+        Host data (NumPy arrays, lists, scalars) is always accepted (it is copied
+        to the device). An array of this library must be on this device; another
+        library's array must be on the same device (it is then shared through
+        DLPack). Call it before any conversion, from input validation.
+
+        Raises
+        ------
+        TypeError
+            Naming the array, both devices and the fix,
+            ``backends.to_device(x, backend)``.
+        """
+        source = _spec_of(x)
+        if source is None or source.name == "numpy":
+            return
+        here = _device_name_of(x, source)
+        if here != self.device_name:
+            raise TypeError(_transfer_hint(source.name, here, self, name))
 
     def asarray(self, obj: Any, *, dtype: Any = None, copy: bool | None = None) -> Any:
         """``obj`` as an array of this backend, on its device.
@@ -169,8 +242,8 @@ class Backend:
             A NumPy array, nested lists or scalars (read with NumPy's dtype rules,
             so ``[1.0]`` is float64 everywhere, then copied to the device), an array
             of this backend's library on the same device (no copy when ``dtype``
-            matches), or another library's array that DLPack can share on the same
-            device.
+            matches), or another library's array on the same device (shared with
+            DLPack).
         dtype : dtype, optional
             Target dtype of this namespace (see :meth:`dtype`).
         copy : bool, optional
@@ -181,38 +254,52 @@ class Backend:
         Raises
         ------
         TypeError
-            If ``obj`` is another library's array that cannot be shared without a
-            transfer, or this library's array on another device; the message points
-            at :func:`backends.to_device`.
+            If ``obj`` is an array on another device than this backend's (any
+            library), or another library's array that DLPack cannot share; the
+            message points at :func:`backends.to_device`.
         """
-        source = _library_of(obj)
-        if source is None or source == "numpy" and self.name != "numpy":
-            if source is None:  # lists and scalars: NumPy's dtype rules on every backend
-                obj = np.asarray(obj)
-            host_dtype = _host_float_dtype(dtype)
-            if host_dtype is not None and obj.dtype.kind == "f" and obj.dtype != host_dtype:
-                obj = obj.astype(host_dtype)  # cast before the transfer: float64 → float32 moves half the bytes
-                copy = None if copy else copy  # the cast made a private array: sharing it is safe
-            if self.name == "cupy":
-                with self.device:
-                    return self.xp.asarray(obj, dtype=dtype, copy=copy)
-            return self.xp.asarray(obj, dtype=dtype, device=self.device, copy=copy)
-        if source == self.name:
-            here = self.array_device_name(obj)
-            if here != self.device_name:
-                raise TypeError(_transfer_hint(source, here, self))
+        source = _spec_of(obj)
+        with self.on_device():
+            if source is None or source.name == "numpy" and self.spec.name != "numpy":
+                if source is None:  # lists and scalars: NumPy's dtype rules on every backend
+                    obj = np.asarray(obj)
+                host_dtype = _host_float_dtype(dtype)
+                if host_dtype is not None and obj.dtype.kind == "f" and obj.dtype != host_dtype:
+                    obj = obj.astype(host_dtype)  # cast before the transfer: float64 → float32 moves half the bytes
+                    copy = None if copy else copy  # the cast made a private array: sharing it is safe
+                return self.spec.from_host(self.module, self.xp, obj, dtype, self.device, copy)
+            self.check_array(obj, "the array")
+            if source is self.spec:
+                if copy:
+                    return self.xp.asarray(obj, dtype=dtype, copy=True)
+                return obj if dtype is None or obj.dtype == dtype else self.xp.astype(obj, dtype)
+            try:
+                shared = self.xp.from_dlpack(obj)
+            except Exception as exc:
+                raise TypeError(_transfer_hint(source.name, _device_name_of(obj, source), self)) from exc
+            if self.array_device_name(shared) != self.device_name:
+                raise TypeError(_transfer_hint(source.name, _device_name_of(obj, source), self))
             if copy:
-                return self.xp.asarray(obj, dtype=dtype, copy=True)
-            return obj if dtype is None or obj.dtype == dtype else self.xp.astype(obj, dtype)
-        try:
-            shared = self.xp.from_dlpack(obj)
-        except Exception as exc:  # noqa: BLE001 - each library raises its own type
-            raise TypeError(_transfer_hint(source, _foreign_device(source, obj), self)) from exc
-        if self.array_device_name(shared) != self.device_name:
-            raise TypeError(_transfer_hint(source, _foreign_device(source, obj), self))
-        if copy:
-            return self.xp.asarray(shared, dtype=dtype, copy=True)
-        return shared if dtype is None else self.xp.astype(shared, dtype)
+                return self.xp.asarray(shared, dtype=dtype, copy=True)
+            return shared if dtype is None else self.xp.astype(shared, dtype)
+
+    def scalar(self, value: Any, dtype: Any) -> Any:
+        """A 0-d array holding ``value`` on this device, made by one explicit transfer.
+
+        Make the Python numbers of a loop (learning rates, 1/m, ...) into device
+        scalars once, outside the loop: mixing Python scalars with JAX arrays is an
+        implicit host-to-device transfer on every use (refused under
+        ``jax.transfer_guard("disallow")``).
+
+        Parameters
+        ----------
+        value : float or int or bool
+        dtype : dtype
+            A dtype of this namespace (see :meth:`dtype`).
+        """
+        host = np.asarray(value, dtype=_host_float_dtype(dtype) or _host_dtype_of(dtype))
+        with self.on_device():
+            return self.spec.from_host(self.module, self.xp, host, dtype, self.device, None)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """The host (NumPy) version of an array of this backend; see :func:`backends.to_numpy`."""
@@ -220,13 +307,11 @@ class Backend:
 
     def synchronize(self, *arrays: Any) -> None:
         """Wait until queued work on the device (and on ``arrays``, for JAX) is done."""
-        if self.name == "cupy":
-            self.device.synchronize()
-        elif self.name == "torch" and self.is_gpu:
-            self.module.cuda.synchronize(self.device)
-        elif self.name == "jax":
-            for a in arrays:
-                a.block_until_ready()
+        self.spec.synchronize(self.device, self.module, arrays)
+
+    def describe(self) -> str:
+        """``"cpu"`` or ``"cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)"``."""
+        return describe_device(self.spec, self.module, self.device_name)
 
 
 def _host_float_dtype(dtype: Any) -> np.dtype | None:
@@ -237,60 +322,163 @@ def _host_float_dtype(dtype: Any) -> np.dtype | None:
     return np.dtype(name) if name in ("float32", "float64") else None
 
 
-def _transfer_hint(source: str, where: str, target: Backend) -> str:
+def _host_dtype_of(dtype: Any) -> np.dtype | None:
+    if dtype is None:
+        return None
+    name = getattr(dtype, "__name__", None) or str(dtype).rsplit(".", 1)[-1]
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return None
+
+
+def _transfer_hint(source: str, where: str, target: Backend, name: str = "x") -> str:
     return (
-        f"got a {source} array on {where}, but this network uses {target.name} on "
-        f"{target.device_name}; move it first with "
+        f"{name} is a {source} array on device {where!r}, but this network uses {target.name} on "
+        f"device {target.device_name!r}; move it explicitly first with "
         f"backends.to_device(x, {target.name!r}, device={target.device_name!r})"
     )
 
 
-def _library_of(x: Any) -> str | None:
-    """Registry name of the library that owns array ``x``, or None for non-arrays."""
+_NAMESPACE_SPECS: dict[str, LibrarySpec] = {}
+
+
+def _spec_of(x: Any) -> LibrarySpec | None:
+    """The spec of the library that owns array ``x``, or None for non-arrays."""
     if isinstance(x, np.ndarray):
-        return "numpy"
-    module = type(x).__module__.split(".")[0]
-    names = {"cupy": "cupy", "torch": "torch", "jax": "jax", "jaxlib": "jax", "array_api_strict": "array_api_strict"}
-    return names.get(module)
+        return LIBRARIES["numpy"]
+    if isinstance(x, (list, tuple, int, float, complex, bool, np.generic)) or x is None:
+        return None
+    for spec in (*LIBRARIES.values(), *_NAMESPACE_SPECS.values()):
+        if spec.is_array(x):
+            return spec
+    if hasattr(x, "__array_namespace__"):  # an Array API array of a namespace not selected yet
+        try:
+            spec = namespace_spec(x.__array_namespace__())
+        except TypeError:
+            return None
+        return spec if spec.is_array(x) else None
+    return None
 
 
-def _array_device(library: str, x: Any) -> Any:
-    if library == "cupy":
-        return f"cuda:{x.device.id}"
-    if library == "jax":
-        (dev,) = x.devices()
-        return "cpu" if dev.platform == "cpu" else f"cuda:{dev.id}"
-    if library == "array_api_strict":
-        name = repr(x.device).split("'")[1]
-        return "cpu" if name == "CPU_DEVICE" else name
-    if library == "torch":
-        return str(x.device)
-    return "cpu"
+def device_of(x: Any) -> Any:
+    """The device object of array ``x``, for ``device=`` arguments: the portable
+    ``x.device`` (array-api-compat's ``device``; dask and older libraries have no
+    ``.device`` attribute)."""
+    import array_api_compat
+
+    return array_api_compat.device(x)
 
 
-def _foreign_device(library: str, x: Any) -> str:
-    return _parse_device(_array_device(library, x))
+def _device_name_of(x: Any, spec: LibrarySpec | None = None) -> str:
+    import array_api_compat
+
+    spec = spec or _spec_of(x)
+    dev = array_api_compat.device(x)
+    return _parse_device(spec.device_name(dev) if spec is not None else dev)
 
 
-def _namespace(name: str, module: ModuleType) -> ModuleType:
-    if name in ("numpy", "cupy", "torch"):
-        import importlib
+def _generic_to_numpy(x: Any) -> np.ndarray:
+    """Host copy of an array of any namespace: DLPack, else ``__array__``, never object arrays."""
+    with contextlib.suppress(Exception):  # no DLPack, or not to the CPU: the array protocol below
+        return np.from_dlpack(x)
+    if hasattr(x, "__array__"):
+        out = np.asarray(x)
+        if out.dtype != object:
+            return out
+    msg = (
+        f"cannot copy a {type(x).__module__}.{type(x).__name__} to NumPy: it supports neither DLPack to the CPU "
+        "nor __array__ with a numeric dtype"
+    )
+    raise TypeError(msg)
 
-        return importlib.import_module(f"array_api_compat.{name}")
-    if name == "jax":
-        return module.numpy
-    return module
+
+def _namespace_label(xp: ModuleType) -> str:
+    name = xp.__name__
+    name = name.removeprefix("array_api_compat.")
+    return name.split(".")[0]
 
 
-def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
+def namespace_spec(xp: ModuleType) -> LibrarySpec:
+    """The spec of a registered library whose namespace is ``xp``, or a generic spec
+    built from the Array API (``__array_namespace_info__``, array-api-compat's
+    ``device``, DLPack) for any other namespace, e.g. ``array_api_compat.dask.array``.
+    """
+    import array_api_compat
+
+    for spec in LIBRARIES.values():
+        with contextlib.suppress(Exception):  # a check that cannot run is a no
+            if spec.is_namespace(xp):
+                return spec
+    if array_api_compat.is_dask_namespace(xp):
+        xp = importlib.import_module("array_api_compat.dask.array")
+    if xp.__name__ in _NAMESPACE_SPECS:
+        return _NAMESPACE_SPECS[xp.__name__]
+    if not hasattr(xp, "__array_namespace_info__"):
+        msg = f"{xp.__name__!r} is not an Array API namespace (no __array_namespace_info__); pass e.g. array_api_compat.<library>"
+        raise TypeError(msg)
+    label = _namespace_label(xp)
+
+    def is_array(x: Any) -> bool:
+        try:
+            return array_api_compat.array_namespace(x) is xp
+        except TypeError:
+            return False
+
+    def native_device(module: ModuleType, device: str) -> Any:
+        info = xp.__array_namespace_info__()
+        for dev in info.devices():
+            if _parse_device(str(dev)) == device:
+                return dev
+        return info.default_device()
+
+    def list_devices(module: ModuleType) -> list[str]:
+        info = xp.__array_namespace_info__()
+        default = _parse_device(str(info.default_device()))
+        return [default] + [d for d in (_parse_device(str(dev)) for dev in info.devices()) if d != default]
+
+    spec = LibrarySpec(
+        name=label,
+        module=xp.__name__,
+        install=f"the {label} package",
+        namespace=lambda module: xp,
+        is_namespace=lambda other: other is xp,
+        is_array=is_array,
+        native_device=native_device,
+        device_name=lambda dev: _parse_device(str(dev)),
+        to_numpy=_generic_to_numpy,
+        list_devices=list_devices,
+    )
+    _NAMESPACE_SPECS[xp.__name__] = spec
+    return spec
+
+
+def _backend_of_namespace_name(module_name: str, device: str) -> Backend:
+    return get_backend(importlib.import_module(module_name), device)
+
+
+def _namespace_backend(xp: ModuleType, device: Any) -> Backend:
+    spec = namespace_spec(xp)
+    if spec.name in LIBRARIES and LIBRARIES[spec.name] is spec:
+        return get_backend(spec.name, device)
+    xp = spec.namespace(xp)
+    _check_api_version(xp, spec.name)
+    resolved = _resolve_device(spec, xp, _parse_device(device))
+    return Backend(spec.name, xp, spec.native_device(xp, resolved), resolved, xp, spec)
+
+
+def get_backend(name: Any = "auto", device: Any = None) -> Backend:
     """Select an array library and device.
 
     Parameters
     ----------
-    name : str or Backend
+    name : str, Backend, namespace module or array
         ``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``, ``"array_api_strict"`` or
         ``"auto"`` (CuPy when a CUDA device is usable, else NumPy; ``device="cpu"``
         forces NumPy). A ``Backend`` is returned as is (moved to ``device`` if given).
+        Any other Array API namespace that array-api-compat supports can be passed
+        as its module (e.g. ``array_api_compat.dask.array`` or ``dask.array``), or
+        as an array to infer it from (its device is then the default).
     device : str, optional
         PyTorch-style device: ``"cpu"``, ``"gpu"`` / ``"cuda"`` (device 0),
         ``"cuda:N"``; array_api_strict also takes its own names (``"device1"``).
@@ -299,7 +487,8 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
     Notes
     -----
     Selecting ``"jax"`` switches on JAX's ``jax_enable_x64`` (a process-wide
-    setting) so that float64 networks hold float64 arrays.
+    setting) so that float64 networks hold float64 arrays. The namespace must
+    implement the Array API standard :data:`MIN_ARRAY_API_VERSION` (2024.12) or newer.
 
     Returns
     -------
@@ -309,29 +498,39 @@ def get_backend(name: str | Backend = "auto", device: Any = None) -> Backend:
     ------
     ValueError
         Unknown backend name (the message lists the known ones).
+    TypeError
+        A module that is not an Array API namespace.
     BackendUnavailableError
-        The library is not installed (the message names the extra to install), CuPy
-        has no usable GPU, or the backend lacks the requested device.
+        The library is not installed (the message names the extra to install), no
+        usable GPU (with the probe's reason), the backend lacks the requested device,
+        or its namespace is older than Array API 2024.12.
     """
     if isinstance(name, Backend):
-        return name if device is None else get_backend(name.name, device)
-    if isinstance(name, str):
-        name = name.strip().lower()
+        return name if device is None else get_backend(name.name if name.name in LIBRARIES else name.xp, device)
+    if isinstance(name, ModuleType):
+        return _namespace_backend(name, device)
+    if not isinstance(name, str):
+        import array_api_compat
+
+        if array_api_compat.is_array_api_obj(name) and not isinstance(name, (int, float, complex, bool)):
+            xp = array_api_compat.array_namespace(name)
+            return get_backend(xp, device if device is not None else _device_name_of(name))
+        msg = f"backend must be a name, a Backend, an Array API namespace module or an array; got {type(name).__name__}"
+        raise TypeError(msg)
+    name = name.strip().lower()
     wanted = _parse_device(device)
     if name == "auto":
         name = "cupy" if wanted != "cpu" and gpu_available("cupy") else "numpy"
         if name == "numpy" and wanted.startswith("cuda"):
-            raise _refuse_device("auto", wanted, ["cpu"])
+            raise _refuse_device("auto", False, wanted, ["cpu"], {})
     module = load_module(name)
-    if name == "jax":  # float64 networks need 64-bit JAX arrays (off by default in JAX)
-        module.config.update("jax_enable_x64", True)
-    resolved = _resolve_device(name, module, wanted)
+    spec = LIBRARIES[name]
+    spec.setup(module)
+    resolved = _resolve_device(spec, module, wanted)
+    xp = spec.namespace(module)
+    _check_api_version(xp, name)
     return Backend(
-        name=name,
-        xp=_namespace(name, module),
-        device=_native_device(name, module, resolved),
-        device_name=resolved,
-        module=module,
+        name=name, xp=xp, device=spec.native_device(module, resolved), device_name=resolved, module=module, spec=spec
     )
 
 
@@ -339,29 +538,22 @@ def _gib(n_bytes: int) -> str:
     return f"{n_bytes / 2**30:.1f} GiB"
 
 
-def describe_device(name: str, module: ModuleType, device: str) -> str:
+def describe_device(spec: LibrarySpec | str, module: ModuleType, device: str) -> str:
     """A person-readable label: ``"cpu"`` or ``"cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)"``.
 
     Falls back to the bare device string when the library cannot say more.
     """
+    if isinstance(spec, str):
+        spec = LIBRARIES[spec]
     if not device.startswith("cuda"):
         return device
-    index = int(device.split(":")[1])
     try:
-        if name == "cupy":
-            props = module.cuda.runtime.getDeviceProperties(index)
-            label, memory = props["name"], props["totalGlobalMem"]
-            label = label.decode() if isinstance(label, bytes) else label
-        elif name == "torch":
-            props = module.cuda.get_device_properties(index)
-            label, memory = props.name, props.total_memory
-        elif name == "jax":
-            dev = _native_device(name, module, device)
-            label, memory = dev.device_kind, (dev.memory_stats() or {}).get("bytes_limit", 0)
-        else:
-            return device
+        described = spec.describe(module, device)
     except Exception:  # noqa: BLE001 - a label is a courtesy; never fail on it
         return device
+    if described is None:
+        return device
+    label, memory = described
     return f"{device} ({label}, {_gib(memory)})" if memory else f"{device} ({label})"
 
 
@@ -380,24 +572,28 @@ class BackendStatus:
 
 
 def backend_status(name: str) -> BackendStatus:
-    """Installed / usable status, version, devices (with GPU name and memory in
+    """Installed / usable status, version, usable devices (with GPU name and memory in
     ``device_labels``) and the reason if unusable.
 
-    Importing the library is attempted (this is the one function that does so for
-    every backend it is asked about).
+    Importing the library is attempted, and each GPU is probed once per process
+    with a small kernel and a BLAS product: a GPU where they fail is not listed, and
+    ``reason`` says why.
     """
     spec = LIBRARIES.get(name)
     if spec is None:
         load_module(name)  # raises the ValueError listing the known names
+        raise AssertionError(name)  # pragma: no cover - load_module raised
     try:
         module = load_module(name)
     except BackendUnavailableError as exc:
         return BackendStatus(name, False, False, None, (), str(exc), spec.install)
-    devices = tuple(spec.list_devices(module))
-    reason = "" if devices else "installed, but no usable CUDA device was found"
+    devices, reasons = _usable_devices(spec, module)
+    reason = "; ".join(f"{d} unusable: {r}" for d, r in reasons.items())
+    if not devices:
+        reason = reason or "installed, but no usable CUDA device was found"
     version = getattr(module, "__version__", None)
-    labels = tuple(describe_device(name, module, d) for d in devices)
-    return BackendStatus(name, True, bool(devices), version, devices, reason, spec.install, labels)
+    labels = tuple(describe_device(spec, module, d) for d in devices)
+    return BackendStatus(name, True, bool(devices), version, tuple(devices), reason, spec.install, labels)
 
 
 def available_backends() -> list[str]:
@@ -406,49 +602,58 @@ def available_backends() -> list[str]:
 
 
 def gpu_available(name: str | None = None) -> bool:
-    """Whether a CUDA device is usable, through backend ``name`` or any GPU library.
+    """Whether a CUDA device is usable (a probe kernel and BLAS product succeed),
+    through backend ``name`` or any GPU library.
 
     Never raises: a missing library or a broken driver means ``False``.
     """
-    names = [name] if name else ["cupy", "torch", "jax"]
+    names = [name] if name else [n for n, spec in LIBRARIES.items() if spec.gpu]
     for lib in names:
         try:
             module = load_module(lib)
         except BackendUnavailableError:
             continue
-        if any(d.startswith("cuda") for d in LIBRARIES[lib].list_devices(module)):
+        devices, _ = _usable_devices(LIBRARIES[lib], module)
+        if any(d.startswith("cuda") for d in devices):
             return True
     return False
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """An array of any supported library on the host, as a NumPy array.
+    """An array of any Array API library on the host, as a NumPy array.
 
     Device arrays (CuPy, PyTorch on CUDA) are copied; NumPy arrays are returned as
     they are, and CPU arrays of PyTorch and JAX may come back as views sharing
     memory (JAX's read-only): use ``np.array(to_numpy(x))`` for a private,
-    writable copy. Nested lists are converted.
+    writable copy. Nested lists are converted. Arrays of other namespaces come
+    through DLPack or ``__array__``.
+
+    Raises
+    ------
+    TypeError
+        An object that neither DLPack nor ``__array__`` can give as a numeric
+        NumPy array (never a 0-d object array).
     """
-    library = _library_of(x)
-    if library == "cupy":
-        return x.get()
-    if library == "torch":
-        return x.detach().cpu().resolve_conj().numpy()
-    if library == "array_api_strict":
-        import array_api_strict
+    spec = _spec_of(x)
+    if spec is not None:
+        return spec.to_numpy(x)
+    if hasattr(x, "__dlpack__") or hasattr(x, "__array__"):
+        return _generic_to_numpy(x)
+    out = np.asarray(x)
+    if out.dtype == object:
+        msg = f"cannot convert a {type(x).__module__}.{type(x).__name__} to a numeric NumPy array"
+        raise TypeError(msg)
+    return out
 
-        return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
-    return np.asarray(x)
 
-
-def to_device(x: Any, backend: str | Backend, device: Any = None) -> Any:
-    """Move an array of any library onto ``backend`` (name or Backend) and device.
+def to_device(x: Any, backend: Any, device: Any = None) -> Any:
+    """Move an array of any library onto ``backend`` (name, Backend or namespace) and device.
 
     Uses DLPack when the two share a device, else a copy through host memory.
     The dtype is kept.
     """
     target = get_backend(backend, device)
-    if _library_of(x) == target.name and target.array_device_name(x) == target.device_name:
+    if target.owns(x) and target.array_device_name(x) == target.device_name:
         return x
     try:
         return target.asarray(x)

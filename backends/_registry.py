@@ -1,50 +1,65 @@
-"""The table of array libraries ffnn knows, and how to load each one lazily."""
+"""The registry of array libraries: one :class:`LibrarySpec` per library, loaded lazily.
+
+Everything that differs between libraries lives in a spec (see ``_libraries.py``);
+the rest of the package only reads specs, so supporting a library means adding one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
+from typing import Any
 
-__all__ = ["LibrarySpec", "LIBRARIES", "BackendUnavailableError", "load_module"]
+import numpy as np
+
+__all__ = ["LIBRARIES", "BackendUnavailableError", "LibrarySpec", "load_module", "register"]
+
+Restore = Callable[[], None]
 
 
 class BackendUnavailableError(RuntimeError):
     """A known backend cannot be used here (library missing, or no usable device)."""
 
 
-def _cupy_devices(cupy: ModuleType) -> list[str]:
-    try:
-        count = int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # noqa: BLE001 - any CUDA failure means "no usable device"
-        return []
-    return [f"cuda:{i}" for i in range(count)]
-
-
-def _torch_devices(torch: ModuleType) -> list[str]:
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return devices
-
-
-def _jax_devices(jax: ModuleType) -> list[str]:
-    devices = []
-    for dev in jax.devices():
-        kind = "cpu" if dev.platform == "cpu" else "cuda"
-        devices.append(f"{kind}:{dev.id}" if kind != "cpu" else "cpu")
-    return sorted(set(devices), key=devices.index)
-
-
-def _no_extra_devices(module: ModuleType) -> list[str]:
+def _cpu_only(module: ModuleType) -> list[str]:
     return ["cpu"]
+
+
+def _no_context(device: Any) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
+def _no_sync(device: Any, module: ModuleType, arrays: Sequence[Any]) -> None:
+    return None
+
+
+def _nothing_to_switch() -> tuple[list[str], Restore]:
+    return [], lambda: None
+
+
+def _no_label(module: ModuleType, device: str) -> tuple[str, int] | None:
+    return None
+
+
+def _usable(module: ModuleType, device: str) -> str:
+    return ""
+
+
+def _no_setup(module: ModuleType) -> None:
+    return None
+
+
+def _asarray_from_host(module: ModuleType, xp: ModuleType, host: np.ndarray, dtype: Any, device: Any, copy: Any) -> Any:
+    return xp.asarray(host, dtype=dtype, device=device, copy=copy)
 
 
 @dataclass(frozen=True)
 class LibrarySpec:
-    """One row of the registry.
+    """Everything ffnn needs to know about one array library.
 
     Attributes
     ----------
@@ -54,36 +69,72 @@ class LibrarySpec:
         The importable module of the array library.
     install : str
         What to install when the module is missing.
+    namespace : callable
+        ``namespace(module) -> xp``: the Array API namespace.
+    is_namespace : callable
+        ``is_namespace(xp) -> bool``: whether a namespace module is this library's
+        (array-api-compat's ``is_*_namespace``).
+    is_array : callable
+        ``is_array(x) -> bool``: whether ``x`` is an array of this library
+        (array-api-compat's ``is_*_array``).
+    native_device : callable
+        ``native_device(module, "cpu" | "cuda:N" | name) -> device object`` for
+        ``device=`` arguments.
+    device_name : callable
+        ``device_name(device_object) -> str``: the inverse, applied to
+        ``array_api_compat.device(x)``.
+    to_numpy : callable
+        ``to_numpy(x) -> numpy.ndarray`` on the host.
     list_devices : callable
-        ``list_devices(module) -> list[str]``: the devices usable now, as strings.
+        ``list_devices(module) -> list[str]``: devices present now, as strings.
+    probe : callable
+        ``probe(module, device) -> str``: ``""`` when real work succeeds on the
+        device (GPU libraries run a small kernel and a BLAS product), else the reason.
+    device_context : callable
+        ``device_context(device_object)``: context manager under which creations
+        and transfers land on that device (CuPy ignores ``device=``).
+    synchronize : callable
+        ``synchronize(device_object, module, arrays)``: wait for queued work.
+    describe : callable
+        ``describe(module, "cuda:N") -> (label, memory_bytes) | None``.
+    precision : callable
+        ``precision() -> (messages, restore)``: switch reduced-precision modes off.
+    setup : callable
+        ``setup(module)``: process-wide settings applied when a backend is selected.
+    from_host : callable
+        ``from_host(module, xp, numpy_array, dtype, device, copy) -> array``: an explicit
+        host-to-device transfer (JAX: ``jax.device_put``, which its transfer guard allows).
+    gpu : bool
+        Whether the library can place arrays on GPUs (``cuda:N`` devices).
     """
 
     name: str
     module: str
     install: str
-    list_devices: Callable[[ModuleType], list[str]]
+    namespace: Callable[[ModuleType], ModuleType]
+    is_namespace: Callable[[ModuleType], bool]
+    is_array: Callable[[Any], bool]
+    native_device: Callable[[ModuleType, str], Any]
+    device_name: Callable[[Any], str]
+    to_numpy: Callable[[Any], np.ndarray]
+    list_devices: Callable[[ModuleType], list[str]] = _cpu_only
+    probe: Callable[[ModuleType, str], str] = _usable
+    device_context: Callable[[Any], contextlib.AbstractContextManager[Any]] = _no_context
+    synchronize: Callable[[Any, ModuleType, Sequence[Any]], None] = _no_sync
+    describe: Callable[[ModuleType, str], tuple[str, int] | None] = _no_label
+    precision: Callable[[], tuple[list[str], Restore]] = _nothing_to_switch
+    setup: Callable[[ModuleType], None] = _no_setup
+    from_host: Callable[..., Any] = _asarray_from_host
+    gpu: bool = False
 
 
-LIBRARIES: dict[str, LibrarySpec] = {
-    spec.name: spec
-    for spec in (
-        LibrarySpec("numpy", "numpy", "pip install numpy", _no_extra_devices),
-        LibrarySpec(
-            "cupy",
-            "cupy",
-            "pip install 'ffnn[cuda12]' (CUDA 12) or 'ffnn[cuda13]' (CUDA 13)",
-            _cupy_devices,
-        ),
-        LibrarySpec("torch", "torch", "pip install 'ffnn[torch]'", _torch_devices),
-        LibrarySpec("jax", "jax", "pip install jax", _jax_devices),
-        LibrarySpec(
-            "array_api_strict",
-            "array_api_strict",
-            "pip install array-api-strict",
-            _no_extra_devices,
-        ),
-    )
-}
+LIBRARIES: dict[str, LibrarySpec] = {}
+
+
+def register(spec: LibrarySpec) -> LibrarySpec:
+    """Add (or replace) a library in the registry; returns the spec."""
+    LIBRARIES[spec.name] = spec
+    return spec
 
 
 def load_module(name: str) -> ModuleType:
@@ -99,20 +150,20 @@ def load_module(name: str) -> ModuleType:
     spec = LIBRARIES.get(name)
     if spec is None:
         known = ", ".join(["auto", *LIBRARIES])
-        msg = f"unknown backend {name!r}; known backends: {known}"
+        msg = f"unknown backend {name!r}; known backends: {known} (or pass an Array API namespace module or an array)"
         raise ValueError(msg)
     try:
         return importlib.import_module(spec.module)
     except ImportError as exc:
         msg = f"backend {name!r} needs the {spec.module!r} package, which is not installed: {spec.install}"
         raise BackendUnavailableError(msg) from exc
-    except Exception as exc:  # noqa: BLE001 - e.g. cupy built for another CUDA
+    except Exception as exc:
         msg = f"backend {name!r}: importing {spec.module!r} failed ({exc}); check its installation"
         raise BackendUnavailableError(msg) from exc
 
 
 def usable_devices(name: str) -> list[str]:
-    """Devices backend ``name`` can use now (empty if its library is missing)."""
+    """Devices backend ``name`` has now (empty if its library is missing)."""
     try:
         module = load_module(name)
     except BackendUnavailableError:
@@ -123,5 +174,3 @@ def usable_devices(name: str) -> list[str]:
 def installed(name: str) -> bool:
     """Whether the library of backend ``name`` can be found without importing it."""
     return importlib.util.find_spec(LIBRARIES[name].module) is not None
-
-

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import pytest
 
 from backends import Backend, backend_status, get_backend
@@ -14,12 +17,26 @@ MATRIX = [
     pytest.param(("torch", "cpu"), id="torch"),
     pytest.param(("jax", "cpu"), id="jax"),
     pytest.param(("cupy", "cuda:0"), id="cupy", marks=pytest.mark.gpu),
+    pytest.param(("torch", "cuda:0"), id="torch-cuda", marks=pytest.mark.gpu),
+    pytest.param(("jax", "cuda:0"), id="jax-gpu", marks=pytest.mark.gpu),
 ]
+
+# dask (through array_api_compat.dask.array) is not in the default matrix: ffnn reads
+# `x.device`, which dask arrays lack, and each test takes seconds (every bool()/float()
+# computes a task graph). FFNN_TEST_DASK=1 adds it, to check the library on it.
+if os.environ.get("FFNN_TEST_DASK") == "1":
+    MATRIX.append(pytest.param(("dask", None), id="dask"))
+
+# Backends given as an Array API namespace module rather than a registered name.
+NAMESPACE_BACKENDS = {"dask": "array_api_compat.dask.array"}
 
 
 def make_backend(name: str, device: str | None) -> Backend:
     """The backend on ``device``, or a skip naming why it cannot run here (the library
     is missing or unusable, or the CUDA device asked for does not exist)."""
+    if name in NAMESPACE_BACKENDS:
+        pytest.importorskip(name, reason=f"{name} not installed")
+        return get_backend(importlib.import_module(NAMESPACE_BACKENDS[name]), device)
     status = backend_status(name)
     if not status.usable:
         pytest.skip(f"{name} not usable here: {status.reason}")

@@ -135,7 +135,7 @@ def test_foreign_array_that_cannot_be_shared_is_refused() -> None:
     torch = pytest.importorskip("torch", reason="torch not installed")
     pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
     be = get_backend("array_api_strict", "device1")
-    with pytest.raises(TypeError, match="got a torch array on cpu.*backends.to_device"):
+    with pytest.raises(TypeError, match="a torch array on device 'cpu'.*backends.to_device"):
         be.asarray(torch.ones(2))
     assert to_numpy(to_device(torch.ones(2), be)).tolist() == [1.0, 1.0]
 
@@ -168,7 +168,9 @@ def test_device_labels_name_gpus() -> None:
     from backends._backend import describe_device
 
     fake_torch = types.SimpleNamespace(
-        cuda=types.SimpleNamespace(get_device_properties=lambda i: types.SimpleNamespace(name="Fake GPU", total_memory=2**31))
+        cuda=types.SimpleNamespace(
+            get_device_properties=lambda i: types.SimpleNamespace(name="Fake GPU", total_memory=2**31)
+        )
     )
     assert describe_device("torch", fake_torch, "cuda:0") == "cuda:0 (Fake GPU, 2.0 GiB)"
     assert describe_device("numpy", np, "cpu") == "cpu"
@@ -187,3 +189,305 @@ def test_asarray_casts_numpy_floats_and_never_aliases_with_copy(backend: backend
     same = backend.asarray(host, dtype=backend.dtype("float64"), copy=True)
     host[0, 0] = 42.0
     assert to_numpy(same)[0, 0] == 0.0  # copy=True: the caller's later writes do not show
+
+
+# -- specs: one per library ----------------------------------------------------------
+
+
+def test_a_library_is_one_spec() -> None:
+    """A new library is one registered spec: selection, placement, transfers and
+    synchronisation all read it (here a second name for NumPy with its own device name)."""
+    import dataclasses
+
+    from backends import LIBRARIES, register
+
+    calls: list[str] = []
+    spec = dataclasses.replace(
+        LIBRARIES["numpy"],
+        name="numpy_twin",
+        list_devices=lambda module: ["cpu"],
+        synchronize=lambda dev, module, arrays: calls.append("sync"),
+    )
+    register(spec)
+    try:
+        be = get_backend("numpy_twin")
+        x = be.asarray([[1.0, 2.0]])
+        assert be.owns(x) and be.array_device_name(x) == "cpu" and be.spec is spec
+        be.synchronize(x)
+        assert calls == ["sync"]
+        np.testing.assert_array_equal(to_numpy(to_device(x, be)), [[1.0, 2.0]])
+    finally:
+        del LIBRARIES["numpy_twin"]
+
+
+def test_backend_code_does_not_branch_on_library_names() -> None:
+    """Everything that differs between libraries lives in the specs (``_libraries.py``)."""
+    import inspect
+
+    from backends import _backend
+
+    source = inspect.getsource(_backend)
+    for library in ("cupy", "torch", "jax", "array_api_strict"):
+        assert f'== "{library}"' not in source and f"== '{library}'" not in source, library
+
+
+# -- CuPy on cuda:N: creations under the device's context -----------------------------
+
+
+class _RecordingCuda:
+    """A stand-in for cupy.cuda: Device(N) is a context manager that sets the current device."""
+
+    def __init__(self) -> None:
+        self.current = 0
+        cuda = self
+
+        class Device:
+            def __init__(self, index: int | None = None) -> None:
+                self.id = cuda.current if index is None else index
+
+            def __enter__(self) -> Device:  # noqa: PYI034 - a stand-in for cupy.cuda.Device
+                self._previous, cuda.current = cuda.current, self.id
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                cuda.current = self._previous
+
+            def synchronize(self) -> None:
+                cuda.synced.append(self.id)
+
+        self.Device = Device
+        self.synced: list[int] = []
+
+
+def test_cupy_creations_and_transfers_happen_under_the_devices_context() -> None:
+    """array-api-compat ignores ``device=`` for CuPy: every creation made through the
+    backend (and everything inside ``backend.on_device()``) must run with cuda:N current."""
+    import types
+
+    from backends import LIBRARIES, Backend
+
+    cuda = _RecordingCuda()
+    made_on: list[int] = []
+
+    def asarray(obj: object, dtype: object = None, device: object = None, copy: object = None) -> object:
+        made_on.append(cuda.current)
+        return np.asarray(obj)
+
+    def zeros(shape: tuple[int, ...], dtype: object = None, device: object = None) -> object:
+        made_on.append(cuda.current)
+        return np.zeros(shape)
+
+    fake_cupy = types.SimpleNamespace(cuda=cuda)
+    fake_xp = types.SimpleNamespace(asarray=asarray, zeros=zeros, float32="float32", __name__="fake_cupy_xp")
+    spec = LIBRARIES["cupy"]
+    be = Backend("cupy", fake_xp, spec.native_device(fake_cupy, "cuda:1"), "cuda:1", fake_cupy, spec)
+    be.asarray(np.ones(3), dtype="float32")
+    be.scalar(0.5, "float32")
+    with be.on_device():
+        fake_xp.zeros((2,), dtype="float32", device=be.device)
+    assert made_on == [1, 1, 1] and cuda.current == 0
+    be.synchronize()
+    assert cuda.synced == [1]
+
+
+# -- "usable GPU" means a kernel and a cuBLAS product ran ------------------------------
+
+
+def _fake_cupy_without_cublas() -> object:
+    import types
+
+    cuda = _RecordingCuda()
+    cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+
+    class FakeArray:
+        def __mul__(self, other: object) -> FakeArray:
+            return self
+
+        def sum(self) -> float:
+            return 240.0
+
+        def __matmul__(self, other: object) -> object:
+            raise RuntimeError("CuPy failed to load libcublas.so.12: cannot open shared object file")
+
+    return types.SimpleNamespace(
+        cuda=cuda, float32="float32", arange=lambda *a, **k: FakeArray(), ones=lambda *a, **k: FakeArray()
+    )
+
+
+def test_gpu_whose_blas_fails_is_not_usable_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backends import _backend, _registry
+
+    fake = _fake_cupy_without_cublas()
+    monkeypatch.setattr(_registry, "load_module", lambda name: fake if name == "cupy" else np)
+    monkeypatch.setattr(_backend, "load_module", _registry.load_module)
+    monkeypatch.setattr(_backend, "_PROBES", {})
+    status = backends.backend_status("cupy")
+    assert not status.usable and "libcublas" in status.reason and "cuda:0" in status.reason
+    assert backends.gpu_available("cupy") is False
+    with pytest.raises(BackendUnavailableError, match="no usable CUDA device.*libcublas.*backend='numpy'"):
+        get_backend("cupy")
+
+
+def test_cuda_extras_bring_the_cuda_libraries() -> None:
+    """CuPy wheels do not contain cuBLAS/NVRTC: the extras pull CuPy's ``ctk`` extra."""
+    import pathlib
+
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["cuda12"][0].startswith("cupy-cuda12x[ctk]")
+    assert extras["cuda13"][0].startswith("cupy-cuda13x[ctk]")
+
+
+# -- any Array API namespace -----------------------------------------------------------
+
+
+def test_backend_from_a_namespace_module_or_an_array() -> None:
+    import array_api_compat.numpy as compat_numpy
+
+    assert get_backend(compat_numpy).name == "numpy"
+    assert get_backend(np).name == "numpy"
+    assert get_backend(np.ones(2)).name == "numpy"
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    on1 = get_backend(strict.asarray([1.0], device=strict.Device("device1")))
+    assert (on1.name, on1.device_name) == ("array_api_strict", "device1")
+    with pytest.raises(TypeError, match="is not an Array API namespace"):
+        get_backend(subprocess)
+    with pytest.raises(TypeError, match="backend must be a name"):
+        get_backend(3.5)
+
+
+def test_dask_namespace_backend() -> None:
+    pytest.importorskip("dask", reason="dask not installed")
+    import copy
+
+    import array_api_compat.dask.array as dxp
+    import dask.array
+
+    be = get_backend(dask.array)
+    assert be.name == "dask" and be.xp is dxp and be.device_name == "cpu" and not be.is_gpu
+    assert get_backend(dxp) == be and copy.deepcopy(be) == be
+    x = be.asarray(np.arange(6.0).reshape(2, 3), dtype=be.dtype("float32"))
+    assert be.owns(x) and not be.owns(np.ones(2)) and be.array_device_name(x) == "cpu"
+    back = to_numpy(x)
+    assert isinstance(back, np.ndarray) and back.dtype == np.float32 and back.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert get_backend(x) == be
+    assert to_numpy(to_device(x, "numpy")).tolist() == back.tolist()
+    assert be.owns(to_device(np.ones(2), be))
+
+
+def test_to_numpy_refuses_objects_it_cannot_read() -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError, match="cannot convert a .*Opaque to a numeric NumPy array"):
+        to_numpy(Opaque())
+
+    class NoHostCopy:
+        """An Array API array whose namespace offers neither DLPack to the CPU nor __array__."""
+
+        def __array_namespace__(self, api_version: object = None) -> object:
+            import array_api_compat.numpy as xp
+
+            return xp
+
+    with pytest.raises(TypeError, match="cannot"):
+        to_numpy(NoHostCopy())
+
+
+def test_array_api_version_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    assert backends.MIN_ARRAY_API_VERSION == "2024.12"
+    with (
+        strict.ArrayAPIStrictFlags(api_version="2023.12"),
+        pytest.raises(BackendUnavailableError, match="declares Array API standard 2023.12.*needs 2024.12 or newer"),
+    ):
+        get_backend("array_api_strict")
+    assert get_backend("array_api_strict").xp.__array_api_version__ >= "2024.12"
+
+
+# -- arrays on a foreign device are refused, naming both devices -----------------------
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_array_on_a_foreign_device_is_refused(target: str) -> None:
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    if not backends.backend_status(target).usable:
+        pytest.skip(f"{target} not usable here")
+    be = get_backend(target, "cpu")
+    x = strict.asarray([[1.0, 2.0]], device=strict.Device("device1"))
+    hint = rf"X is a array_api_strict array on device 'device1', but this network uses {target} on device 'cpu'.*backends.to_device\(x, '{target}', device='cpu'\)"
+    with pytest.raises(TypeError, match=hint):
+        be.check_array(x, "X")
+    with pytest.raises(TypeError, match="device 'device1'.*backends.to_device"):
+        be.asarray(x)
+    moved = to_device(x, be)
+    assert be.owns(moved) and to_numpy(moved).tolist() == [[1.0, 2.0]]
+    be.check_array(strict.asarray([1.0]), "X")  # the CPU device is shared: accepted
+    be.check_array(np.ones(2), "X")  # host data is always accepted
+    be.check_array([[1.0]], "X")
+
+
+# -- device scalars, once -----------------------------------------------------------------
+
+
+def test_scalar_is_a_0d_array_on_the_device(backend: backends.Backend) -> None:
+    s = backend.scalar(0.25, backend.dtype("float32"))
+    assert backend.owns(s) and s.ndim == 0 and s.dtype == backend.dtype("float32")
+    assert backend.array_device_name(s) == backend.device_name and float(to_numpy(s)) == 0.25
+
+
+def test_jax_scalars_and_host_arrays_are_explicit_transfers() -> None:
+    status = backends.backend_status("jax")
+    if not status.usable:
+        pytest.skip(f"jax not usable here: {status.reason}")
+    import jax
+
+    be = get_backend("jax", "cpu")
+    with jax.transfer_guard("disallow"):
+        lr = be.scalar(0.5, be.dtype("float32"))
+        x = be.asarray(np.ones((2, 2)), dtype=be.dtype("float32"))
+        y = x * lr
+    assert to_numpy(y).tolist() == [[0.5, 0.5], [0.5, 0.5]]
+
+
+# -- thread pools ---------------------------------------------------------------------------
+
+
+def test_set_threads_limits_blas_and_torch() -> None:
+    code = (
+        "import torch, backends, threadpoolctl;"
+        "lines = backends.set_threads(1);"
+        "pools = backends.thread_pools();"
+        "assert torch.get_num_threads() == 1, torch.get_num_threads();"
+        "assert all(p['threads'] == 1 for p in pools), pools;"
+        "assert any(p['pool'] == 'torch intra-op' for p in pools);"
+        "assert any(p['api'] == 'blas' for p in pools), pools;"
+        "print(len(lines))"
+    )
+    pytest.importorskip("threadpoolctl", reason="threadpoolctl not installed")
+    pytest.importorskip("torch", reason="torch not installed")
+    import os
+    import pathlib
+
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_threads_refuses_bad_counts(bad: object) -> None:
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        backends.set_threads(bad)  # type: ignore[arg-type]
+
+
+def test_device_of_works_where_x_device_does_not() -> None:
+    """``backends.device_of`` is the portable ``x.device`` (dask arrays have no ``.device``)."""
+    da = pytest.importorskip("dask.array", reason="dask not installed")
+    x = da.ones(3)
+    assert not hasattr(x, "device") and backends.device_of(x) == "cpu"
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    on1 = strict.Device("device1")
+    assert backends.device_of(strict.asarray([1.0], device=on1)) == on1

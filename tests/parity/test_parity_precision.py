@@ -12,19 +12,47 @@ from backends import backend_status, get_backend
 from backends._precision import disable_reduced_precision, reduced_precision_disabled
 from tests.conftest import make_backend
 
+_FP32_PATHS = (
+    "backends",
+    "backends.cuda.matmul",
+    "backends.cudnn",
+    "backends.cudnn.conv",
+    "backends.cudnn.rnn",
+    "backends.mkldnn",
+    "backends.mkldnn.matmul",
+    "backends.mkldnn.conv",
+    "backends.mkldnn.rnn",
+)
+
+
+def _setting(torch: types.ModuleType, path: str) -> object:
+    obj = torch
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _fp32_state(torch: types.ModuleType) -> dict[str, str]:
+    return {path: _setting(torch, path).fp32_precision for path in _FP32_PATHS}
+
 
 @pytest.fixture
 def torch_settings():
-    """torch with TF32 allowed everywhere; the process's settings restored afterwards."""
+    """torch with TF32 allowed for CUDA matmuls and cuDNN through torch's newer
+    ``fp32_precision`` API (the one torch >= 2.9 recommends); the process's settings
+    restored afterwards."""
     torch = make_backend("torch", "cpu").module
-    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    saved = (torch.get_float32_matmul_precision(), cudnn.allow_tf32, matmul.allow_fp16_reduced_precision_reduction)
-    torch.set_float32_matmul_precision("high")
-    cudnn.allow_tf32 = True
+    if not isinstance(getattr(torch.backends, "fp32_precision", None), str):
+        pytest.skip(f"torch {torch.__version__} has no fp32_precision API")
+    matmul = torch.backends.cuda.matmul
+    saved = (_fp32_state(torch), matmul.allow_fp16_reduced_precision_reduction)
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
     matmul.allow_fp16_reduced_precision_reduction = True
     yield torch
-    torch.set_float32_matmul_precision(saved[0])
-    cudnn.allow_tf32, matmul.allow_fp16_reduced_precision_reduction = saved[1], saved[2]
+    for path, value in saved[0].items():
+        _setting(torch, path).fp32_precision = value
+    matmul.allow_fp16_reduced_precision_reduction = saved[1]
 
 
 def test_cpu_only_libraries_have_nothing_to_switch() -> None:
@@ -35,23 +63,64 @@ def test_cpu_only_libraries_have_nothing_to_switch() -> None:
 
 def test_torch_tf32_switched_off_and_restored(torch_settings) -> None:
     torch = torch_settings
-    assert torch.backends.cuda.matmul.allow_tf32
+    before = _fp32_state(torch)
+    assert before["backends.cuda.matmul"] == "tf32"
     with reduced_precision_disabled("torch", "numpy") as messages:
-        assert not torch.backends.cuda.matmul.allow_tf32
-        assert not torch.backends.cudnn.allow_tf32
+        assert set(_fp32_state(torch).values()) == {"ieee"}
         assert not torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
-        assert torch.get_float32_matmul_precision() == "highest"
-    assert len(messages) == 1 and "allow_tf32=False" in messages[0] and "'highest'" in messages[0]
-    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-    assert torch.get_float32_matmul_precision() == "high"
+    assert (
+        len(messages) == 1 and "TF32 off" in messages[0] and "torch.backends.cuda.matmul.fp32_precision" in messages[0]
+    )
+    assert _fp32_state(torch) == before
     assert torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
+
+
+def test_new_precision_api_set_by_the_user_does_not_break_the_switch(torch_settings) -> None:
+    """After ``torch.backends.fp32_precision = "ieee"`` torch refuses to read the legacy
+    TF32 flags (RuntimeError "mix of the legacy and new APIs"): the switch and a
+    whole backend comparison must only use the new API."""
+    from ffnn.testing import compare_backends
+
+    torch = torch_settings
+    torch.backends.fp32_precision = "ieee"
+    before = _fp32_state(torch)
+    with reduced_precision_disabled("torch") as messages:
+        assert set(_fp32_state(torch).values()) == {"ieee"}
+    assert "TF32 off" in messages[0] and _fp32_state(torch) == before
+    result = compare_backends(None, ("numpy", "torch:cpu"), steps=1)
+    assert result.passed and any("TF32 off" in line for line in result.precision)
+    assert _fp32_state(torch) == before
+
+
+def test_legacy_torch_flags_when_there_is_no_new_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch older than 2.9 (no fp32_precision) gets the legacy flags, and back."""
+    from backends import _precision
+
+    state = {"precision": "high"}
+    matmul = types.SimpleNamespace(
+        allow_tf32=True, allow_fp16_reduced_precision_reduction=True, allow_bf16_reduced_precision_reduction=True
+    )
+    old_torch = types.SimpleNamespace(
+        backends=types.SimpleNamespace(
+            cuda=types.SimpleNamespace(matmul=matmul), cudnn=types.SimpleNamespace(allow_tf32=True)
+        ),
+        get_float32_matmul_precision=lambda: state["precision"],
+        set_float32_matmul_precision=lambda value: state.update(precision=value),
+    )
+    monkeypatch.setattr(_precision, "load_module", lambda name: old_torch)
+    with reduced_precision_disabled("torch") as messages:
+        assert not matmul.allow_tf32 and not old_torch.backends.cudnn.allow_tf32
+        assert state["precision"] == "highest" and not matmul.allow_bf16_reduced_precision_reduction
+    assert "allow_tf32=False" in messages[0] and "'highest'" in messages[0]
+    assert matmul.allow_tf32 and old_torch.backends.cudnn.allow_tf32 and state["precision"] == "high"
+    assert matmul.allow_fp16_reduced_precision_reduction
 
 
 def test_disable_reduced_precision_is_permanent(torch_settings) -> None:
     torch = torch_settings
     messages = disable_reduced_precision(get_backend("torch", "cpu"))
     assert "TF32 off" in messages[0]
-    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert torch.backends.cuda.matmul.fp32_precision == "ieee" and torch.backends.cudnn.conv.fp32_precision == "ieee"
 
 
 @pytest.mark.parametrize("previous", [None, "1"])
@@ -87,10 +156,14 @@ def test_jax_matmul_precision_highest() -> None:
         pytest.skip(f"jax not usable here: {status.reason}")
     import jax
 
+    preallocate = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")
     before = jax.config.jax_default_matmul_precision
     with reduced_precision_disabled("jax") as messages:
         assert jax.config.jax_default_matmul_precision == "highest"
+        assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert "highest" in messages[0] and jax.config.jax_default_matmul_precision == before
+    assert any("XLA_PYTHON_CLIENT_PREALLOCATE=false" in line for line in messages)
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == preallocate
 
 
 def test_unknown_backend_is_refused() -> None:
