@@ -79,7 +79,7 @@ class SafeArchive:
             raise
         self._headers: dict[str, ArrayHeader] = {}
 
-    def __enter__(self) -> SafeArchive:
+    def __enter__(self) -> SafeArchive:  # noqa: PYI034 - a final class
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -115,9 +115,9 @@ class SafeArchive:
                 raise ArchiveError(f"truncated or corrupt: array {key!r} cannot be read ({exc})") from None
             except Exception as exc:  # zipfile and zlib report damage with many types
                 raise ArchiveError(f"truncated or corrupt: array {key!r} cannot be read ({_reason(exc)})") from exc
-        order = "F" if header.fortran_order else "C"
         flat = np.frombuffer(buffer, dtype=header.dtype)
-        return np.array(flat.reshape(header.shape, order=order), dtype=header.dtype.newbyteorder("="), order="C")
+        shaped = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
+        return np.ascontiguousarray(shaped.astype(header.dtype.newbyteorder("=")))
 
     def _open(self, key: str) -> IO[bytes]:
         try:

@@ -63,9 +63,7 @@ def check_target(path: str | os.PathLike[str], *, replace: bool | Callable[[str]
     return target
 
 
-def write_atomically(
-    path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], *, replace: bool = True
-) -> None:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], *, replace: bool = True) -> None:
     """Write the file at ``path`` through ``write(handle)`` so that it holds either its
     previous content or the complete new one, never a part.
 
@@ -231,7 +229,7 @@ def _naming(exc: OSError, target: str, directory: str) -> OSError:
     message = f"cannot write {target!r} (in the folder {directory!r}): {reason}"
     try:
         restated = type(exc)(message)
-    except Exception:
+    except TypeError:  # an OSError subclass with another constructor
         restated = OSError(message)
     restated.errno = exc.errno
     return restated

@@ -16,8 +16,8 @@ __all__ = [
     "METADATA_LIMIT",
     "USER_DEPTH",
     "SchemaError",
-    "checksum",
     "check_metadata",
+    "checksum",
     "parse_metadata",
 ]
 
@@ -291,4 +291,4 @@ def checksum(array: np.ndarray) -> str:
     """``"sha256:<hex>"`` of the array's values: its little-endian bytes in C order, so
     the digest depends on the values alone (not on the layout or byte order stored)."""
     canonical = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return f"{CHECKSUM}:{hashlib.sha256(memoryview(canonical).cast('B')).hexdigest()}"
+    return f"{CHECKSUM}:{hashlib.sha256(canonical.tobytes()).hexdigest()}"

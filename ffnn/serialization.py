@@ -216,7 +216,9 @@ def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dic
     try:
         text = json.dumps(meta, allow_nan=False).encode("utf-8")
     except ValueError as exc:
-        raise ValueError(f"cannot save: the optimizer or training state holds a NaN or infinite number ({exc})") from exc
+        raise ValueError(
+            f"cannot save: the optimizer or training state holds a NaN or infinite number ({exc})"
+        ) from exc
     if len(text) > METADATA_LIMIT:
         msg = f"cannot save: the metadata takes {len(text)} bytes as JSON, more than the {METADATA_LIMIT}-byte limit"
         raise ValueError(msg)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from ffnn import Dense, Network
 from ffnn.optimizers import Adam
