@@ -180,14 +180,13 @@ def _locked_temporary(target: str) -> tuple[IO[bytes], str]:
     directory = os.path.dirname(os.path.abspath(target))
     while True:
         fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
-        if fcntl is None:
-            return os.fdopen(fd, "wb"), temporary
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if _same_file(temporary, fd):
-                return os.fdopen(fd, "wb"), temporary
-        except OSError:
-            pass
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system: cleanups cannot lock (nor remove) it either
+            return os.fdopen(fd, "wb"), temporary
+        if fcntl is None or _same_file(temporary, fd):
+            return os.fdopen(fd, "wb"), temporary
         os.close(fd)  # a cleanup took the file between its creation and the lock: draw another
 
 
