@@ -227,9 +227,10 @@ def _pack(net: Network, *, include_optimizer: bool, user: dict[str, Any]) -> dic
 
 
 def _label(key: str) -> str:
-    """``param.2`` as "W^[2] (param.2)": the parameter an array key holds."""
+    """An array key with the parameter it belongs to: "W^[2] (param.2)", "optimizer.m.3 (of b^[2])"."""
     k = int(key.rsplit(".", 1)[1])
-    return f"{'Wb'[k % 2]}^[{k // 2 + 1}] ({key})"
+    parameter = f"{'Wb'[k % 2]}^[{k // 2 + 1}]"
+    return f"{parameter} ({key})" if key.startswith("param.") else f"{key} (of {parameter})"
 
 
 # ---------------------------------------------------------------------- reading

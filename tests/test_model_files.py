@@ -426,7 +426,12 @@ def test_saving_refuses_non_finite_values_so_every_file_saved_loads(tmp_path: Pa
     net.set_weights(weights)
     with pytest.raises(ValueError, match=r"cannot save: b\^\[2\] \(param.3\) holds NaN or infinite values"):
         net.save(tmp_path / "nan.npz")
-    assert os.listdir(tmp_path) == []
+    trained = full_model()
+    trained.optimizer.slots["v"][0][0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"cannot save: optimizer.v.0 \(of W\^\[1\]\) holds NaN or infinite"):
+        trained.save(tmp_path / "inf.npz")
+    trained.save(tmp_path / "bare.npz", include_optimizer=False)  # the parameters alone are finite
+    assert os.listdir(tmp_path) == ["bare.npz"]
 
 
 def leftover(path: Path) -> Path:
