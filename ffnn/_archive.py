@@ -58,8 +58,11 @@ class SafeArchive:
     encryption, a method in :data:`METHODS`, and sizes that fit in the file. Each
     array's .npy header is read (without pickle) and its declared shape and dtype
     must account for the member's size exactly; object dtypes are refused. Reading
-    an array then allocates only what its checked header declares and verifies the
-    zip CRC-32 of the whole member.
+    an array then takes only the bytes its checked header declares, as they arrive,
+    and verifies the zip CRC-32 of the whole member. Memory is thus bounded by the
+    file's size: equal to it for stored members (what np.savez writes), at most
+    :data:`MAX_DEFLATE_RATIO` times it for deflated ones, and only as far as their
+    data really inflates.
 
     Raises
     ------
@@ -104,11 +107,10 @@ class SafeArchive:
     def read(self, key: str) -> np.ndarray:
         """The array ``key``: native byte order, C-contiguous, writable, a copy of the file's bytes."""
         header = self.header(key)
-        buffer = bytearray(header.nbytes)
         with self._open(key) as member:
             try:
                 _skip(member, header.offset)
-                _fill(member, memoryview(buffer))
+                buffer = _read_exactly(member, header.nbytes)
                 if member.read(1):  # reading past the end also checks the zip CRC-32
                     raise ArchiveError("the member holds more bytes than it declares")
             except ArchiveError as exc:
@@ -234,14 +236,17 @@ def _skip(member: IO[bytes], count: int) -> None:
         raise ArchiveError("the member ends inside its header")
 
 
-def _fill(member: IO[bytes], view: memoryview) -> None:
-    done = 0
-    while done < len(view):
-        chunk = member.read(min(_CHUNK, len(view) - done))
+def _read_exactly(member: IO[bytes], count: int) -> bytearray:
+    """``count`` bytes of ``member``; memory grows only as data really arrives (a deflated
+    member that declares more than it inflates to is refused before its declared size is
+    allocated)."""
+    buffer = bytearray()
+    while len(buffer) < count:
+        chunk = member.read(min(_CHUNK, count - len(buffer)))
         if not chunk:
-            raise ArchiveError(f"the member ends after {done} of {len(view)} data bytes")
-        view[done : done + len(chunk)] = chunk
-        done += len(chunk)
+            raise ArchiveError(f"the member ends after {len(buffer)} of {count} data bytes")
+        buffer += chunk
+    return buffer
 
 
 def _reason(exc: BaseException) -> str:

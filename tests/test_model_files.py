@@ -303,6 +303,30 @@ def test_a_header_claiming_more_than_its_member_holds_allocates_nothing(model: P
     assert peak < 20 << 20
 
 
+def test_a_deflated_member_is_read_only_as_far_as_it_really_inflates(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    small(0).save(path, include_optimizer=False)
+    n_in = 10**6  # W^[1] becomes (40, 10**6): 320 MB declared, by a file of 400 kB
+    header = npy_header({"descr": "<f8", "fortran_order": False, "shape": (40, n_in)})
+    filler = random.Random(0).randbytes(400_000)  # incompressible: the ratio stays under deflate's limit
+    edit_meta(path, lambda m: m["architecture"]["layers"][0].update(n_in=n_in))
+    items = [(n, header + filler if n == "param.0.npy" else d) for n, d in members(path)]
+    write_members(path, items, method=zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    while data[entry + 46 : entry + 57] != b"param.0.npy":  # the central-directory entry of param.0
+        entry = data.find(b"PK\x01\x02", entry + 4)
+    data[entry + 24 : entry + 28] = (len(header) + 40 * n_in * 8).to_bytes(4, "little")  # the uncompressed size
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        refused(path, r"array 'param.0' cannot be read \(the member ends after 400000 of 320000000", metadata_too=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20
+
+
 def test_a_zip_directory_claiming_more_than_the_file_holds_is_refused(model: Path) -> None:
     data = bytearray(model.read_bytes())
     entry = data.find(b"PK\x01\x02")  # the first central-directory entry: sizes at +20 (compressed), +24
