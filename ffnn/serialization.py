@@ -7,21 +7,19 @@ rebuild it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import zipfile
-import zlib
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
 from backends import Backend, get_backend
 
+from ._archive import ArchiveError, SafeArchive
 from ._files import check_target, write_atomically
 from ._registry import Registry
+from ._schema import METADATA_LIMIT, USER_DEPTH, SchemaError, check_metadata, checksum, parse_metadata
 from ._types import Device, Params
 from ._version import __version__
 from .layers import Dense
@@ -120,11 +118,16 @@ def save(
     or during a fit, the training state (``training.best.<k>``) needed to resume;
     and ``metadata``, UTF-8 JSON with the format name and version, architecture,
     dtype, loss, optimizer configuration, training state and, under ``"user"``,
-    your own metadata. No pickled objects.
+    your own metadata, and a SHA-256 checksum of every array (verified by
+    :func:`load`). No pickled objects.
 
     The write is atomic: a temporary file beside the target is written, flushed to
-    disk, then renamed over it, so an interrupted save leaves any previous file
-    intact.
+    disk, then renamed over it, so an interrupted save (even ``kill -9``) leaves
+    any previous file intact; the temporary file a killed save leaves behind is
+    removed by the next save to the same path. Without ``overwrite`` the file is
+    created in one atomic step that fails if the path is taken meanwhile: of two
+    processes saving to the same new path at once, one writes its file and the
+    other gets FileExistsError.
 
     Parameters
     ----------
@@ -135,7 +138,8 @@ def save(
     metadata : dict, optional
         JSON-ready facts to keep with the model (class names, feature names,
         provenance…): a dict with string keys whose values are str, int, float
-        (finite), bool, None, lists/tuples and dicts of these. Read back by
+        (finite), bool, None, lists/tuples and dicts of these, nested at most 64
+        levels (a dict or list is one level). Read back by
         :func:`read_metadata` (key ``"user"``) and by :func:`load` as
         ``net.metadata``. Default: ``net.metadata``.
     overwrite : bool, default False
@@ -153,18 +157,26 @@ def save(
     TypeError
         ``metadata`` is not a dict, or holds something JSON cannot store (the
         message names where).
+    ValueError
+        ``metadata`` is nested too deeply or too large, or a parameter, optimizer
+        or training-state value is NaN or infinite (such a file could not be
+        loaded); nothing is written.
     FileExistsError
-        ``path`` exists and ``overwrite`` is False, or it is not an ffnn model file
-        (such a file is never overwritten).
+        ``path`` exists and ``overwrite`` is False (also when another process
+        creates it during the save), or it is not an ffnn model file (such a file
+        is never overwritten).
     IsADirectoryError
         ``path`` is a directory.
     FileNotFoundError
         The folder of ``path`` does not exist.
+    OSError
+        The folder cannot be written, the disk is full, …; the message names
+        ``path`` and its folder.
     """
     user = _user_metadata(net.metadata if metadata is None else metadata)
     target = check_target(path, replace=_not_a_model if overwrite else _keep)
     arrays = _pack(net, include_optimizer=include_optimizer, user=user)
-    write_atomically(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
+    write_atomically(target, lambda handle: np.savez(handle, **arrays), replace=overwrite)  # type: ignore[arg-type]
     return target
 
 
@@ -197,6 +209,9 @@ def _user_metadata(metadata: Any) -> dict[str, Any]:
 def _check_json(value: Any, where: str, parents: tuple[int, ...]) -> None:
     hint = "use str, int, float, bool, None, and lists and dicts of them (e.g. x.tolist() for NumPy values)"
     if isinstance(value, (dict, list, tuple)):
+        if len(parents) >= USER_DEPTH:
+            msg = f"{where} is nested more than {USER_DEPTH} levels deep, more than a model file keeps"
+            raise ValueError(msg)
         if id(value) in parents:
             msg = f"{where} contains itself; JSON cannot store a circular structure"
             raise TypeError(msg)
@@ -245,8 +260,32 @@ def _pack(net: _Saveable, *, include_optimizer: bool, user: dict[str, Any]) -> d
         meta["training"]["has_best_weights"] = state.best_weights is not None
         best = state.best_weights or []
         arrays.update({f"training.best.{k}": np.asarray(backend.to_numpy(a)) for k, a in enumerate(best)})
-    arrays[METADATA_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    for key, value in arrays.items():
+        if not np.isfinite(value).all():
+            msg = (
+                f"cannot save: {_label(key)} holds NaN or infinite values; a model file holds finite "
+                "numbers only (set finite weights, or reset the optimizer / training state)"
+            )
+            raise ValueError(msg)
+    meta["checksums"] = {key: checksum(value) for key, value in arrays.items()}
+    try:
+        text = json.dumps(meta, allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot save: the optimizer or training state holds a NaN or infinite number ({exc})"
+        ) from exc
+    if len(text) > METADATA_LIMIT:
+        msg = f"cannot save: the metadata takes {len(text)} bytes as JSON, more than the {METADATA_LIMIT}-byte limit"
+        raise ValueError(msg)
+    arrays[METADATA_KEY] = np.frombuffer(text, dtype=np.uint8)
     return arrays
+
+
+def _label(key: str) -> str:
+    """An array key with the parameter it belongs to: "W^[2] (param.2)", "optimizer.m.3 (of b^[2])"."""
+    k = int(key.rsplit(".", 1)[1])
+    parameter = f"{'Wb'[k % 2]}^[{k // 2 + 1}]"
+    return f"{parameter} ({key})" if key.startswith("param.") else f"{key} (of {parameter})"
 
 
 # ---------------------------------------------------------------------- reading
@@ -254,6 +293,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata of an ffnn model file (format, version, architecture, dtype,
     loss, optimizer, training state, and under ``"user"`` the metadata saved with the
     network: ``{}`` for files that have none), without building the network.
+
+    The metadata and every array header are checked as by :func:`load`; the array
+    values themselves (checksums, finiteness) are not read.
 
     Raises
     ------
@@ -284,10 +326,17 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
     FileNotFoundError
         No such file.
     ModelFileError
-        (a ValueError) The file is truncated or corrupt, holds pickled data, is an
-        .npz/.npy that is not an ffnn model, was written by a newer ffnn (a newer
-        format version), or its arrays do not match its architecture. The message
-        names the file and the problem.
+        (a ValueError) Anything else that is not a valid ffnn model: the path is a
+        directory, a device or a symbolic-link loop; the file is truncated or
+        corrupt (a zip CRC-32 or an array checksum fails), holds pickled data or
+        encrypted or unusually compressed members, is an .npz/.npy that is not an
+        ffnn model, was written by a newer ffnn (a newer format version); its
+        metadata has a field of the wrong type or range (negative counters,
+        non-finite numbers, nesting deeper than 65 levels); its arrays are not
+        exactly those the metadata describes, with the dtype and shape of the
+        architecture, or hold NaN or infinities. The message names the file and
+        the problem. Nothing larger than the file's members declare (and the
+        architecture needs) is allocated before the check.
     ValueError, BackendUnavailableError
         Unknown or unusable ``backend``/``device`` (as for :func:`backends.get_backend`).
     """
@@ -366,60 +415,93 @@ def _arrays(
     return out
 
 
-_UNREADABLE = (EOFError, OSError, zipfile.BadZipFile, zlib.error)
-
-
 def _read(name: str, *, check_version: bool, load_arrays: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata and (optionally) every other array of the file at ``name``."""
-    with open(name, "rb") as handle:
-        with _numpy_errors(
-            name,
-            pickled="not an ffnn model file: it holds pickled data or is not a NumPy archive",
-            damaged="truncated or corrupt, not a readable .npz archive",
-        ):
-            archive = np.load(handle, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{name}: not an ffnn model file: it is a single .npy array, not an .npz archive")
-        with archive:
-            if METADATA_KEY not in archive.files:
-                shown = ", ".join(archive.files[:5]) or "no arrays"
-                msg = f"{name}: not an ffnn model file: it has no {METADATA_KEY!r} entry (it holds {shown})"
-                raise ModelFileError(msg)
-            meta = _metadata(name, _entry(name, archive, METADATA_KEY), check_version=check_version)
-            keys = [k for k in archive.files if k != METADATA_KEY] if load_arrays else []
-            return meta, {key: _entry(name, archive, key) for key in keys}
+    """The checked metadata and (optionally) every array of the file at ``name``.
 
-
-def _entry(name: str, archive: Any, key: str) -> np.ndarray:
-    with _numpy_errors(
-        name,
-        pickled=f"array {key!r} holds pickled Python objects, which ffnn model files never do",
-        damaged=f"truncated or corrupt: array {key!r} cannot be read",
-    ):
-        return archive[key]
-
-
-@contextlib.contextmanager
-def _numpy_errors(name: str, *, pickled: str, damaged: str) -> Iterator[None]:
-    """Report NumPy's refusal of pickled data (a ValueError under ``allow_pickle=False``)
-    and its errors on damaged data as ModelFileError naming the file."""
+    One reader for every member (:class:`~ffnn._archive.SafeArchive`): the metadata
+    is parsed within bounds and type-checked field by field; the arrays it
+    describes must be exactly the archive's members, and each .npy header must
+    declare the dtype and shape the architecture needs before any array is read.
+    Arrays read are then checked against the checksums in the metadata (files
+    that have them) and must be finite. With ``check_version=False`` (is this an
+    ffnn model at all?) a newer format is recognised without reading further.
+    """
     try:
-        yield
-    except ValueError as exc:
-        raise ModelFileError(f"{name}: {pickled} ({exc}); ffnn never loads pickles") from exc
-    except _UNREADABLE as exc:
-        raise ModelFileError(f"{name}: {damaged} ({exc})") from exc
+        with SafeArchive(name) as archive:
+            if METADATA_KEY not in archive.keys:
+                shown = ", ".join(archive.keys[:5]) or "no arrays"
+                raise ArchiveError(f"not an ffnn model file: it has no {METADATA_KEY!r} entry (it holds {shown})")
+            meta = _metadata(name, _metadata_bytes(archive), check_version=check_version)
+            if meta["format_version"] > FORMAT_VERSION:
+                return meta, {}
+            expected = _expected_arrays(name, meta)
+            for key in archive.keys:
+                if key != METADATA_KEY and key not in expected:
+                    raise ArchiveError(f"unexpected array {key!r}: the metadata describes no such entry")
+            for key, shape in expected.items():
+                _check_header(archive, key, shape, meta["dtype"])
+            if not load_arrays:
+                return meta, {}
+            arrays = {key: archive.read(key) for key in expected}
+    except ArchiveError as exc:
+        raise ModelFileError(f"{name}: {exc}") from None
+    _check_values(name, meta, arrays)
+    return meta, arrays
 
 
-def _metadata(name: str, raw: np.ndarray, *, check_version: bool) -> dict[str, Any]:
+def _metadata_bytes(archive: SafeArchive) -> bytes:
+    header = archive.header(METADATA_KEY)
+    if header.dtype != np.uint8 or len(header.shape) != 1 or header.nbytes > METADATA_LIMIT:
+        found = f"{header.describe()}" if header.nbytes <= METADATA_LIMIT else f"{header.nbytes} bytes"
+        msg = f"the {METADATA_KEY!r} entry is not valid JSON metadata (expected UTF-8 bytes, got {found})"
+        raise ArchiveError(msg)
+    return archive.read(METADATA_KEY).tobytes()
+
+
+def _expected_arrays(name: str, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Every array the metadata says the file holds, with its shape."""
+    shapes = [s for la in meta["architecture"]["layers"] for s in ((la["n_out"], la["n_in"]), (la["n_out"], 1))]
+    prefixes = ["param"]
+    info, training = meta["optimizer"], meta["training"]
+    if info is not None and info["has_state"]:
+        try:
+            slots = optimizer_from_config(info["config"]).slot_names
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ModelFileError(f"{name}: the optimizer or training state is invalid ({exc})") from exc
+        prefixes += [f"optimizer.{slot}" for slot in slots]
+    if training is not None and training["has_best_weights"]:
+        prefixes.append("training.best")
+    return {f"{prefix}.{k}": shape for prefix in prefixes for k, shape in enumerate(shapes)}
+
+
+def _check_header(archive: SafeArchive, key: str, shape: tuple[int, ...], dtype: str) -> None:
+    if key not in archive.keys:
+        raise ArchiveError(f"array {key!r} is missing")
+    header = archive.header(key)
+    if header.dtype.newbyteorder("=") != np.dtype(dtype) or header.shape != shape:
+        raise ArchiveError(f"array {key!r} is {header.describe()}, the architecture needs {dtype}{list(shape)}")
+
+
+def _check_values(name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Each array matches its recorded checksum (when the file has them) and is finite."""
+    sums = meta.get("checksums")
+    if sums is not None and set(sums) != set(arrays):
+        differ = sorted(set(sums) ^ set(arrays))
+        raise ModelFileError(f"{name}: corrupt: the checksums do not list the arrays of the file ({', '.join(differ)})")
+    for key, value in arrays.items():
+        if sums is not None and checksum(value) != sums[key]:
+            msg = f"{name}: corrupt: array {key!r} does not match its checksum (damaged, or swapped with another)"
+            raise ModelFileError(msg)
+        if not np.isfinite(value).all():
+            msg = f"{name}: array {key!r} holds NaN or infinite values; ffnn model files hold finite numbers only"
+            raise ModelFileError(msg)
+
+
+def _metadata(name: str, raw: bytes, *, check_version: bool) -> dict[str, Any]:
     try:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"expected UTF-8 bytes, got {raw.dtype}{list(raw.shape)}")
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:  # includes JSON and Unicode decoding errors
-        raise ModelFileError(f"{name}: the {METADATA_KEY!r} entry is not valid JSON metadata ({exc})") from exc
+        meta = parse_metadata(raw)
+    except SchemaError as exc:
+        raise ModelFileError(f"{name}: the {METADATA_KEY!r} entry is not valid JSON metadata ({exc})") from None
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{name}: not an ffnn model file (format {meta.get('format')!r}, expected {FORMAT!r})")
     version = meta.get("format_version")
@@ -431,4 +513,9 @@ def _metadata(name: str, raw: np.ndarray, *, check_version: bool) -> dict[str, A
             f"reads versions up to {FORMAT_VERSION}: upgrade ffnn to load it"
         )
         raise ModelFileError(msg)
+    if version <= FORMAT_VERSION:
+        try:
+            check_metadata(meta)
+        except SchemaError as exc:
+            raise ModelFileError(f"{name}: {exc}") from None
     return meta
