@@ -21,24 +21,25 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ._registry import Registry
 
 __all__ = [
-    "Activation",
-    "ReLU",
-    "Sigmoid",
-    "Tanh",
-    "Softmax",
-    "Linear",
-    "LeakyReLU",
-    "ELU",
-    "Softplus",
-    "SiLU",
-    "GELUTanh",
-    "get_activation",
     "ACTIVATIONS",
+    "ELU",
+    "Activation",
+    "GELUTanh",
+    "LeakyReLU",
+    "Linear",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "get_activation",
 ]
 
 
@@ -434,7 +435,7 @@ def get_activation(spec: str | Mapping[str, Any] | Activation) -> Activation:
         name = params.pop("name", None)
         if not isinstance(name, str):
             msg = f"an activation config needs a 'name' string, got {spec!r}"
-            raise ValueError(msg)
+            raise TypeError(msg)
         return _build(name, params, spec)
     if isinstance(spec, str) and "(" in spec:
         match = _SPEC.match(spec)

@@ -13,7 +13,7 @@ from backends import get_backend
 from .gradcheck import numerical_partial
 from .network import Network
 
-__all__ = ["ExplainedGradient", "ChainFactor", "explain_gradient"]
+__all__ = ["ChainFactor", "ExplainedGradient", "explain_gradient"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,10 @@ class ExplainedGradient:
         m = len(self.per_example)
         shown = min(m, self.max_examples)
         head = [
-            f"dJ/dθ for θ = {self.parameter} (ffnn, 0-based) = {self.h_parameter} (seed H, whose z = Wᵀa + b: "
-            f"H's w^[l]_{{i,j}} is ffnn's W^[l][j−1, i−1])",
+            (
+                f"dJ/dθ for θ = {self.parameter} (ffnn, 0-based) = {self.h_parameter} (seed H, whose z = Wᵀa + b: "
+                f"H's w^[l]_{{i,j}} is ffnn's W^[l][j−1, i−1])"
+            ),
             f"H's chain, per example e (MATH.md §7); {shown} of {m} examples shown",
         ]
         labels = [f.label for f in self.factors] + ["product"]

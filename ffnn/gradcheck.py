@@ -16,7 +16,7 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["gradcheck", "GradcheckResult", "numerical_partial"]
+__all__ = ["GradcheckResult", "gradcheck", "numerical_partial"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class GradcheckResult:
         """The largest error over all layers."""
         return max(self.per_layer)
 
-    def __iter__(self):  # noqa: ANN204 - lets `for err in result` read per_layer
+    def __iter__(self):
         return iter(self.per_layer)
 
     def __len__(self) -> int:
@@ -197,8 +197,8 @@ def gradcheck(
                 indices = [indices[i] for i in chosen]
             for idx in indices:
                 numeric = _partial(check, x, y, l, name, idx, eps)
-                err = abs(analytic[idx] - numeric) / max(abs(analytic[idx]) + abs(numeric), floor)
-                worst = max(worst, float(err))
+                bp = float(analytic[idx])
+                worst = max(worst, abs(bp - numeric) / max(abs(bp) + abs(numeric), floor))
             n_checked += len(indices)
         per_layer.append(worst)
     return GradcheckResult(per_layer=per_layer, n_checked=n_checked, eps=eps)

@@ -14,26 +14,27 @@ diag(a) v = a ⊙ v; the last is why no training rule ever builds a diagonal mat
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .activations import Activation, get_activation
 from .losses import Loss, example_scale, get_loss
 from .network import Network
 
 __all__ = [
-    "diag",
-    "vec",
-    "unary_jacobian",
-    "binary_jacobians",
     "activation_jacobian",
     "batch_activation_jacobian",
-    "dense_jacobians",
-    "dense_activation_jacobians",
     "batch_dense_jacobians",
-    "neuron_jacobians",
-    "loss_split_jacobians",
+    "binary_jacobians",
     "cost_jacobian",
+    "dense_activation_jacobians",
+    "dense_jacobians",
+    "diag",
+    "loss_split_jacobians",
     "network_input_jacobian",
+    "neuron_jacobians",
+    "unary_jacobian",
+    "vec",
 ]
 
 
@@ -122,7 +123,7 @@ def batch_activation_jacobian(activation: str | Activation, A: Any, Z: Any = Non
     vec(dJ/dZ) = Jᵀ vec(dJ/dA) is what P1 (17)/(18) and P2 compute column by column.
     """
     g = get_activation(activation)
-    n, m = A.shape
+    m = A.shape[1]
     blocks = xp.stack([g.jacobian(A[:, i], None if Z is None else Z[:, i], xp=xp) for i in range(m)])
     return _block_diagonal(blocks, xp=xp)
 

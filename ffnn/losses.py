@@ -17,15 +17,15 @@ from typing import Any
 from ._registry import Registry
 
 __all__ = [
-    "Loss",
-    "MeanSquaredError",
+    "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
-    "get_loss",
-    "LOSSES",
-    "clamp_probability",
+    "Loss",
+    "MeanSquaredError",
     "check_cross_entropy_targets",
+    "clamp_probability",
     "example_scale",
+    "get_loss",
 ]
 
 

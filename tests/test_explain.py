@@ -22,9 +22,9 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 PARAMS = [
-    dict(layer=1, row=2, col=1), dict(layer=1, row=0, bias=True),
-    dict(layer=2, row=1, col=3), dict(layer=2, row=2, bias=True),
-    dict(layer=3, row=0, col=2), dict(layer=3, row=0, bias=True),
+    {"layer": 1, "row": 2, "col": 1}, {"layer": 1, "row": 0, "bias": True},
+    {"layer": 2, "row": 1, "col": 3}, {"layer": 2, "row": 2, "bias": True},
+    {"layer": 3, "row": 0, "col": 2}, {"layer": 3, "row": 0, "bias": True},
 ]
 
 
@@ -95,10 +95,10 @@ def test_other_architectures_are_refused(layers: list, loss: str, pattern: str) 
 @pytest.mark.parametrize(
     ("kw", "pattern"),
     [
-        (dict(layer=0), "layer must be the seeds' l in 1..3, got 0"),
-        (dict(layer=4), "layer must be the seeds' l in 1..3, got 4"),
-        (dict(layer=1, row=4, col=0), r"index \(4, 0\) is outside W\^\[1\] of shape \(4, 3\)"),
-        (dict(layer=3, row=1, bias=True), r"index \(1,\) is outside b\^\[3\] of shape \(1,\)"),
+        ({"layer": 0}, "layer must be the seeds' l in 1..3, got 0"),
+        ({"layer": 4}, "layer must be the seeds' l in 1..3, got 4"),
+        ({"layer": 1, "row": 4, "col": 0}, r"index \(4, 0\) is outside W\^\[1\] of shape \(4, 3\)"),
+        ({"layer": 3, "row": 1, "bias": True}, r"index \(1,\) is outside b\^\[3\] of shape \(1,\)"),
     ],
 )
 def test_bad_parameter_choice(kw: dict, pattern: str) -> None:

@@ -72,7 +72,7 @@ def test_softmax_jacobian_structure(backend: Backend) -> None:
 
 
 # ---------------------------------------------------------------- the rest of L6
-def _fd_jacobian(f, x: np.ndarray, backend: Backend, h: float = 1e-6) -> np.ndarray:  # noqa: ANN001
+def _fd_jacobian(f, x: np.ndarray, backend: Backend, h: float = 1e-6) -> np.ndarray:
     """Central-difference Jacobian of the array function f at x (any shape in, any out):
     rows follow f's output flattened row-major, columns x flattened row-major."""
     cols = []
@@ -159,7 +159,7 @@ def test_neuron_over_a_mini_batch(backend: Backend, activation: str) -> None:
     g = ffnn.get_activation(activation)
     out = jacobians.neuron_jacobians(X, w, b, activation=activation, xp=xp)
 
-    def a_of(Xb, wb, bb):  # noqa: ANN001, ANN202
+    def a_of(Xb, wb, bb):
         return g.forward(xp.reshape(Xb @ wb + bb, (1, -1)), xp=xp)[0, :]
 
     assert_allclose(out["z_w"], _fd_jacobian(lambda t: X @ t + b, w_h, backend), rtol=1e-8)
@@ -196,7 +196,7 @@ def test_dense_layer_with_activation(backend: Backend, activation: str) -> None:
     g = ffnn.get_activation(activation)
     J = jacobians.dense_activation_jacobians(W, b, x, activation, xp=xp)
 
-    def a_of(Wt, bt, xt):  # noqa: ANN001, ANN202
+    def a_of(Wt, bt, xt):
         return g.forward(xp.reshape(Wt @ xt + bt, (-1, 1)), xp=xp)[:, 0]
 
     assert_allclose(J["W"], _fd_jacobian(lambda t: a_of(t, b, x), W_h, backend), rtol=1e-7, atol=1e-10)
@@ -221,7 +221,7 @@ def test_bias_sum_and_batch_dense_rules_over_a_mini_batch(backend: Backend) -> N
     W_h, b_h, X_h = rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(4, m))
     W, b, X = backend.asarray(W_h), backend.asarray(b_h), backend.asarray(X_h)
     J = jacobians.batch_dense_jacobians(W, X, xp=xp)
-    vecZ = lambda Wt, bt, Xt: jacobians.vec(Wt @ Xt + xp.reshape(bt, (3, 1)), xp=xp)  # noqa: E731
+    vecZ = lambda Wt, bt, Xt: jacobians.vec(Wt @ Xt + xp.reshape(bt, (3, 1)), xp=xp)
     assert_allclose(J["b"], _fd_jacobian(lambda t: vecZ(W, t, X), b_h[:, 0], backend), rtol=1e-8, atol=1e-10)
     assert_allclose(J["W"], _fd_jacobian(lambda t: vecZ(t, b, X), W_h, backend), rtol=1e-8, atol=1e-10)
     XT = X_h.T.copy()  # vec(X) stacks examples: the finite differences run over Xᵀ row-major
@@ -251,7 +251,7 @@ def test_loss_split_into_two_factors(backend: Backend, loss: str, n_out: int) ->
     dJ_dJ0, dJ0_dy = jacobians.loss_split_jacobians(loss, A, Y, xp=xp)
     assert_allclose(dJ_dJ0, np.full((1, N), 1 / N), rtol=0, atol=0)
     assert tuple(dJ0_dy.shape) == (N, n_out * N)
-    per_example = lambda t: xp.stack([f.cost(t[:, i : i + 1], Y[:, i : i + 1], xp=xp) for i in range(N)])  # noqa: E731
+    per_example = lambda t: xp.stack([f.cost(t[:, i : i + 1], Y[:, i : i + 1], xp=xp) for i in range(N)])
     # J0^(i) = 1·cost of example i alone (cost of one column is J0 with m = 1): no 1/N inside
     numeric = _fd_jacobian(lambda t: per_example(xp.reshape(t, (N, n_out)).T), A_h.T.copy(), backend)
     assert_allclose(dJ0_dy, numeric, rtol=1e-7, atol=1e-9)
@@ -291,5 +291,5 @@ def test_network_input_jacobian_with_e_activations(backend: Backend, hidden: str
     assert_allclose(J, numeric.reshape(2, 3), rtol=1e-6, atol=1e-9)
 
 
-def xp_row(t, backend: Backend):  # noqa: ANN001, ANN201
+def xp_row(t, backend: Backend):
     return backend.xp.reshape(t, (1, -1))

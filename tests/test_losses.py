@@ -43,7 +43,7 @@ LOSSES = ["mse", "binary_crossentropy", "categorical_crossentropy"]
 
 @pytest.mark.parametrize("name", LOSSES)
 def test_cost_matches_formula(backend: Backend, name: str) -> None:
-    Z, A, Y = _data(name)
+    _, A, Y = _data(name)
     J = get_loss(name).cost(backend.asarray(A), backend.asarray(Y), xp=backend.xp)
     assert tuple(J.shape) == ()
     assert float(J) == pytest.approx(_reference_cost(name, A, Y), rel=1e-12)
@@ -114,7 +114,7 @@ def _weights(m: int = M) -> np.ndarray:
     return np.random.default_rng(8).uniform(0.2, 3.0, size=(1, m))
 
 
-def _fd_gradient(f, X: np.ndarray, backend: Backend, h: float = 1e-6) -> np.ndarray:  # noqa: ANN001
+def _fd_gradient(f, X: np.ndarray, backend: Backend, h: float = 1e-6) -> np.ndarray:
     """Central differences of the scalar f(backend array) with respect to every entry of X."""
     out = np.zeros_like(X)
     for idx in np.ndindex(X.shape):
