@@ -23,6 +23,7 @@ __all__ = [
     "Loss",
     "MeanSquaredError",
     "check_cross_entropy_targets",
+    "check_sample_weights",
     "clamp_probability",
     "example_scale",
     "get_loss",
@@ -92,6 +93,32 @@ def check_cross_entropy_targets(Y: Any, /, *, xp: Any, loss: str = "categorical_
                 f"give each example a class label, a one-hot row or a probability row"
             )
             raise ValueError(msg)
+
+
+def check_sample_weights(weights: Any, m: int, /, *, xp: Any) -> None:
+    """Refuse example weights the weighted cost J = Σ_i s_i J0^(i) / Σ_i s_i cannot use.
+
+    ``weights`` must be a (1, m) row (the layout every cost takes) of finite,
+    non-negative values with a positive sum. Reads the device once (validation, never
+    per batch).
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, a negative or non-finite weight (naming the first example), or
+        weights that are all zero.
+    """
+    if tuple(weights.shape) != (1, m):
+        msg = f"sample weights must have one value per example, shape (1, {m}), got {tuple(weights.shape)}"
+        raise ValueError(msg)
+    bad = (weights < 0) | ~xp.isfinite(weights)
+    if bool(xp.any(bad)):
+        i = int(xp.argmax(xp.astype(bad[0, :], xp.int32)))
+        msg = f"sample weights must be finite and non-negative, but example {i} has {float(weights[0, i])}"
+        raise ValueError(msg)
+    if not bool(xp.sum(weights) > 0):
+        msg = "sample weights are all zero, so the weighted cost Σ s_i J0^(i) / Σ s_i is undefined; give some example a positive weight"
+        raise ValueError(msg)
 
 
 class Loss:

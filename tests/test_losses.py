@@ -234,3 +234,25 @@ def test_cross_entropy_targets_accepted(backend: Backend, loss: str, Y: list) ->
     from ffnn.losses import check_cross_entropy_targets
 
     check_cross_entropy_targets(backend.asarray(Y), xp=backend.xp, loss=loss)
+
+
+@pytest.mark.parametrize(
+    ("weights", "pattern"),
+    [
+        ([[1.0, 2.0]], r"one value per example, shape \(1, 3\), got \(1, 2\)"),
+        ([[1.0, -2.0, 1.0]], "finite and non-negative, but example 1 has -2.0"),
+        ([[1.0, 1.0, float("nan")]], "finite and non-negative, but example 2 has nan"),
+        ([[0.0, 0.0, 0.0]], "sample weights are all zero"),
+    ],
+)
+def test_bad_sample_weights_refused(backend: Backend, weights: list, pattern: str) -> None:
+    from ffnn.losses import check_sample_weights
+
+    with pytest.raises(ValueError, match=pattern):
+        check_sample_weights(backend.asarray(weights), 3, xp=backend.xp)
+
+
+def test_good_sample_weights_accepted(backend: Backend) -> None:
+    from ffnn.losses import check_sample_weights
+
+    check_sample_weights(backend.asarray([[0.0, 2.5, 1.0]]), 3, xp=backend.xp)
