@@ -1,17 +1,46 @@
-"""Activation functions g: forward P2 (1)(3)(5)(7), backward P2 (2)(4)(6)(8), Jacobians (L6).
+"""Activation functions g: forward P2 (1)(3)(5)(7) and E (1)–(6), backward P2 (2)(4)(6)(8)
+and E, Jacobians (L6).
 
-Arrays use the seeds' layout: one example per COLUMN, shape (n, m). Every backward
-rule needs only the cached output ``A`` (MATH.md §5), so the forward pass caches A
-and never Z.
+Arrays use the seeds' layout: one example per COLUMN, shape (n, m). The backward rule
+of every activation of P2, and of leaky ReLU, ELU and softplus (E), needs only the
+cached output ``A`` (MATH.md §5, §9). SiLU and GELU need Z as well: they set
+``needs_z = True`` and the layer caches Z^[l] for them only.
+
+Protocol (what a layer calls):
+
+- ``forward(Z, *, xp) -> A``
+- ``backward(dA, A, Z=None, *, xp) -> dZ`` and ``backward_in_place(dA, A, Z=None, *, xp)``
+  (may overwrite ``dA``); ``Z`` is required when ``needs_z`` is True and ignored otherwise.
+- ``derivative(A, Z=None, *, xp)`` (element-wise g'(z)), ``jacobian(a, z=None, *, xp)``.
+- ``name`` (registry name), ``spec`` (name with its parameters, e.g.
+  ``"leaky_relu(alpha=0.2)"``, accepted back by :func:`get_activation`) and
+  ``get_config()`` (a JSON-ready dict, also accepted back).
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from ._registry import Registry
 
-__all__ = ["Activation", "ReLU", "Sigmoid", "Tanh", "Softmax", "Linear", "get_activation", "ACTIVATIONS"]
+__all__ = [
+    "ACTIVATIONS",
+    "ELU",
+    "Activation",
+    "GELUTanh",
+    "LeakyReLU",
+    "Linear",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "get_activation",
+]
 
 
 class Activation:
@@ -19,20 +48,31 @@ class Activation:
 
     Subclasses implement :meth:`forward` and :meth:`backward`, and either
     :meth:`derivative` (element-wise g) or :meth:`jacobian` (coupled g, softmax).
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    elementwise : bool
+        g acts on each entry alone, so ∂a/∂z = diag(g'(z)) (L6).
+    needs_z : bool
+        backward needs Z^[l] besides A^[l] (MATH.md §9): the layer must cache Z.
     """
 
     name: str = ""
     elementwise: bool = True
+    needs_z: bool = False
 
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
         """A = g(Z), shape (n, m) → (n, m)."""
         raise NotImplementedError
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
-        """dJ/dZ from the cached output A and the upstream dJ/dA, both (n, m)."""
-        raise NotImplementedError
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        """dJ/dZ from the upstream dJ/dA and the cached A (and Z when :attr:`needs_z`),
+        all (n, m). Element-wise g: dJ/dA ⊙ g'(Z) (P1 (18), MATH.md §5, §9)."""
+        return dA * self.derivative(A, Z, xp=xp)
 
-    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         """:meth:`backward` allowed to overwrite ``dA`` (a buffer the caller owns and
         no longer needs); returns dJ/dZ, which may be ``dA`` itself.
 
@@ -40,39 +80,77 @@ class Activation:
         that each layer allocates no second (n, m) array. The default falls back to
         :meth:`backward`.
         """
-        return self.backward(A, dA, xp=xp)
+        return self.backward(dA, A, Z, xp=xp)
 
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
-        """g'(z) expressed through a = g(z), element-wise (element-wise g only)."""
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        """g'(z) element-wise, from a = g(z) (and z when :attr:`needs_z`)."""
         raise NotImplementedError
 
-    def jacobian(self, a: Any, /, *, xp: Any) -> Any:
-        """∂a/∂z for ONE example, a 1-D output ``a`` of length n → (n, n) matrix.
+    def jacobian(self, a: Any, z: Any = None, /, *, xp: Any) -> Any:
+        """∂a/∂z for ONE example, a 1-D output ``a`` of length n (and its 1-D ``z``
+        when :attr:`needs_z`) → (n, n) matrix.
 
         Element-wise g give diag(g'(z)) (L6); softmax gives diag(a) − a aᵀ (P2).
         """
-        return _diag(self.derivative(a, xp=xp), xp=xp)
+        return _diag(self.derivative(a, z, xp=xp), xp=xp)
+
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-ready description, ``{"name": ..., **parameters}``, that
+        :func:`get_activation` turns back into an equal activation."""
+        return {"name": self.name}
+
+    @property
+    def spec(self) -> str:
+        """The name with any non-default parameters, e.g. ``"leaky_relu(alpha=0.2)"``;
+        :func:`get_activation` accepts it back."""
+        params = {k: v for k, v in self.get_config().items() if k != "name"}
+        defaults = type(self)().get_config() if params else {}
+        changed = {k: v for k, v in params.items() if defaults.get(k) != v}
+        if not changed:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
 
 
 def _diag(v: Any, /, *, xp: Any) -> Any:
     """Diagonal matrix with 1-D ``v`` on its diagonal (L6's diag)."""
     n = v.shape[0]
-    eye = xp.eye(n, dtype=v.dtype, device=_device(v))
+    eye = xp.eye(n, dtype=v.dtype, device=v.device)
     return eye * xp.reshape(v, (1, n))
 
 
-def _device(x: Any) -> Any:
-    return x.device
+def _sigmoid(Z: Any, /, *, xp: Any) -> Any:
+    """σ(Z) by the two-branch form: no exp ever overflows (MATH.md §5)."""
+    e = xp.exp(-xp.abs(Z))
+    r = 1 / (1 + e)
+    return xp.where(Z >= 0, r, e * r)
+
+
+def _need_z(g: Activation, Z: Any) -> Any:
+    if Z is None:
+        msg = (
+            f"the {g.name} backward needs Z (MATH.md §9: g'(z) cannot be computed from A alone); "
+            f"cache Z^[l] for layers whose activation has needs_z = True and pass it as backward(dA, A, Z)"
+        )
+        raise ValueError(msg)
+    return Z
 
 
 class ReLU(Activation):
     """ReLU, P2 (1): A = max(0, Z); P2 (2): dJ/dZ = dJ/dA ⊙ I(Z > 0).
 
     I(Z > 0) equals I(A > 0), so backward needs only A. At z = 0 the derivative
-    is 0 (P2's convention, MATH.md §5).
+    is 0: ffnn keeps P2's I(z > 0), while L6 writes z ≥ 0 (MATH.md §5); the two
+    differ only on the measure-zero set z = 0, where ReLU has no derivative.
     """
 
     name = "relu"
@@ -80,16 +158,16 @@ class ReLU(Activation):
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
         return xp.maximum(Z, 0.0)
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
         return dA * xp.astype(A > 0, dA.dtype)
 
-    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         dA *= xp.astype(A > 0, dA.dtype)
         return dA
 
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return xp.astype(A > 0, A.dtype)
 
 
@@ -103,19 +181,17 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        e = xp.exp(-xp.abs(Z))
-        r = 1 / (1 + e)
-        return xp.where(Z >= 0, r, e * r)
+        return _sigmoid(Z, xp=xp)
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return dA * A * (1 - A)
 
-    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         dA *= A
         dA *= 1 - A
         return dA
 
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return A * (1 - A)
 
 
@@ -127,14 +203,14 @@ class Tanh(Activation):
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
         return xp.tanh(Z)
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return dA * (1 - A * A)
 
-    def backward_in_place(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         dA *= 1 - A * A
         return dA
 
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return 1 - A * A
 
 
@@ -153,10 +229,10 @@ class Softmax(Activation):
         E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
         return E / xp.sum(E, axis=0, keepdims=True)
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))
 
-    def jacobian(self, a: Any, /, *, xp: Any) -> Any:
+    def jacobian(self, a: Any, z: Any = None, /, *, xp: Any) -> Any:
         col = xp.reshape(a, (a.shape[0], 1))
         return _diag(a, xp=xp) - col * xp.reshape(a, (1, a.shape[0]))
 
@@ -169,25 +245,222 @@ class Linear(Activation):
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
         return Z
 
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
+    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return dA
 
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        return dA
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return xp.ones_like(A)
 
 
+def _check_alpha(name: str, alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (0 < float(alpha) < math.inf):
+        msg = f"{name} alpha must be a positive finite number, got {alpha!r}"
+        raise ValueError(msg)
+    return float(alpha)
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU, E (1): a = z if z > 0 else αz; g'(z) = 1 if z > 0 else α (MATH.md §9).
+
+    Backward from A alone: a > 0 ⇔ z > 0 (α > 0). At z = 0 the slope is α, as ReLU's
+    is 0 there (P2's I(z > 0)).
+
+    Parameters
+    ----------
+    alpha : float, default 0.01
+        The slope for z ≤ 0, > 0.
+    """
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        self.alpha = _check_alpha(self.name, alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "alpha": self.alpha}
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return xp.where(Z > 0, Z, Z * self.alpha)
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        return self.alpha + (1 - self.alpha) * xp.astype(A > 0, A.dtype)
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= self.derivative(A, xp=xp)
+        return dA
+
+
+class ELU(Activation):
+    """ELU, E (2): a = z if z > 0 else α(eᶻ − 1); g'(z) = 1 if z > 0 else a + α (MATH.md §9).
+
+    Backward from A alone: a > 0 ⇔ z > 0. The forward evaluates expm1(min(z, 0)), so
+    no exp overflows for large positive z.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        The saturation value −α for z → −∞, > 0.
+    """
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = _check_alpha(self.name, alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "alpha": self.alpha}
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0.0)) * self.alpha)
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        return xp.where(A > 0, xp.ones_like(A), A + self.alpha)
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= self.derivative(A, xp=xp)
+        return dA
+
+
+class Softplus(Activation):
+    """Softplus, E (3): a = log(1 + eᶻ), evaluated as max(z, 0) + log1p(e^{−|z|});
+    g'(z) = σ(z) = 1 − e^{−a}, evaluated as −expm1(−a) from A alone (MATH.md §9)."""
+
+    name = "softplus"
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        return -xp.expm1(-A)
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= self.derivative(A, xp=xp)
+        return dA
+
+
+class SiLU(Activation):
+    """SiLU (swish), E (4): a = z σ(z); g'(z) = σ(z)(1 + z(1 − σ(z))) (MATH.md §9).
+
+    g' cannot be recovered from a alone, so ``needs_z = True``: backward takes Z.
+    σ is the overflow-free two-branch sigmoid, so |z| up to any finite value is safe.
+    """
+
+    name = "silu"
+    needs_z = True
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return Z * _sigmoid(Z, xp=xp)
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        Z = _need_z(self, Z)
+        s = _sigmoid(Z, xp=xp)
+        return s * (1 + Z * (1 - s))
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= self.derivative(A, Z, xp=xp)
+        return dA
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+_GELU_K = 0.044715
+
+
+class GELUTanh(Activation):
+    """GELU in its tanh approximation, E (6): a = ½ z (1 + tanh(u)),
+    u = √(2/π)(z + 0.044715 z³) (MATH.md §9). Not the exact GELU E (5) z Φ(z): the
+    Array API standard (through 2025.12) has no erf, so E (5) is not portable.
+
+    Evaluated as a = z σ(2u), the same function (½(1 + tanh u) = σ(2u)) with the
+    overflow-free sigmoid; differentiating E (6):
+    g'(z) = σ(2u) + z σ(2u)(1 − σ(2u)) · 2√(2/π)(1 + 3·0.044715 z²).
+    ``needs_z = True``: backward takes Z. Registered as ``"gelu_tanh"`` and ``"gelu"``.
+    """
+
+    name = "gelu_tanh"
+    needs_z = True
+
+    def _s(self, Z: Any, /, *, xp: Any) -> Any:
+        return _sigmoid(Z * (1 + Z * Z * _GELU_K) * (2 * _GELU_C), xp=xp)
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return Z * self._s(Z, xp=xp)
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        Z = _need_z(self, Z)
+        s = self._s(Z, xp=xp)
+        return s + Z * s * (1 - s) * ((1 + Z * Z * (3 * _GELU_K)) * (2 * _GELU_C))
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= self.derivative(A, Z, xp=xp)
+        return dA
+
+
 ACTIVATIONS: Registry[Activation] = Registry("activation", Activation)
-for _cls in (ReLU, Sigmoid, Tanh, Softmax, Linear):
+for _cls in (ReLU, Sigmoid, Tanh, Softmax, Linear, LeakyReLU, ELU, Softplus, SiLU, GELUTanh):
     ACTIVATIONS.register(_cls.name, _cls())
-ACTIVATIONS.register("identity", ACTIVATIONS.get("linear"))
+for _alias, _name in (("identity", "linear"), ("swish", "silu"), ("gelu", "gelu_tanh")):
+    ACTIVATIONS.register(_alias, ACTIVATIONS.get(_name))
+
+_PARAMETERISED = {"leaky_relu": LeakyReLU, "elu": ELU}
+_SPEC = re.compile(r"^\s*([a-z_]+)\s*\(\s*alpha\s*=\s*([^)]*?)\s*\)\s*$", re.IGNORECASE)
 
 
-def get_activation(spec: str | Activation) -> Activation:
-    """The activation named ``spec`` (relu, sigmoid, tanh, softmax, linear/identity).
+def get_activation(spec: str | Mapping[str, Any] | Activation) -> Activation:
+    """The activation named by ``spec``.
+
+    Parameters
+    ----------
+    spec : str, mapping or Activation
+        A name (relu, sigmoid, tanh, softmax, linear/identity, leaky_relu, elu,
+        softplus, silu/swish, gelu_tanh/gelu); a name with its parameter,
+        ``"leaky_relu(alpha=0.2)"`` or ``"elu(alpha=0.5)"`` (what
+        :attr:`Activation.spec` writes); a config dict ``{"name": "leaky_relu",
+        "alpha": 0.2}`` (what :meth:`Activation.get_config` writes); or an
+        Activation, returned as is. Names alone give the defaults (leaky_relu
+        α = 0.01, elu α = 1).
 
     Raises
     ------
     ValueError
-        Unknown name; the message lists the known ones.
+        Unknown name (the message lists the known ones), a parameter given to an
+        activation that has none, or a bad α.
+    TypeError
+        ``spec`` of another kind.
     """
+    if isinstance(spec, Mapping):
+        params = dict(spec)
+        name = params.pop("name", None)
+        if not isinstance(name, str):
+            msg = f"an activation config needs a 'name' string, got {spec!r}"
+            raise TypeError(msg)
+        return _build(name, params, spec)
+    if isinstance(spec, str) and "(" in spec:
+        match = _SPEC.match(spec)
+        if match is None:
+            msg = f"cannot read activation {spec!r}; write e.g. 'leaky_relu(alpha=0.2)' or 'elu(alpha=1.0)'"
+            raise ValueError(msg)
+        try:
+            alpha = float(match.group(2))
+        except ValueError:
+            msg = f"activation {spec!r}: alpha must be a number, got {match.group(2)!r}"
+            raise ValueError(msg) from None
+        return _build(match.group(1), {"alpha": alpha}, spec)
     return ACTIVATIONS.get(spec)
+
+
+def _build(name: str, params: dict[str, Any], spec: Any) -> Activation:
+    key = name.strip().lower()
+    if not params:
+        return ACTIVATIONS.get(key)
+    if key not in _PARAMETERISED:
+        ACTIVATIONS.get(key)  # an unknown name gets the registry's error
+        msg = f"activation {key!r} takes no parameters, got {spec!r}; only {', '.join(_PARAMETERISED)} take alpha"
+        raise ValueError(msg)
+    unknown = set(params) - {"alpha"}
+    if unknown:
+        msg = f"activation {key!r} takes only 'alpha', got {sorted(unknown)} in {spec!r}"
+        raise ValueError(msg)
+    return _PARAMETERISED[key](**params)

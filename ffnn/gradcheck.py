@@ -1,5 +1,11 @@
-"""The gradient at a point (seed H): central finite differences of J, per parameter,
-compared with backpropagation."""
+"""ffnn's gradient check: central finite differences of J, per parameter, compared with
+backpropagation.
+
+Seed H asks for the same quantity, "how much J changes along one dimension θ at a
+point", but derives it analytically (the chain rule; see :mod:`ffnn.explain`); H
+contains no finite differences (MATH.md §7). The difference quotient here is ffnn's
+own, independent tool for checking that derivation.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["gradcheck", "GradcheckResult", "numerical_partial"]
+__all__ = ["GradcheckResult", "gradcheck", "numerical_partial"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class GradcheckResult:
         """The largest error over all layers."""
         return max(self.per_layer)
 
-    def __iter__(self):  # noqa: ANN204 - lets `for err in result` read per_layer
+    def __iter__(self):
         return iter(self.per_layer)
 
     def __len__(self) -> int:
@@ -55,7 +61,8 @@ def _cost_at(net: Network, x: Any, y: Any) -> float:
 def numerical_partial(
     net: Network, X: Any, Y: Any, layer: int, name: str, index: tuple[int, int], *, eps: float = 1e-5
 ) -> float:
-    """How much J changes along one dimension θ at the current point (seed H).
+    """How much J changes along one dimension θ at the current point: H's question
+    (MATH.md §7), answered numerically rather than by H's analytic chain.
 
     Computes (J(θ + ε) − J(θ − ε)) / 2ε for θ = ``name`` of ``layers[layer]`` at
     ``index``; the parameter is restored afterwards. Runs in the network's own
@@ -128,7 +135,12 @@ def gradcheck(
     floor: float = 1e-10,
     seed: int = 0,
 ) -> GradcheckResult:
-    """Compare backpropagation's gradients with central finite differences of J.
+    """Compare backpropagation's gradients with central finite differences of J
+    (ffnn's own check, MATH.md §7).
+
+    For each checked entry the error is |g_bp − g_fd| / max(|g_bp| + |g_fd|, floor):
+    relative, and symmetric in the two values (a 1% scaling g_bp = 1.01 g_fd gives
+    0.01/2.01 at any magnitude above ``floor``).
 
     The check runs on a float64 copy of ``net`` on the same backend and device (the
     network itself is untouched), so it is meaningful for float32 networks too.
@@ -185,8 +197,8 @@ def gradcheck(
                 indices = [indices[i] for i in chosen]
             for idx in indices:
                 numeric = _partial(check, x, y, l, name, idx, eps)
-                err = abs(analytic[idx] - numeric) / max(abs(analytic[idx]) + abs(numeric), floor)
-                worst = max(worst, float(err))
+                bp = float(analytic[idx])
+                worst = max(worst, abs(bp - numeric) / max(abs(bp) + abs(numeric), floor))
             n_checked += len(indices)
         per_layer.append(worst)
     return GradcheckResult(per_layer=per_layer, n_checked=n_checked, eps=eps)

@@ -3,6 +3,11 @@ the fused output gradients dJ/dZ^[L] (MATH.md §4: P3, L6, H).
 
 Arrays use the seeds' layout, one example per COLUMN: A, Y, Z of shape (n^[L], m).
 The 1/m of the mean cost lives here, in the seed, never in P1 (15)/(16).
+
+Sample weights: every cost and gradient takes ``weights=None`` or a (1, m) row s of
+non-negative per-example weights, which turns the mean into the weighted mean
+J = Σ_i s_i J0^(i) / Σ_i s_i, so that dJ/dŷ^(i) carries s_i / Σ s instead of 1/m.
+With ``weights=None`` the code is the unweighted one (no extra array work).
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from typing import Any
 from ._registry import Registry
 
 __all__ = [
-    "Loss",
-    "MeanSquaredError",
+    "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
-    "get_loss",
-    "LOSSES",
+    "Loss",
+    "MeanSquaredError",
+    "check_cross_entropy_targets",
+    "check_sample_weights",
     "clamp_probability",
+    "example_scale",
+    "get_loss",
 ]
 
 
@@ -31,8 +39,94 @@ def clamp_probability(A: Any, /, *, xp: Any) -> Any:
     return xp.clip(A, eps, 1 - eps)
 
 
+def example_scale(m: int, weights: Any = None, /, *, xp: Any) -> Any:
+    """The factor ∂J/∂J0^(i) of each example: 1/m (a Python float) without weights,
+    else the (1, m) row s / Σ s (L6's ∂J/∂J0 = (1/N)1ᵀ, weighted). Stays on the device."""
+    if weights is None:
+        return 1 / m
+    return weights / xp.sum(weights)
+
+
+def _mean(per_entry: Any, weights: Any, /, *, xp: Any) -> Any:
+    """(1/m) Σ of an (n, m) array, or Σ_i s_i Σ_j per_entry_{j,i} / Σ s (weighted)."""
+    if weights is None:
+        return xp.sum(per_entry) * (1 / per_entry.shape[1])
+    return xp.sum(xp.sum(per_entry, axis=0, keepdims=True) * weights) / xp.sum(weights)
+
+
+def check_cross_entropy_targets(Y: Any, /, *, xp: Any, loss: str = "categorical_crossentropy") -> None:
+    """Refuse targets a cross-entropy cannot take (issue 11).
+
+    Both cross-entropies: negative entries (their cost has no lower bound).
+    binary_crossentropy: entries above 1 (1 − y < 0, same reason). categorical_crossentropy:
+    examples whose targets are all zero (their loss is 0 whatever Ŷ is, so they would
+    silently not train). Non-negative targets whose columns do not sum to 1 are
+    accepted: the fused softmax gradient uses P3 (6)'s general form, exact for them.
+
+    Parameters
+    ----------
+    Y : array (n, m)
+        Targets, one example per column, on any backend. Read from the device once
+        (validation, never per batch).
+    loss : {"categorical_crossentropy", "binary_crossentropy"}
+
+    Raises
+    ------
+    ValueError
+        Naming the first offending example (column) and the fix.
+    """
+    bad = xp.any(Y < 0, axis=0)
+    rule = "must be non-negative"
+    if loss == "binary_crossentropy":
+        bad = bad | xp.any(Y > 1, axis=0)
+        rule = "must lie in [0, 1]"
+    if bool(xp.any(bad)):
+        i = int(xp.argmax(xp.astype(bad, xp.int32)))
+        msg = f"{loss} targets {rule}, but example {i} has a target outside; use probabilities or 0/1 labels"
+        raise ValueError(msg)
+    if loss != "binary_crossentropy":
+        empty = xp.all(Y == 0, axis=0)
+        if bool(xp.any(empty)):
+            i = int(xp.argmax(xp.astype(empty, xp.int32)))
+            msg = (
+                f"{loss} targets of example {i} are all zero, so its cost does not depend on the prediction; "
+                f"give each example a class label, a one-hot row or a probability row"
+            )
+            raise ValueError(msg)
+
+
+def check_sample_weights(weights: Any, m: int, /, *, xp: Any) -> None:
+    """Refuse example weights the weighted cost J = Σ_i s_i J0^(i) / Σ_i s_i cannot use.
+
+    ``weights`` must be a (1, m) row (the layout every cost takes) of finite,
+    non-negative values with a positive sum. Reads the device once (validation, never
+    per batch).
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, a negative or non-finite weight (naming the first example), or
+        weights that are all zero.
+    """
+    if tuple(weights.shape) != (1, m):
+        msg = f"sample weights must have one value per example, shape (1, {m}), got {tuple(weights.shape)}"
+        raise ValueError(msg)
+    bad = (weights < 0) | ~xp.isfinite(weights)
+    if bool(xp.any(bad)):
+        i = int(xp.argmax(xp.astype(bad[0, :], xp.int32)))
+        msg = f"sample weights must be finite and non-negative, but example {i} has {float(weights[0, i])}"
+        raise ValueError(msg)
+    if not bool(xp.sum(weights) > 0):
+        msg = "sample weights are all zero, so the weighted cost Σ s_i J0^(i) / Σ s_i is undefined; give some example a positive weight"
+        raise ValueError(msg)
+
+
 class Loss:
-    """Base class of a cost J = (1/m) Σ_i J0^(i) over the m columns of a batch.
+    """Base class of a cost J = (1/m) Σ_i J0^(i) over the m columns of a batch
+    (weighted: J = Σ_i s_i J0^(i) / Σ_i s_i).
+
+    Every method takes ``weights=None`` or a (1, m) row of non-negative example
+    weights s (on the same device and dtype); the 1/m of the seeds becomes s_i / Σ s.
 
     Attributes
     ----------
@@ -47,24 +141,25 @@ class Loss:
     name: str = ""
     fused_activation: str = ""
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         """J for predictions A and targets Y, both (n, m); a 0-d array."""
         raise NotImplementedError
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         """The backpropagation seed dJ/dA^[L], shape (n, m)."""
         raise NotImplementedError
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         """J computed from Z^[L] for the fused output activation; a 0-d array."""
         raise NotImplementedError
 
-    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
-        """dJ/dZ^[L] for the fused output activation: (1/m)(A − Y) (MATH.md §4)."""
-        return (A - Y) * (1 / A.shape[1])
+    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        """dJ/dZ^[L] for the fused output activation: (1/m)(A − Y) (P3 (3)/(9))."""
+        return (A - Y) * example_scale(A.shape[1], weights, xp=xp)
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
-        """∂J0/∂ŷ for ONE example (1-D ``a``, ``y``), written per element as L6 does.
+        """∂J0/∂ŷ for ONE example (1-D ``a``, ``y``), written per element as L6 does
+        (no 1/m: that is the separate factor ∂J/∂J0, MATH.md §6).
 
         Used only by :mod:`ffnn.jacobians` to build the explicit batch Jacobian.
         """
@@ -83,47 +178,50 @@ class MeanSquaredError(Loss):
     name = "mse"
     fused_activation = "linear"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         D = Y - A
-        return xp.sum(D * D) * (1 / A.shape[1])
+        return _mean(D * D, weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
-        return (A - Y) * (2 / A.shape[1])
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        if weights is None:
+            return (A - Y) * (2 / A.shape[1])
+        return (A - Y) * (2 * example_scale(A.shape[1], weights, xp=xp))
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any) -> Any:
-        return self.cost(Z, Y, xp=xp)
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.cost(Z, Y, xp=xp, weights=weights)
 
-    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
-        return self.gradient(A, Y, xp=xp)
+    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.gradient(A, Y, xp=xp, weights=weights)
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
         return -2 * (y - a)
 
 
 class BinaryCrossEntropy(Loss):
-    """Binary (and multi-label) cross-entropy (L6, H, P3).
+    """Binary (and multi-label) cross-entropy (L6, H, P3 (1)/(7)).
 
     J = −(1/m) Σ (Y ⊙ log Ŷ + (1 − Y) ⊙ log(1 − Ŷ)), summed over output nodes;
-    seed dJ/dŶ = (1/m)(Ŷ − Y) / (Ŷ ⊙ (1 − Ŷ)), with Ŷ clamped to [ε, 1 − ε] (H).
-    Fused with sigmoid: dJ/dZ = (1/m)(Ŷ − Y), and J from Z by the softplus form
+    seed P3 (2)/(8) dJ/dŶ = (1/m)(Ŷ − Y) / (Ŷ ⊙ (1 − Ŷ)), with Ŷ clamped to
+    [ε, 1 − ε] (H). Fused with sigmoid, P3 (3)/(9): dJ/dZ = (1/m)(Ŷ − Y), exact for
+    any Y in [0, 1]; J from Z by the softplus form
     J = (1/m) Σ (max(Z, 0) − Y ⊙ Z + log(1 + exp(−|Z|))).
     """
 
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         P = clamp_probability(A, xp=xp)
-        return -xp.sum(Y * xp.log(P) + (1 - Y) * xp.log(1 - P)) * (1 / A.shape[1])
+        return -_mean(Y * xp.log(P) + (1 - Y) * xp.log(1 - P), weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         P = clamp_probability(A, xp=xp)
-        return (P - Y) / (P * (1 - P)) * (1 / A.shape[1])
+        return (P - Y) / (P * (1 - P)) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         zero = xp.zeros((), dtype=Z.dtype, device=Z.device)
         softplus = xp.maximum(Z, zero) + xp.log1p(xp.exp(-xp.abs(Z)))
-        return xp.sum(softplus - Y * Z) * (1 / Z.shape[1])
+        return _mean(softplus - Y * Z, weights, xp=xp)
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
         p = clamp_probability(a, xp=xp)
@@ -131,26 +229,31 @@ class BinaryCrossEntropy(Loss):
 
 
 class CategoricalCrossEntropy(Loss):
-    """Categorical cross-entropy (P3): J = −(1/m) Σ Y ⊙ log Ŷ for one-hot (or soft) Y.
+    """Categorical cross-entropy, P3 (4): J = −(1/m) Σ Y ⊙ log Ŷ for one-hot or soft Y.
 
-    Seed dJ/dŶ = −(1/m) Y / Ŷ, Ŷ clamped to [ε, 1 − ε]. Fused with softmax:
-    dJ/dZ = (1/m)(Ŷ − Y) and J from Z by log-sum-exp,
+    Seed P3 (5): dJ/dŶ = −(1/m) Y / Ŷ, Ŷ clamped to [ε, 1 − ε]. Fused with softmax,
+    P3 (6) in its general form (MATH.md §4):
+    dJ/dZ = (1/m)(Ŷ ⊙ broadcast(Σ_{axis=0} Y) − Y), exact for every non-negative Y
+    (it is (1/m)(Ŷ − Y) when each column of Y sums to 1). J from Z by log-sum-exp,
     J = −(1/m) Σ Y ⊙ (Z − max − log Σ_{axis=0} exp(Z − max)).
     """
 
     name = "categorical_crossentropy"
     fused_activation = "softmax"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
-        return -xp.sum(Y * xp.log(clamp_probability(A, xp=xp))) * (1 / A.shape[1])
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return -_mean(Y * xp.log(clamp_probability(A, xp=xp)), weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any) -> Any:
-        return -Y / clamp_probability(A, xp=xp) * (1 / A.shape[1])
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return -Y / clamp_probability(A, xp=xp) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any) -> Any:
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         S = Z - xp.max(Z, axis=0, keepdims=True)
         minus_log_softmax = xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True)) - S
-        return xp.sum(Y * minus_log_softmax) * (1 / Z.shape[1])
+        return _mean(Y * minus_log_softmax, weights, xp=xp)
+
+    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return (A * xp.sum(Y, axis=0, keepdims=True) - Y) * example_scale(A.shape[1], weights, xp=xp)
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
         return -y / clamp_probability(a, xp=xp)

@@ -43,7 +43,7 @@ LOSSES = ["mse", "binary_crossentropy", "categorical_crossentropy"]
 
 @pytest.mark.parametrize("name", LOSSES)
 def test_cost_matches_formula(backend: Backend, name: str) -> None:
-    Z, A, Y = _data(name)
+    _, A, Y = _data(name)
     J = get_loss(name).cost(backend.asarray(A), backend.asarray(Y), xp=backend.xp)
     assert tuple(J.shape) == ()
     assert float(J) == pytest.approx(_reference_cost(name, A, Y), rel=1e-12)
@@ -77,7 +77,7 @@ def test_fused_gradient_equals_general_path(backend: Backend, name: str) -> None
     loss = get_loss(name)
     _, A, Y = _data(name)
     a, y = backend.asarray(A), backend.asarray(Y)
-    general = get_activation(loss.fused_activation).backward(a, loss.gradient(a, y, xp=xp), xp=xp)
+    general = get_activation(loss.fused_activation).backward(loss.gradient(a, y, xp=xp), a, xp=xp)
     assert_allclose(loss.fused_gradient(a, y, xp=xp), general, rtol=1e-9)
 
 
@@ -107,3 +107,152 @@ def test_clamped_probability_cost_is_large_but_finite(backend: Backend) -> None:
 def test_unknown_loss_lists_known_names() -> None:
     with pytest.raises(ValueError, match="unknown loss 'hinge'; known: mse, binary_crossentropy, categorical_crossentropy"):
         get_loss("hinge")
+
+
+# ---------------------------------------------------------------- sample weights
+def _weights(m: int = M) -> np.ndarray:
+    return np.random.default_rng(8).uniform(0.2, 3.0, size=(1, m))
+
+
+def _fd_gradient(f, X: np.ndarray, backend: Backend, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f(backend array) with respect to every entry of X."""
+    out = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        up, down = X.copy(), X.copy()
+        up[idx] += h
+        down[idx] -= h
+        out[idx] = (float(f(backend.asarray(up))) - float(f(backend.asarray(down)))) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_weighted_cost_is_the_weighted_mean(backend: Backend, name: str) -> None:
+    """J = Σ_i s_i J0^(i) / Σ_i s_i, computed directly per example."""
+    Z, A, Y = _data(name)
+    s = _weights()
+    loss = get_loss(name)
+    xp = backend.xp
+    per_example = [_reference_cost(name, A[:, [i]], Y[:, [i]]) for i in range(M)]
+    expected = float((s[0] * per_example).sum() / s.sum())
+    a, y, w = backend.asarray(A), backend.asarray(Y), backend.asarray(s)
+    assert float(loss.cost(a, y, xp=xp, weights=w)) == pytest.approx(expected, rel=1e-12)
+    assert float(loss.cost_from_logits(backend.asarray(Z), y, xp=xp, weights=w)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_weighted_seed_and_fused_gradient_match_finite_differences(backend: Backend, name: str) -> None:
+    """Gradient check of the weighted cost: dJ/dŶ (seed) and dJ/dZ (fused) against
+    central differences of cost(A) and cost_from_logits(Z), float64, every backend."""
+    Z, A, Y = _data(name)
+    loss = get_loss(name)
+    xp = backend.xp
+    y, w = backend.asarray(Y), backend.asarray(_weights())
+    seed = loss.gradient(backend.asarray(A), y, xp=xp, weights=w)
+    assert_allclose(seed, _fd_gradient(lambda a: loss.cost(a, y, xp=xp, weights=w), A, backend), rtol=1e-7, atol=1e-8)
+    a = get_activation(loss.fused_activation).forward(backend.asarray(Z), xp=xp)
+    fused = loss.fused_gradient(a, y, xp=xp, weights=w)
+    numeric = _fd_gradient(lambda z: loss.cost_from_logits(z, y, xp=xp, weights=w), Z, backend)
+    assert_allclose(fused, numeric, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_unit_weights_equal_no_weights(backend: Backend, name: str) -> None:
+    """s = 1 gives the unweighted cost and gradients; s = c·1 too (J is a weighted mean)."""
+    Z, A, Y = _data(name)
+    loss = get_loss(name)
+    xp = backend.xp
+    a, y, z = backend.asarray(A), backend.asarray(Y), backend.asarray(Z)
+    for c in (1.0, 3.5):
+        w = backend.asarray(np.full((1, M), c))
+        assert float(loss.cost(a, y, xp=xp, weights=w)) == pytest.approx(float(loss.cost(a, y, xp=xp)), rel=1e-13)
+        assert_allclose(loss.gradient(a, y, xp=xp, weights=w), loss.gradient(a, y, xp=xp), rtol=1e-13)
+        assert_allclose(loss.fused_gradient(a, y, xp=xp, weights=w), loss.fused_gradient(a, y, xp=xp), rtol=1e-13)
+        assert float(loss.cost_from_logits(z, y, xp=xp, weights=w)) == pytest.approx(float(loss.cost_from_logits(z, y, xp=xp)), rel=1e-13)
+
+
+def test_zero_weight_drops_an_example(backend: Backend) -> None:
+    """s_i = 0 removes example i: the cost equals that of the other examples alone."""
+    Z, A, Y = _data("categorical_crossentropy")
+    loss, xp = get_loss("cce"), backend.xp
+    s = np.ones((1, M))
+    s[0, 2] = 0.0
+    keep = [i for i in range(M) if i != 2]
+    J = loss.cost_from_logits(backend.asarray(Z), backend.asarray(Y), xp=xp, weights=backend.asarray(s))
+    assert float(J) == pytest.approx(_reference_cost("cce", A[:, keep], Y[:, keep]), rel=1e-12)
+    dZ = to_numpy(loss.fused_gradient(backend.asarray(A), backend.asarray(Y), xp=xp, weights=backend.asarray(s)))
+    assert np.all(dZ[:, 2] == 0)
+
+
+# ---------------------------------------------------------------- soft targets, P3 (6) general form
+def _soft_targets() -> np.ndarray:
+    """Non-negative targets whose columns do NOT sum to 1 (0.4 … 1.9)."""
+    return np.random.default_rng(9).uniform(0.0, 1.0, size=(N, M)) * np.linspace(0.4, 1.9, M) / 1.5
+
+
+def test_fused_softmax_gradient_is_exact_for_targets_not_summing_to_one(backend: Backend) -> None:
+    """P3 (6) general form (1/m)(A ⊙ Σ_0 Y − Y) equals the general path and central
+    differences of the log-sum-exp cost; (1/m)(A − Y) would be off (issue 11 item 2)."""
+    xp = backend.xp
+    loss = get_loss("cce")
+    Z, _, _ = _data("cce")
+    Y = _soft_targets()
+    assert not np.allclose(Y.sum(axis=0), 1)
+    z, y = backend.asarray(Z), backend.asarray(Y)
+    a = get_activation("softmax").forward(z, xp=xp)
+    fused = loss.fused_gradient(a, y, xp=xp)
+    general = get_activation("softmax").backward(loss.gradient(a, y, xp=xp), a, xp=xp)
+    assert_allclose(fused, general, rtol=1e-10)
+    assert_allclose(fused, _fd_gradient(lambda t: loss.cost_from_logits(t, y, xp=xp), Z, backend), rtol=1e-7, atol=1e-10)
+    naive = (to_numpy(a) - Y) / M
+    assert np.abs(naive - to_numpy(fused)).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+    ("loss", "Y", "pattern"),
+    [
+        ("categorical_crossentropy", [[0.5, 1.0, -0.1], [0.5, 0.0, 1.1]], "must be non-negative, but example 2"),
+        ("categorical_crossentropy", [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], "of example 1 are all zero, so its cost does not depend"),
+        ("binary_crossentropy", [[0.0, 1.0, 1.5]], "must lie in \\[0, 1\\], but example 2"),
+        ("binary_crossentropy", [[0.0, -1.0, 1.0]], "must lie in \\[0, 1\\], but example 1"),
+    ],
+)
+def test_cross_entropy_targets_refused(backend: Backend, loss: str, Y: list, pattern: str) -> None:
+    from ffnn.losses import check_cross_entropy_targets
+
+    with pytest.raises(ValueError, match=f"{loss} targets {pattern}"):
+        check_cross_entropy_targets(backend.asarray(Y), xp=backend.xp, loss=loss)
+
+
+@pytest.mark.parametrize(
+    ("loss", "Y"),
+    [
+        ("categorical_crossentropy", [[0.2, 1.0], [0.3, 0.0]]),  # soft, not summing to 1: exact now
+        ("binary_crossentropy", [[0.0, 0.0], [0.0, 1.0]]),  # all-zero multi-label rows are fine for BCE
+    ],
+)
+def test_cross_entropy_targets_accepted(backend: Backend, loss: str, Y: list) -> None:
+    from ffnn.losses import check_cross_entropy_targets
+
+    check_cross_entropy_targets(backend.asarray(Y), xp=backend.xp, loss=loss)
+
+
+@pytest.mark.parametrize(
+    ("weights", "pattern"),
+    [
+        ([[1.0, 2.0]], r"one value per example, shape \(1, 3\), got \(1, 2\)"),
+        ([[1.0, -2.0, 1.0]], "finite and non-negative, but example 1 has -2.0"),
+        ([[1.0, 1.0, float("nan")]], "finite and non-negative, but example 2 has nan"),
+        ([[0.0, 0.0, 0.0]], "sample weights are all zero"),
+    ],
+)
+def test_bad_sample_weights_refused(backend: Backend, weights: list, pattern: str) -> None:
+    from ffnn.losses import check_sample_weights
+
+    with pytest.raises(ValueError, match=pattern):
+        check_sample_weights(backend.asarray(weights), 3, xp=backend.xp)
+
+
+def test_good_sample_weights_accepted(backend: Backend) -> None:
+    from ffnn.losses import check_sample_weights
+
+    check_sample_weights(backend.asarray([[0.0, 2.5, 1.0]]), 3, xp=backend.xp)
