@@ -106,18 +106,17 @@ class Dense:
     def activation_backward(
         self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False
     ) -> Array:
-        """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2).
+        """dJ/dZ^[l] from dJ/dA^[l] through g^[l] (P2, E).
 
-        Activations that declare ``needs_z`` get ``act.backward(A, dA, xp=xp, Z=Z)``
-        (E's rules for SiLU/GELU are functions of Z); the others
-        ``act.backward(A, dA, xp=xp)``, or ``backward_in_place`` when ``in_place``
-        allows overwriting ``dA``.
+        Calls ``act.backward(dA, A, Z, xp=xp)``, or ``backward_in_place`` when
+        ``in_place`` allows overwriting ``dA``. ``Z`` is passed only to activations
+        that declare ``needs_z`` (E's rules for SiLU/GELU are functions of Z); the
+        cache holds no Z for the others.
         """
         act = self.activation
-        if self.needs_z:
-            rule: Callable[..., Array] = act.backward
-            return rule(A, dA, xp=xp, Z=Z)
-        return act.backward_in_place(A, dA, xp=xp) if in_place else act.backward(A, dA, xp=xp)
+        z = Z if self.needs_z else None
+        rule: Callable[..., Array] = act.backward_in_place if in_place else act.backward
+        return rule(dA, A, z, xp=xp)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, init={self.init.name!r})"

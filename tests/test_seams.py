@@ -233,7 +233,7 @@ class Square(Activation):
     def forward(self, Z, /, *, xp):
         return Z * Z
 
-    def backward(self, A, dA, /, *, xp, Z=None):
+    def backward(self, dA, A, Z=None, /, *, xp):
         return dA * (2 * Z)
 
 

@@ -202,8 +202,8 @@ def test_foreign_files_are_refused(tmp_path):
         ({"param__0": np.zeros((5, 2), dtype=np.float32)}, r"array 'param.0' is float32\[5, 2\]"),
         ({"optimizer__m__1": None}, "array 'optimizer.m.1' is missing"),
         (
-            {"meta": lambda m: m["architecture"]["layers"][0].update(activation="swish")},
-            r"does not describe a valid network \(unknown activation 'swish'",
+            {"meta": lambda m: m["architecture"]["layers"][0].update(activation="mish")},
+            r"does not describe a valid network \(unknown activation 'mish'",
         ),
         ({"meta": lambda m: m["architecture"].pop("loss")}, "does not describe a valid network"),
         (

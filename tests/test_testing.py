@@ -125,7 +125,7 @@ def test_assert_close_rejects_bad_tolerances(bad: object) -> None:
         ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
         ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
         ({"data_seed": 1.5}, ValueError, "data_seed must be a non-negative integer"),
-        ({"activation": "swish"}, ValueError, "unknown activation 'swish'"),
+        ({"activation": "mish"}, ValueError, "unknown activation 'mish'"),
         ({"loss": "hinge"}, ValueError, "unknown loss 'hinge'"),
         ({"loss": "bce", "output_activation": "relu"}, ValueError, "needs outputs in \\(0, 1\\)"),
         ({"optimizer": "lbfgs"}, ValueError, "lbfgs"),

@@ -89,7 +89,7 @@ def test_exceeded_tolerance_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pyt
         ([*FAST, "--dtype", "float16"], "invalid choice: 'float16'"),
         ([*FAST, "--rtol", "-1"], "expected a non-negative number, got '-1'"),
         ([*FAST, "--rtol", "tiny"], "expected a non-negative number, got 'tiny'"),
-        ([*FAST, "--activation", "swish"], "unknown activation 'swish'"),
+        ([*FAST, "--activation", "mish"], "unknown activation 'mish'"),
         ([*FAST, "--loss", "bce", "--output-activation", "relu"], "needs outputs in (0, 1)"),
         ([*FAST, "--optimizer", "lbfgs"], "lbfgs"),
         ([*FAST, "--bogus"], "unrecognized arguments: --bogus"),
