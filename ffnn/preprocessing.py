@@ -66,7 +66,7 @@ class Standardizer:
 
     def inverse(self, Z: Any) -> np.ndarray:
         """Z · scale + mean: undoes :meth:`transform`."""
-        return np.reshape(_as_columns(Z) * self.scale + self.mean, np.shape(Z))
+        return np.reshape((_as_columns(Z) + self.mean / self.scale) * self.scale, np.shape(Z))
 
 
 def _which(mask: np.ndarray, names: Sequence[str] | None) -> str:

@@ -104,11 +104,13 @@ class Parser(argparse.ArgumentParser):
 
 def suggest(parser: Parser, unknown: Sequence[str]) -> str:
     """'unrecognized arguments …' with the closest option of ``parser`` for each typo."""
-    known = parser.option_names()
+    known = [name for name in parser.option_names() if name != "--help"]
     parts = []
     for token in unknown:
         name = token.split("=", 1)[0]
-        close = difflib.get_close_matches(name, known, n=2, cutoff=0.6) if name.startswith("-") else []
+        close = []
+        if name.startswith("--"):
+            close = [k for k in known if k.startswith(name)][:2] or difflib.get_close_matches(name, known, n=2, cutoff=0.6)
         parts.append(f"{token} (did you mean {' or '.join(close)}?)" if close else token)
     return "unrecognized arguments: " + " ".join(parts)
 

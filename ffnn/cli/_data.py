@@ -80,7 +80,7 @@ def match_columns(
             print(f"note: {label}: ignoring column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
                   f"(not a feature of {model})", file=sys.stderr)
     if X.shape[1] != net.n_in:
-        msg = f"{label} has {X.shape[1]} feature columns but {model} takes {net.n_in}"
+        msg = f"{label} has {X.shape[1]} features but the network expects {net.n_in} ({model})"
         raise CommandError(msg)
     return X
 

@@ -25,9 +25,9 @@ _SHOWN = (
 )
 
 
-def metrics_text(logs: dict[str, float], *, sep: str = "  ") -> str:
-    """'cost 0.123  acc 0.950  val_cost 0.2  val_acc 0.9' (4 significant digits)."""
-    return sep.join(f"{label} {logs[key]:.4g}" for key, label in _SHOWN if key in logs)
+def metrics_text(logs: dict[str, float], *, sep: str = "  ", digits: int = 4) -> str:
+    """'cost 0.1235  acc 0.95  val_cost 0.2  val_acc 0.9' (``digits`` significant digits)."""
+    return sep.join(f"{label} {logs[key]:.{digits}g}" for key, label in _SHOWN if key in logs)
 
 
 class Progress(Callback):
@@ -78,11 +78,12 @@ class Progress(Callback):
         if live:
             from tqdm import tqdm
 
-            # A fixed 10-character bar and short labels: at 80 columns the metrics stay whole.
+            # A fixed 8-character bar and 3 significant digits: at 80 columns the four
+            # metrics of a classifier with validation stay whole, even at 1000/1000 epochs.
             self._bar = tqdm(
                 total=self.epochs,
                 unit="epoch",
-                bar_format="{n_fmt}/{total_fmt} |{bar:10}| {elapsed}<{remaining} {postfix}",
+                bar_format="{n_fmt}/{total_fmt} |{bar:8}| {elapsed} {desc}",
                 file=sys.stderr,
             )
 
@@ -93,7 +94,7 @@ class Progress(Callback):
         self.records.append(record)
         shown = {k: v for k, v in record.items() if not (self.hide_cost and k.endswith("_cost"))}
         if self._bar is not None:
-            self._bar.set_postfix_str(metrics_text(shown, sep=" "), refresh=False)
+            self._bar.set_description_str(metrics_text(shown, sep=" ", digits=3), refresh=False)
             self._bar.update(1)
         else:
             width = len(str(self.epochs))

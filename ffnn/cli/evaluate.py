@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     net = load_model(args.model, args.backend, args.device, args.threads)
     with usage():
         data = load_dataset(args.dataset, target=args.target, task=saved_task(args.task, net), seed=args.seed)
-        X = match_columns(data.X, data.feature_names, args.dataset, net, args.model, label=data.name)
         outputs, classes = match_classes(data, net, args.model)
+        X = match_columns(data.X, data.feature_names, args.dataset, net, args.model, label=data.name)
         y = data.y
         if args.split != "all":
             parts = train_test_split(X, y, test_size=args.test_size, seed=args.seed, stratify=data.classes is not None)
