@@ -65,9 +65,7 @@ def default_output(loss: str) -> str:
         raise ValueError(msg) from None
 
 
-def head_for(
-    task: str, n: int, *, output: str | None = None, loss: str | None = None
-) -> tuple[str, str, int]:
+def head_for(task: str, n: int, *, output: str | None = None, loss: str | None = None) -> tuple[str, str, int]:
     """(output activation, loss, n_out) of a network for a task.
 
     Parameters

@@ -5,23 +5,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import ffnn
-from backends import backend_status, gpu_available
-from ffnn import cli
-from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
+from backends import backend_status
+from ffnn.cli import EXIT_OK, main
 from ffnn.datasets import load_iris
-from ffnn.serialization import read_metadata
 from tests.test_serialization import rewrite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,5 +123,3 @@ def old_model(source: Path, folder: Path) -> Path:
     shutil.copy(source, path)
     rewrite(path, meta=lambda meta: meta.pop("user"))
     return path
-
-

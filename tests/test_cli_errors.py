@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ffnn
+from backends import backend_status, gpu_available
+from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from tests.cli_helpers import TINY, assert_short_error, quiet_result, run, write_csv
+
+pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
 
 
 @pytest.mark.parametrize(

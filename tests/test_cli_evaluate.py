@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn.cli import EXIT_OK, EXIT_USAGE
+from ffnn.datasets import load_iris
+from ffnn.serialization import read_metadata
+from tests.cli_helpers import (
+    OTHER_BACKENDS,
+    TINY,
+    assert_short_error,
+    field,
+    old_model,
+    read_csv,
+    run,
+    usable,
+    write_csv,
+)
+
+pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
 
 
 def test_evaluate_reproduces_the_held_out_results(
@@ -279,7 +300,9 @@ def test_evaluate_lists_missing_and_unknown_columns(
     renamed = _rewrite_columns(iris_csv, tmp_path / "abcd.csv", header, dict(zip(header[:4], "abcd")))
     code, out, err = run(capsys, "evaluate", str(iris_model[0]), "--dataset", str(renamed), "--target", "species")
     assert code == EXIT_USAGE and out == ""
-    assert_short_error(err, "abcd.csv lacks columns", header[0], header[3], "columns the model does not know: a, b, c, d")
+    assert_short_error(
+        err, "abcd.csv lacks columns", header[0], header[3], "columns the model does not know: a, b, c, d"
+    )
 
 
 def test_evaluate_a_regression_model_reports_r2_mae_rmse(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+import re
+from pathlib import Path
+
+import pytest
+
+from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from tests.cli_helpers import OTHER_BACKENDS, assert_short_error, run, usable
+
+pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
 
 
 @pytest.mark.parametrize("backend", ["numpy", *OTHER_BACKENDS])

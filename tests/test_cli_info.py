@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+import re
+
+import pytest
+
+import ffnn
+from backends import backend_status
+from ffnn.cli import EXIT_OK
+from tests.cli_helpers import run
 
 
 def test_info_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ffnn
+from ffnn.cli import EXIT_OK, EXIT_USAGE, main
+from ffnn.datasets import load_iris
+from ffnn.serialization import read_metadata
+from tests.cli_helpers import assert_short_error, field, read_csv, run, write_csv
+
+pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
 
 
 def test_round_trip_predict_csv_and_npy(
@@ -190,7 +201,17 @@ def test_predict_matches_columns_by_name(
     outputs = []
     for k, source in enumerate((iris_csv, reordered)):
         target = tmp_path / f"p{k}.csv"
-        code, _, err = run(capsys, "predict", str(iris_model[0]), "--input", str(source), "--target", "species", "--output", str(target))
+        code, _, err = run(
+            capsys,
+            "predict",
+            str(iris_model[0]),
+            "--input",
+            str(source),
+            "--target",
+            "species",
+            "--output",
+            str(target),
+        )
         assert code == EXIT_OK, err
         outputs.append(read_csv(target))
     assert outputs[0] == outputs[1]

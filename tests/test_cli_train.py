@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import *  # noqa: F403
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from backends import gpu_available
+from ffnn.cli import EXIT_OK, EXIT_USAGE, main
+from ffnn.serialization import read_metadata
+from tests.cli_helpers import OTHER_BACKENDS, PNG_SIGNATURE, TINY, assert_short_error, field, quiet_result, run, usable
 
 
 def test_default_command_reaches_096_on_digits(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +56,9 @@ def test_train_on_the_gpu(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_regression_table_and_target_scaling(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "train", "--dataset", "regression", "--hidden", "16", "--epochs", "15", "--learning-rate", "0.01")
+    code, out, err = run(
+        capsys, "train", "--dataset", "regression", "--hidden", "16", "--epochs", "15", "--learning-rate", "0.01"
+    )
     assert code == EXIT_OK, err
     assert field(out, "network") == "10-16-1 relu → linear, mse"
     test_cost, r2, _, rmse = field(out, "test").split()
@@ -55,7 +67,19 @@ def test_regression_table_and_target_scaling(capsys: pytest.CaptureFixture[str])
 
 
 def test_early_stopping_with_and_without_validation(capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["train", "--dataset", "iris", "--hidden", "32", "--epochs", "500", "--learning-rate", "0.05", "--patience", "2"]
+    base = [
+        "train",
+        "--dataset",
+        "iris",
+        "--hidden",
+        "32",
+        "--epochs",
+        "500",
+        "--learning-rate",
+        "0.05",
+        "--patience",
+        "2",
+    ]
     code, out, err = run(capsys, *base)
     assert code == EXIT_OK, err
     assert re.fullmatch(r"\d+ of 500 \(early stopping; weights of epoch \d+ kept\)", field(out, "epochs"))
@@ -148,7 +172,11 @@ def test_the_bar_on_a_terminal_keeps_the_metrics_readable_at_80_columns(capsys: 
 def test_summary_has_a_validation_row(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "train", "--dataset", "iris", "--hidden", "8", "--epochs", "2")
     assert code == EXIT_OK, err
-    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] in (["train"], ["validation"], ["test"])}
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in out.splitlines()
+        if line.split()[:1] in (["train"], ["validation"], ["test"])
+    }
     assert set(rows) == {"train", "validation", "test"}
     assert all(len(values) == 2 for values in rows.values())  # cost, accuracy
 
@@ -186,7 +214,7 @@ def test_plot_marks_the_restored_epoch_and_the_stop_on_a_log_axis(
 
     monkeypatch.setattr(Figure, "savefig", keep)
     argv = ["--dataset", "iris", "--hidden", "32", "--epochs", "500", "--learning-rate", "0.05", "--patience", "2"]
-    code, out, err = run(capsys, "train", *argv, "--plot", str(tmp_path / "c.png"), "--log-cost", "--quiet")
+    code, _, err = run(capsys, "train", *argv, "--plot", str(tmp_path / "c.png"), "--log-cost", "--quiet")
     assert code == EXIT_OK, err
     cost_axes = saved[0].axes[0]
     labels = [line.get_label() for line in cost_axes.get_lines()]

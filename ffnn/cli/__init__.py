@@ -16,7 +16,17 @@ import sys
 from collections.abc import Sequence
 
 from . import evaluate, gradcheck, info, parity, predict, train
-from ._common import DATA_ERRORS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError, Parser, data_error, pipe_guard, suggest
+from ._common import (
+    DATA_ERRORS,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    Parser,
+    data_error,
+    pipe_guard,
+    suggest,
+)
 
 __all__ = [
     "EXIT_FAILURE",
@@ -62,7 +72,7 @@ def build_parser() -> Parser:
 
 
 def _subparser(parser: Parser, command: str) -> Parser:
-    for action in parser._subparsers._group_actions if parser._subparsers else ():  # noqa: SLF001
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
         found = getattr(action, "choices", {}).get(command)
         if found is not None:
             return found

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import csv
 import difflib
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -110,7 +111,9 @@ def suggest(parser: Parser, unknown: Sequence[str]) -> str:
         name = token.split("=", 1)[0]
         close = []
         if name.startswith("--"):
-            close = [k for k in known if k.startswith(name)][:2] or difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+            close = [k for k in known if k.startswith(name)][:2] or difflib.get_close_matches(
+                name, known, n=2, cutoff=0.6
+            )
         parts.append(f"{token} (did you mean {' or '.join(close)}?)" if close else token)
     return "unrecognized arguments: " + " ".join(parts)
 
@@ -220,7 +223,7 @@ def check_network_size(sizes: Sequence[int], rows: int, itemsize: int, copies: i
     """Refuse, before allocating, a network whose parameters (× ``copies``: weights,
     gradients, optimizer state) and activations for ``rows`` examples need more memory
     than the machine has, saying how much it would need."""
-    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    params = sum(a * b + b for a, b in itertools.pairwise(sizes))
     need = (params * copies + 2 * rows * sum(sizes)) * itemsize
     have = available_memory()
     if have is not None and need > have:

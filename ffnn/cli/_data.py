@@ -77,8 +77,11 @@ def match_columns(
     if wanted is not None and has_column_names(source):
         X, extra = select_columns(X, names, wanted, label=label)
         if extra:
-            print(f"note: {label}: ignoring column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
-                  f"(not a feature of {model})", file=sys.stderr)
+            print(
+                f"note: {label}: ignoring column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
+                f"(not a feature of {model})",
+                file=sys.stderr,
+            )
     if X.shape[1] != net.n_in:
         msg = f"{label} has {X.shape[1]} features but the network expects {net.n_in} ({model})"
         raise CommandError(msg)

@@ -47,7 +47,9 @@ def plot_curves(
         if best_epoch is not None:
             axes.axvline(best_epoch, color="0.4", linestyle="--", label=f"restored (epoch {best_epoch})")
             watched = validation or train
-            axes.plot([len(train)], [watched[-1]], marker="x", color="red", markersize=9, linestyle="", label="early stop")
+            axes.plot(
+                [len(train)], [watched[-1]], marker="x", color="red", markersize=9, linestyle="", label="early stop"
+            )
         if k == 0 and log_cost:
             axes.set_yscale("log")
         axes.set_xlabel("epoch")

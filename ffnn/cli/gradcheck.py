@@ -39,7 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--shape", type=argtypes.network_shape, default=(4, 5, 3), help="layer sizes from inputs to outputs (default: 4,5,3)"
+        "--shape",
+        type=argtypes.network_shape,
+        default=(4, 5, 3),
+        help="layer sizes from inputs to outputs (default: 4,5,3)",
     )
     parser.add_argument("--activation", default="tanh", help="hidden activation (default: tanh)")
     parser.add_argument(
@@ -47,11 +50,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--loss", default="cce", help="mse, bce or cce (default: cce)")
     parser.add_argument("--samples", type=argtypes.positive_int, default=8, help="random examples (default: 8)")
-    parser.add_argument("--eps", type=argtypes.positive_float, default=1e-5, help="finite-difference step (default: 1e-5)")
     parser.add_argument(
-        "--tolerance", type=argtypes.positive_float, default=1e-6, help="largest accepted relative error (default: 1e-6)"
+        "--eps", type=argtypes.positive_float, default=1e-5, help="finite-difference step (default: 1e-5)"
     )
-    parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="seeds the weights and the data (default: 0)")
+    parser.add_argument(
+        "--tolerance",
+        type=argtypes.positive_float,
+        default=1e-6,
+        help="largest accepted relative error (default: 1e-6)",
+    )
+    parser.add_argument(
+        "--seed", type=argtypes.non_negative_int, default=0, help="seeds the weights and the data (default: 0)"
+    )
     add_backend_options(parser, dtype=False)
     parser.set_defaults(func=run)
     return parser

@@ -65,5 +65,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     pools = thread_pools()
     print("\nCPU thread pools (set with --threads N):")
-    print(table([("library", "api", "threads"), *pools]) if pools else "none loaded (threadpoolctl sees no BLAS/OpenMP)")
+    print(
+        table([("library", "api", "threads"), *pools]) if pools else "none loaded (threadpoolctl sees no BLAS/OpenMP)"
+    )
     return EXIT_OK

@@ -71,8 +71,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr", dest="learning_rate", type=argtypes.non_negative_float, help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=argtypes.positive_int, default=16, help="examples per step (default: 16)")
-    parser.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="seed of the initial weights (default: 0)")
-    parser.add_argument("--data-seed", type=argtypes.non_negative_int, default=1, help="seed of the batches (default: 1)")
+    parser.add_argument(
+        "--seed", type=argtypes.non_negative_int, default=0, help="seed of the initial weights (default: 0)"
+    )
+    parser.add_argument(
+        "--data-seed", type=argtypes.non_negative_int, default=1, help="seed of the batches (default: 1)"
+    )
     parser.add_argument("--no-fuse", action="store_true", help="use the general (unfused) output backward path")
     parser.add_argument("--rtol", type=argtypes.non_negative_float, default=None, help="float64: 1e-10, float32: 1e-4")
     parser.add_argument("--atol", type=argtypes.non_negative_float, default=None, help="(default: 0)")

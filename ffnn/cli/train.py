@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from .. import _argtypes as argtypes
-from .._files import write_atomically
 from ..activations import get_activation
 from ..datasets import BUILTIN_DATASETS, TASKS, Dataset, load_dataset, train_test_split
 from ..layers import Dense
@@ -82,7 +81,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     net = parser.add_argument_group("network")
     net.add_argument(
-        "--hidden", type=argtypes.layer_sizes, default=(128, 64), help="hidden layer sizes, e.g. 128,64 (default), or none"
+        "--hidden",
+        type=argtypes.layer_sizes,
+        default=(128, 64),
+        help="hidden layer sizes, e.g. 128,64 (default), or none",
     )
     net.add_argument(
         "--activation", default="relu", help="hidden activation: relu, tanh, sigmoid, linear (default: relu)"
@@ -98,9 +100,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=argtypes.positive_int, default=30, help="(default: 30)")
     fit.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="(default: 32)")
     fit.add_argument("--optimizer", default="adam", help=f"{', '.join(OPTIMIZERS.names())} (default: adam)")
-    fit.add_argument(
-        "--learning-rate", type=argtypes.positive_float, default=None, help="(default: the optimizer's)"
-    )
+    fit.add_argument("--learning-rate", type=argtypes.positive_float, default=None, help="(default: the optimizer's)")
     fit.add_argument("--lr", dest="learning_rate", type=argtypes.positive_float, help=argparse.SUPPRESS)
     fit.add_argument("--l2", type=argtypes.non_negative_float, default=0.0, help="L2 penalty λ (default: 0)")
     fit.add_argument(
@@ -343,12 +343,9 @@ def _print_summary(
     reason = history.stop_reason.replace("_", " ")
     if best is not None:
         reason = f"early stopping; weights of epoch {best} kept"
+    sizes = f"{split.X_fit.shape[0]} train / {n_val} validation / {split.X_test.shape[0]} test"
     rows = [
-        (
-            "data",
-            f"{data.name}: {split.X_fit.shape[0]} train / {n_val} validation / {split.X_test.shape[0]} test, "
-            f"{data.n_features} features{classes}",
-        ),
+        ("data", f"{data.name}: {sizes}, {data.n_features} features{classes}"),
         ("network", describe(net)),
         ("backend", net.backend.name),
         ("device", net.backend.device_name),

@@ -154,5 +154,3 @@ def _describe(diff: _Difference, rtol: float, atol: float, a_dtype: np.dtype, d_
     if diff.nonfinite_mismatches:
         lines.append(f"  NaN/inf at different places: {diff.nonfinite_mismatches} of {diff.size} entries")
     return "\n".join(lines)
-
-

@@ -25,9 +25,10 @@ from ..losses import get_loss
 from ..network import Network
 from ..optimizers import Optimizer, get_optimizer
 from ..training import train_step
-from ._compare import RTOL, TRAINING_RTOL, check_tolerance, difference
+from ._compare import TRAINING_RTOL, check_tolerance, difference
 
 __all__ = ["BackendParity", "ParityConfig", "ParityResult", "checkpoints", "compare_backends"]
+
 
 # ---------------------------------------------------------------------------- training parity
 @dataclass(frozen=True)
