@@ -71,8 +71,7 @@ def assert_short_error(err: str, *fragments: str) -> None:
         assert fragment in err, err
 
 
-@pytest.fixture(scope="module")
-def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The iris data as a CSV file with a string label column."""
     data = load_iris()
     path = tmp_path_factory.mktemp("data") / "iris.csv"
@@ -82,8 +81,7 @@ def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
+def make_iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
     """A model trained on the built-in iris data: (file, test cost, test accuracy)."""
     path = tmp_path_factory.mktemp("model") / "iris.npz"
     argv = [
@@ -108,8 +106,7 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, f
     return path, cost, accuracy
 
 
-@pytest.fixture(scope="module")
-def regression_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_regression_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-output regression model trained for one epoch on the built-in regression set."""
     path = tmp_path_factory.mktemp("regression") / "r.npz"
     with contextlib.redirect_stdout(io.StringIO()):

@@ -10,9 +10,13 @@ import pytest
 import ffnn
 from backends import backend_status, gpu_available
 from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from tests.cli_helpers import TINY, assert_short_error, quiet_result, run, write_csv
+from tests.cli_helpers import TINY, assert_short_error, make_iris_csv, quiet_result, run, write_csv
 
-pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The iris data as a CSV file (the built-in feature names, string labels)."""
+    return make_iris_csv(tmp_path_factory)
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from ffnn.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from tests.cli_helpers import OTHER_BACKENDS, assert_short_error, run, usable
+from tests.cli_helpers import OTHER_BACKENDS, assert_short_error, make_iris_model, run, usable
 
-pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
+    """A model trained on the built-in iris data: (file, test cost, test accuracy)."""
+    return make_iris_model(tmp_path_factory)
 
 
 @pytest.mark.parametrize("backend", ["numpy", *OTHER_BACKENDS])

@@ -155,7 +155,9 @@ def test_a_closed_pipe_ends_the_output_quietly(
 def test_ffnn_info_piped_into_head_exits_0_without_a_message() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     shell = f"{shlex.quote(sys.executable)} -m ffnn info | head -1; echo status=${{PIPESTATUS[0]}}"
-    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+    done = subprocess.run(
+        ["bash", "-c", shell], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False
+    )
     assert done.stdout.startswith("ffnn ")
     assert done.stdout.strip().endswith("status=0"), done.stdout
     assert done.stderr == ""

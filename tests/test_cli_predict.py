@@ -11,9 +11,34 @@ import ffnn
 from ffnn.cli import EXIT_OK, EXIT_USAGE, main
 from ffnn.datasets import load_iris
 from ffnn.serialization import read_metadata
-from tests.cli_helpers import assert_short_error, field, read_csv, run, write_csv
+from tests.cli_helpers import (
+    assert_short_error,
+    field,
+    make_iris_csv,
+    make_iris_model,
+    make_regression_model,
+    read_csv,
+    run,
+    write_csv,
+)
 
-pytest_plugins = ("tests.cli_helpers",)  # the iris_csv, iris_model and regression_model fixtures
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The iris data as a CSV file (the built-in feature names, string labels)."""
+    return make_iris_csv(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, float]:
+    """A model trained on the built-in iris data: (file, test cost, test accuracy)."""
+    return make_iris_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def regression_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-output regression model trained on the built-in regression set."""
+    return make_regression_model(tmp_path_factory)
 
 
 def test_round_trip_predict_csv_and_npy(
