@@ -70,7 +70,7 @@ class Standardizer:
 
 
 def _which(mask: np.ndarray, names: Sequence[str] | None) -> str:
-    picked = [repr(names[j]) if names is not None else str(j) for j in np.flatnonzero(mask)]
+    picked = [repr(names[int(j)]) if names is not None else str(int(j)) for j in np.flatnonzero(mask)]
     shown = ", ".join(picked[:8]) + (f" and {len(picked) - 8} more" if len(picked) > 8 else "")
     return f"column{'s' if len(picked) > 1 else ''} {shown}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import time
 from dataclasses import dataclass
@@ -225,7 +226,7 @@ def _rmse_in_target_units(split: Split, fit: tuple[np.ndarray, np.ndarray], vali
     y_scaler = split.y_scaler
 
     def extra(net: Network) -> dict[str, float]:
-        parts = [("train_rmse", fit[0], split.y_fit)]
+        parts: list[tuple[str, Any, Any]] = [("train_rmse", fit[0], split.y_fit)]
         if validation is not None:
             parts.append(("val_rmse", validation[0], split.y_val))
         found = {}
@@ -245,13 +246,15 @@ def run(args: argparse.Namespace) -> int:
     regression = data.classes is None
     with usage():
         fit = split.scaled(split.X_fit, split.y_fit, net)
-        validation = None if split.X_val is None else split.scaled(split.X_val, split.y_val, net)
+        validation = None
+        if split.X_val is not None and split.y_val is not None:
+            validation = split.scaled(split.X_val, split.y_val, net)
     progress = None
     if not args.quiet or args.plot is not None:
         extra = _rmse_in_target_units(split, fit, validation) if regression else None
         progress = Progress(args.epochs, extra=extra, hide_cost=regression)
         if args.quiet:
-            progress.live, progress.out = False, _Null()
+            progress.live, progress.out = False, io.StringIO()  # only the curves are wanted
     stopper = None
     if args.patience is not None:
         from ..training import EarlyStopping
@@ -291,14 +294,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(data, net, split, history, seconds, results, args, best)
     return EXIT_OK
-
-
-class _Null:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def _results(net: Network, X: np.ndarray, y: np.ndarray, regression: bool) -> dict[str, float | None]:
@@ -362,11 +357,11 @@ def _print_summary(
     print()
     if data.classes is None:
         print("regression metrics in the target's units (cost: the loss on those values)")
-        head = ("", "cost", "R²", "MAE", "RMSE")
-        keys = ("cost", "r2", "mae", "rmse")
+        head: tuple[str, ...] = ("", "cost", "R²", "MAE", "RMSE")
+        keys: tuple[str, ...] = ("cost", "r2", "mae", "rmse")
     else:
         head, keys = ("", "cost", "accuracy"), ("cost", "accuracy")
-    metrics = [head]
+    metrics: list[tuple[str, ...]] = [head]
     for part, value in results.items():
         metrics.append((part, *("-" if value.get(k) is None else f"{value[k]:.6g}" for k in keys)))
     print(table(metrics))

@@ -182,7 +182,7 @@ class ParityConfig:
 
 
 def _is_count(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return bool(not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1)
 
 
 @dataclass(frozen=True)
