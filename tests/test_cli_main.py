@@ -101,7 +101,7 @@ def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str], monkeypatch: py
     ("argv", "suggestion"),
     [
         (["train", "--hiden", "4"], "--hiden (did you mean --hidden?)"),
-        (["train", "--output", "model.npz"], "did you mean --output-activation"),
+        (["train", "--output", "model.npz"], "did you mean --output-activation or --save?"),
         (["evaluate", "m.npz", "--dataset", "iris", "--spilt", "test"], "did you mean --split?"),
         (["parity", "--step", "3"], "did you mean --steps"),
     ],

@@ -88,6 +88,9 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        #: Options to suggest for a flag this command does not take, beyond the
+        #: closest spellings (e.g. train: --output → --save).
+        self.see_also: dict[str, tuple[str, ...]] = {}
 
     def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n{self.prog}: hint: see {self.prog} --help\n")
@@ -109,11 +112,11 @@ def suggest(parser: Parser, unknown: Sequence[str]) -> str:
     parts = []
     for token in unknown:
         name = token.split("=", 1)[0]
-        close = []
+        close: list[str] = []
         if name.startswith("--"):
-            close = [k for k in known if k.startswith(name)][:2] or difflib.get_close_matches(
-                name, known, n=2, cutoff=0.6
-            )
+            close = [k for k in known if k.startswith(name)][:2]
+            close = close or difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+            close += [k for k in parser.see_also.get(name, ()) if k not in close]
         parts.append(f"{token} (did you mean {' or '.join(close)}?)" if close else token)
     return "unrecognized arguments: " + " ".join(parts)
 

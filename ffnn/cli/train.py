@@ -122,6 +122,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     out.add_argument("--overwrite", action="store_true", help="replace existing --save/--plot files")
     out.add_argument("--quiet", action="store_true", help="no progress; one result line instead of the table")
     parser.set_defaults(func=run)
+    parser.see_also = {"--output": ("--save",), "--model": ("--save",)}  # predict's output file is train's --save
     return parser
 
 
