@@ -1,7 +1,8 @@
 """Command line: measure ffnn against NumPy, PyTorch, scikit-learn and the matmul limit.
 
-``python -m benchmarks.run --quick`` (a minute or two) or ``python -m benchmarks.run``
-(the full run, about ten minutes on two cores). Results go to
+``python -m benchmarks.run --quick`` (about 3 minutes on 2 idle cores; more when loaded)
+or ``python -m benchmarks.run`` (the full run, about 10 minutes on 2 idle cores; more when
+loaded). Results go to
 ``benchmarks/results/<machine>-<date>.json``; ``--readme`` also rewrites the summary
 table of ``benchmarks/README.md``.
 """
@@ -356,7 +357,7 @@ def write_json(result: dict[str, Any], path: Path) -> None:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="a minute or two")
+    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="about 3 minutes on 2 idle cores; more when loaded")
     group.add_argument("--mode", choices=sorted(MODES), help="smoke (seconds, for tests), quick, or full (default)")
     parser.set_defaults(mode="full")
     parser.add_argument("--configs", nargs="+", metavar="NAME",
@@ -390,10 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "" if mode.name == "full" else f"-{mode.name}"
     path = args.out or RESULTS_DIR / f"{_machine_kind(result)}{suffix}-{date}.json"
     write_json(result, path)
-    print(summary_markdown(result, source=path.name))
-    _log(f"results written to {path}")
+    source = path.name if path.resolve().parent == RESULTS_DIR else ""  # the summary cites results/<name> only
+    print(summary_markdown(result, source=source))
+    _log(f"results written to {path.resolve()}")
     if args.readme:
-        write_readme(result, source=path.name)
+        write_readme(result, source=source)
     return 0
 
 

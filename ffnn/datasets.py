@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from .preprocessing import Standardizer
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -26,6 +27,7 @@ __all__ = [
     "make_regression",
     "make_spirals",
     "read_inputs",
+    "select_columns",
     "train_test_split",
 ]
 
@@ -280,9 +282,27 @@ def _numeric_column(values: list[str], column: str, path: Path) -> np.ndarray:
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and columns (as strings) of a CSV file with a header row."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    """Header and columns (as strings) of a CSV file with a header row.
+
+    Every way the file can fail to be read (not UTF-8, a cell beyond the csv
+    module's field limit, a NUL byte) is a ValueError naming the file and line.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{path.name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 CSV"
+        )
+        raise ValueError(msg) from None
+    except csv.Error as exc:
+        where = f" line {reader.line_num}" if reader.line_num else ""
+        limit = csv.field_size_limit()
+        problem = f"a field longer than {limit} characters" if "field limit" in str(exc) else str(exc)
+        msg = f"{path.name}{where}: {problem}; is this a CSV file?"
+        raise ValueError(msg) from None
     if not rows:
         msg = f"{path.name} is empty; a CSV file needs a header row and at least one data row"
         raise ValueError(msg)
@@ -583,37 +603,44 @@ def train_test_split(
     return X[train], X[test], y[train], y[test]
 
 
-@dataclass(frozen=True, eq=False)
-class Standardizer:
-    """Per-column affine scaling x ↦ (x − mean) / scale, fitted on training data only.
+def select_columns(
+    X: np.ndarray, names: tuple[str, ...], wanted: tuple[str, ...] | list[str], *, label: str = "the data"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The columns of X named ``wanted``, in that order (matching by name, not position).
 
-    Attributes
+    Parameters
     ----------
-    mean : numpy.ndarray, shape (n,)
-    scale : numpy.ndarray, shape (n,)
-        The columns' standard deviations; 1 for constant columns, so that they map to 0.
+    X : numpy.ndarray, shape (m, n)
+    names : tuple of str
+        The name of each column of X (a CSV header).
+    wanted : sequence of str
+        The names a model was trained on, in its input order.
+    label : str
+        How messages name the data (its file name).
+
+    Returns
+    -------
+    X_selected : numpy.ndarray, shape (m, len(wanted))
+    extra : tuple of str
+        Columns of X that are not wanted (ignored).
+
+    Raises
+    ------
+    ValueError
+        A wanted name is missing; the message lists the missing names and the columns
+        that match none (renamed or unknown columns).
     """
-
-    mean: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
-        """Column means and standard deviations of X, shape (m, n) or (m,), m ≥ 1."""
-        columns = _as_columns(X)
-        std = np.std(columns, axis=0)
-        return cls(mean=np.mean(columns, axis=0), scale=np.where(std > 0.0, std, 1.0))
-
-    def transform(self, X: Any) -> np.ndarray:
-        """(X − mean) / scale, float64, the shape of X."""
-        return np.reshape((_as_columns(X) - self.mean) / self.scale, np.shape(X))
-
-    def inverse(self, Z: Any) -> np.ndarray:
-        """Z · scale + mean: undoes :meth:`transform`."""
-        return np.reshape(_as_columns(Z) * self.scale + self.mean, np.shape(Z))
-
-
-def _as_columns(X: Any) -> np.ndarray:
-    """X as a float64 (m, n) array; a 1-D X is one column."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.reshape(X, (X.shape[0], -1))
+    if len(set(names)) != len(names):
+        msg = f"{label}: column names must be distinct to be matched by name, got {list(names)}"
+        raise ValueError(msg)
+    index = {name: j for j, name in enumerate(names)}
+    missing = [w for w in wanted if w not in index]
+    extra = tuple(n for n in names if n not in set(wanted))
+    if missing:
+        unknown = f"; columns the model does not know: {', '.join(extra)}" if extra else ""
+        msg = (
+            f"{label} lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that the model was "
+            f"trained on (it expects {', '.join(wanted)}){unknown}; columns are matched by name"
+        )
+        raise ValueError(msg)
+    return X[:, [index[w] for w in wanted]], extra

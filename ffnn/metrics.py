@@ -1,10 +1,25 @@
-"""Classification accuracy, counted on the device, and the task a network's loss implies."""
+"""Classification accuracy, counted on the device, the task a network's loss implies,
+and host metrics of predictions (confusion matrix; R², MAE, RMSE for regression)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TASKS", "correct_count", "hits_of", "labels_from_outputs", "predicted_columns", "task_of"]
+import numpy as np
+
+__all__ = [
+    "TASKS",
+    "confusion_matrix",
+    "correct_count",
+    "hits_of",
+    "labels_from_outputs",
+    "mean_absolute_error",
+    "predicted_columns",
+    "r2_score",
+    "regression_report",
+    "root_mean_squared_error",
+    "task_of",
+]
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
 
@@ -58,3 +73,67 @@ def labels_from_outputs(P: Any, /, *, task: str, xp: Any) -> Any:
         return xp.argmax(P, axis=1)
     labels = xp.astype(P > 0.5, xp.int64)
     return labels[:, 0] if task == "binary" else labels
+
+
+# ---------------------------------------------------------------------- host metrics of predictions
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+    """Counts C[i, j] of examples of true class i predicted as class j, shape (k, k), int64.
+
+    Raises
+    ------
+    ValueError
+        Different lengths, or a label outside 0 … n_classes − 1.
+    """
+    t, p = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    if t.shape != p.shape:
+        msg = f"y_true and y_pred must have the same length, got {t.size} and {p.size}"
+        raise ValueError(msg)
+    for name, v in (("y_true", t), ("y_pred", p)):
+        if v.size and (v.min() < 0 or v.max() >= n_classes):
+            msg = f"{name} holds labels outside 0..{n_classes - 1}"
+            raise ValueError(msg)
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (t.astype(np.int64), p.astype(np.int64)), 1)
+    return counts
+
+
+def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    t, p = t.reshape(t.shape[0], -1) if t.ndim else t, p.reshape(p.shape[0], -1) if p.ndim else p
+    if t.shape != p.shape or t.ndim != 2 or t.shape[0] == 0:
+        msg = f"y_true and y_pred must be non-empty and of one shape, got {np.shape(y_true)} and {np.shape(y_pred)}"
+        raise ValueError(msg)
+    return t, p
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
+    """MAE = mean |y − ŷ| over examples and target columns, in the targets' units."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def root_mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    """RMSE = sqrt(mean (y − ŷ)²) over examples and target columns, in the targets' units."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((t - p) ** 2)))
+
+
+def r2_score(y_true: Any, y_pred: Any) -> float:
+    """Coefficient of determination R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)², averaged over
+    target columns (uniformly). 1 is perfect, 0 is as good as predicting the mean.
+    A constant target column scores 1 when predicted exactly, else 0."""
+    t, p = _pair(y_true, y_pred)
+    residual = np.sum((t - p) ** 2, axis=0)
+    total = np.sum((t - np.mean(t, axis=0)) ** 2, axis=0)
+    scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), np.where(residual == 0, 1.0, 0.0))
+    return float(np.mean(scores))
+
+
+def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """``{"r2": …, "mae": …, "rmse": …}`` of predictions in the targets' units."""
+    return {
+        "r2": r2_score(y_true, y_pred),
+        "mae": mean_absolute_error(y_true, y_pred),
+        "rmse": root_mean_squared_error(y_true, y_pred),
+    }

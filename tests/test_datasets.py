@@ -415,3 +415,34 @@ def test_complex_features_are_refused(tmp_path) -> None:
     np.save(path, np.ones((4, 3), dtype=np.complex128))
     with pytest.raises(ValueError, match="has dtype complex128; expected real numbers"):
         load_file(path)
+
+
+# ---------------------------------------------------------------------- columns by name, unreadable CSVs
+def test_select_columns_reorders_by_name_and_reports_extras() -> None:
+    from ffnn.datasets import select_columns
+
+    X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    picked, extra = select_columns(X, ("c", "a", "b"), ("a", "b"))
+    np.testing.assert_array_equal(picked, [[2.0, 3.0], [5.0, 6.0]])
+    assert extra == ("c",)
+
+
+def test_select_columns_lists_missing_and_unknown_names() -> None:
+    from ffnn.datasets import select_columns
+
+    with pytest.raises(ValueError, match=r"f.csv lacks columns a, b .*columns the model does not know: x, y"):
+        select_columns(np.zeros((1, 2)), ("x", "y"), ("a", "b"), label="f.csv")
+
+
+def test_a_csv_that_is_not_utf8_is_a_value_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("größe,target\n1,0\n2,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin.csv is not UTF-8 text \(byte 0xf6 at offset 2\)"):
+        load_file(path)
+
+
+def test_a_csv_cell_beyond_the_field_limit_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("a,target\n" + "1" * 200_000 + ",1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="huge.csv line 2: a field longer than 131072 characters"):
+        read_inputs(path)

@@ -175,7 +175,7 @@ def test_checkpoints() -> None:
 
 # ---------------------------------------------------------------------------- compare_backends
 def test_compare_backends_identical_library_has_zero_differences() -> None:
-    result = compare_backends(None, ("numpy", "array_api_strict:device1"), steps=20)
+    result = compare_backends(("numpy", "array_api_strict:device1"), steps=20)
     run = result.backends["array_api_strict:device1"]
     assert result.passed and run.passed and run.initial_identical and run.first_failure is None
     assert result.reference == "numpy:cpu"
@@ -191,8 +191,8 @@ def test_compare_backends_identical_library_has_zero_differences() -> None:
 def test_compare_backends_numpy_and_torch_agree(dtype: str) -> None:
     make_backend("torch", "cpu")
     result = compare_backends(
-        {"optimizer": "adam", "optimizer_kwargs": {"learning_rate": 0.01}},
-        ("numpy", "torch:cpu"),
+        ["numpy", "torch:cpu"],
+        config={"optimizer": "adam", "optimizer_kwargs": {"learning_rate": 0.01}},
         steps=30,
         dtype=dtype,
     )
@@ -216,14 +216,14 @@ def _perturb_forward_off_numpy(monkeypatch: pytest.MonkeyPatch, factor: float) -
 
 def test_compare_backends_detects_a_drifting_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     _perturb_forward_off_numpy(monkeypatch, 1 + 1e-7)
-    result = compare_backends(None, ("numpy", "array_api_strict"), steps=5)
+    result = compare_backends(("numpy", "array_api_strict"), steps=5)
     run = result.backends["array_api_strict:cpu"]
     assert not result.passed and not run.passed
     assert run.initial_identical
     assert run.first_failure == (0, "cost")
     assert 1e-9 < run.cost_rel[0] < 1e-5
     assert "FAILED: cost beyond tolerance from step 0" in result.summary()
-    loose = compare_backends(None, ("numpy", "array_api_strict"), steps=5, rtol=1e-3)
+    loose = compare_backends(("numpy", "array_api_strict"), steps=5, rtol=1e-3)
     assert loose.passed
 
 
@@ -239,7 +239,7 @@ def test_compare_backends_requires_bit_identical_initial_weights(monkeypatch: py
         return net
 
     monkeypatch.setattr(ParityConfig, "build", build)
-    result = compare_backends(None, ("numpy", "array_api_strict"), steps=2)
+    result = compare_backends(("numpy", "array_api_strict"), steps=2)
     (run,) = result.backends.values()
     assert not run.initial_identical and not run.passed and not result.passed
     assert "initial weights DIFFER" in result.summary()
@@ -247,7 +247,7 @@ def test_compare_backends_requires_bit_identical_initial_weights(monkeypatch: py
 
 def test_compare_backends_lists_unusable_backends_as_skipped() -> None:
     spec, reason = unusable_spec()
-    result = compare_backends(None, ("numpy", spec, "array_api_strict"), steps=2)
+    result = compare_backends(("numpy", spec, "array_api_strict"), steps=2)
     assert list(result.skipped) == [spec]
     assert reason in result.skipped[spec]
     assert len(result.backends) == 1 and result.passed
@@ -257,7 +257,7 @@ def test_compare_backends_lists_unusable_backends_as_skipped() -> None:
 def test_compare_backends_needs_a_usable_reference() -> None:
     spec, _ = unusable_spec()
     with pytest.raises(BackendUnavailableError, match=f"the reference backend '{spec}' \\(the first one\\)"):
-        compare_backends(None, (spec, "numpy"), steps=1)
+        compare_backends((spec, "numpy"), steps=1)
 
 
 def test_compare_backends_restores_precision_settings() -> None:
@@ -266,10 +266,10 @@ def test_compare_backends_restores_precision_settings() -> None:
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high")
     try:
-        result = compare_backends(None, ("numpy", "torch:cpu"), steps=1)
+        result = compare_backends(("numpy", "torch:cpu"), steps=1)
         assert any("TF32 off" in line for line in result.precision)
         assert torch.get_float32_matmul_precision() == "high"
-        kept = compare_backends(None, ("numpy", "torch:cpu"), steps=1, allow_reduced_precision=True)
+        kept = compare_backends(("numpy", "torch:cpu"), steps=1, allow_reduced_precision=True)
         assert kept.precision == ()
     finally:
         torch.set_float32_matmul_precision(before)
@@ -293,7 +293,14 @@ def test_compare_backends_restores_precision_settings() -> None:
 def test_compare_backends_errors(kwargs: dict, error: type, match: str) -> None:
     args = {"config": None, "backends": ("numpy", "array_api_strict"), **kwargs}
     with pytest.raises(error, match=match):
-        compare_backends(args.pop("config"), args.pop("backends"), **args)
+        compare_backends(args.pop("backends"), config=args.pop("config"), **args)
+
+
+def test_compare_backends_takes_the_backends_first() -> None:
+    result = compare_backends(["numpy", "array_api_strict"], steps=1)
+    assert result.reference.startswith("numpy") and result.passed
+    with pytest.raises(TypeError, match="backends first and the config as a keyword"):
+        compare_backends(ParityConfig())  # type: ignore[arg-type]
 
 
 def test_backend_parity_verdict() -> None:

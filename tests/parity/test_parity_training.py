@@ -29,7 +29,7 @@ def test_100_steps_stay_within_tolerance(
         seed=2,
         data_seed=3,
     )
-    result = compare_backends(config, ("numpy", other), steps=100, dtype=dtype, rtol=TRAIN_RTOL[dtype])
+    result = compare_backends(("numpy", other), config=config, steps=100, dtype=dtype, rtol=TRAIN_RTOL[dtype])
     (run,) = result.backends.values()
     assert run.label == f"{other.name}:{other.device_name}"
     assert run.initial_identical
@@ -42,5 +42,5 @@ def test_general_backward_path_trains_alike(other: Backend, dtype: str) -> None:
     config = ParityConfig(
         activation="tanh", loss="cce", fuse_output=False, optimizer="adam", optimizer_kwargs={"learning_rate": 0.01}
     )
-    result = compare_backends(config, ("numpy", other), steps=100, dtype=dtype, rtol=TRAIN_RTOL[dtype])
+    result = compare_backends(("numpy", other), config=config, steps=100, dtype=dtype, rtol=TRAIN_RTOL[dtype])
     assert result.passed, "\n" + result.summary()

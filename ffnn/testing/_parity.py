@@ -1,4 +1,4 @@
-"""Parity helpers users can call: compare arrays of any backend, and whole training runs across backends."""
+"""Whole training runs compared across backends: :class:`ParityConfig` and :func:`compare_backends`."""
 
 from __future__ import annotations
 
@@ -17,170 +17,17 @@ from backends import (
     get_backend,
     gpu_available,
     reduced_precision_disabled,
-    to_numpy,
 )
 
-from .activations import get_activation
-from .layers import Dense
-from .losses import get_loss
-from .network import Network
-from .optimizers import Optimizer, get_optimizer
-from .training import train_step
+from ..activations import get_activation
+from ..layers import Dense
+from ..losses import get_loss
+from ..network import Network
+from ..optimizers import Optimizer, get_optimizer
+from ..training import train_step
+from ._compare import TRAINING_RTOL, check_tolerance, difference
 
-__all__ = [
-    "RTOL",
-    "TRAINING_RTOL",
-    "BackendParity",
-    "ParityConfig",
-    "ParityResult",
-    "assert_close",
-    "checkpoints",
-    "compare_backends",
-]
-
-#: Default relative tolerance of :func:`assert_close`: ONE evaluation (a forward
-#: pass, a cost, a backward pass) computed by two libraries. About 4500 float64
-#: and 80 float32 machine epsilons: room for sums of a few thousand terms added in
-#: different orders (BLAS blocking, GPU reductions), with rounding far below it.
-RTOL: dict[str, float] = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-3}
-
-#: Default relative tolerance of :func:`compare_backends`: after TRAINING, where
-#: each step's rounding differences feed the next step's inputs and grow slowly.
-TRAINING_RTOL: dict[str, float] = {"float64": 1e-10, "float32": 1e-4}
-
-_TINY = float(np.finfo(np.float64).tiny)
-_EPS_NAMES = {float(np.finfo(np.dtype(name)).eps): name for name in RTOL}
-
-
-# ---------------------------------------------------------------------------- array comparison
-@dataclass(frozen=True)
-class _Difference:
-    """How far ``actual`` is from ``desired``, both host arrays of one shape."""
-
-    abs: float
-    scale: float
-    index: tuple[int, ...]
-    actual: Any
-    desired: Any
-    elem_rel: float
-    elem_index: tuple[int, ...]
-    nonfinite_mismatches: int
-    size: int
-
-    @property
-    def rel(self) -> float:
-        """max|a − d| / max(max|d|, tiny): the norm-wise relative difference."""
-        return 0.0 if self.abs == 0 else self.abs / max(self.scale, _TINY)
-
-    def within(self, rtol: float, atol: float) -> bool:
-        return self.nonfinite_mismatches == 0 and self.abs <= atol + rtol * self.scale
-
-
-def _difference(a: np.ndarray, d: np.ndarray) -> _Difference:
-    work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(d) else np.float64
-    a64, d64 = a.astype(work), d.astype(work)
-    both = np.isfinite(a64) & np.isfinite(d64)
-    same_nonfinite = (a64 == d64) | (np.isnan(a64) & np.isnan(d64))
-    bad = ~both & ~same_nonfinite
-    err = np.abs(np.where(both, a64, 0) - np.where(both, d64, 0))
-    err = np.where(bad, np.inf, err)
-    mag = np.where(both, np.abs(d64), 0.0)
-    elem = np.where(err > 0, err / np.maximum(mag, _TINY), 0.0)
-    where = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
-    elem_where = np.unravel_index(int(np.argmax(elem)), elem.shape) if elem.size else ()
-    return _Difference(
-        abs=float(err.max(initial=0.0)),
-        scale=float(mag.max(initial=0.0)),
-        index=tuple(int(i) for i in where),
-        actual=a[where].tolist() if err.size else None,
-        desired=d[where].tolist() if err.size else None,
-        elem_rel=float(elem.max(initial=0.0)),
-        elem_index=tuple(int(i) for i in elem_where),
-        nonfinite_mismatches=int(bad.sum()),
-        size=int(err.size),
-    )
-
-
-def _default_rtol(*dtypes: np.dtype) -> float:
-    """The tolerance of the least precise floating dtype; 0 (exact) for integers and booleans."""
-    eps = [float(np.finfo(dt).eps) for dt in dtypes if np.issubdtype(dt, np.inexact)]
-    if not eps:
-        return 0.0
-    return RTOL.get(_EPS_NAMES.get(max(eps), ""), 100 * max(eps))
-
-
-def _check_tolerance(value: float | None, name: str) -> None:
-    if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0)):
-        msg = f"{name} must be a non-negative number, got {value!r}"
-        raise ValueError(msg)
-
-
-def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: float | None = None) -> None:
-    """Assert that two arrays of any backends hold the same values within a tolerance.
-
-    Both are copied to the host (:func:`backends.to_numpy`), so a torch tensor on a
-    GPU can be compared with a NumPy array; the library, device and dtype are not
-    compared, only shapes and values (differences are taken in float64).
-
-    The criterion is norm-wise, per array::
-
-        max|a − d| ≤ atol + rtol · max|d|
-
-    i.e. the relative difference ``max|a − d| / max(max|d|, tiny)`` is at most
-    ``rtol`` (``tiny`` is the smallest normal float64, for all-zero ``d``). It
-    measures each entry's error against the array's scale rather than the entry
-    itself: two libraries sum a matrix product's terms in different orders, which
-    changes each entry by a few ulps *of the terms' magnitudes*, so an entry that
-    cancels to near zero has a large element-wise relative error that is no sign of
-    disagreement. NaN and ±inf must sit at the same places in both arrays.
-
-    Parameters
-    ----------
-    actual, desired : array_like
-        Arrays of NumPy, CuPy, PyTorch, JAX or array-api-strict, or Python numbers
-        and nested lists; same shape.
-    rtol : float, optional
-        Default by the less precise of the two dtypes, :data:`RTOL`: float64 1e-12,
-        float32 1e-5, float16 1e-3; 0 (exact equality) for integers and booleans.
-    atol : float, optional
-        Absolute floor, default 0 (needed only when ``desired`` is all zeros).
-
-    Raises
-    ------
-    AssertionError
-        Shapes differ, or the criterion fails; the message gives the largest
-        absolute difference and its index (with both values there), the norm-wise
-        relative difference, the largest element-wise relative difference and its
-        index, and how many entries exceed ``atol + rtol·max|d|``.
-    ValueError
-        ``rtol`` or ``atol`` negative or not a number.
-    """
-    _check_tolerance(rtol, "rtol")
-    _check_tolerance(atol, "atol")
-    a, d = to_numpy(actual), to_numpy(desired)
-    if a.shape != d.shape:
-        msg = f"shapes differ: actual {a.shape}, desired {d.shape}"
-        raise AssertionError(msg)
-    rtol = _default_rtol(a.dtype, d.dtype) if rtol is None else float(rtol)
-    atol = 0.0 if atol is None else float(atol)
-    diff = _difference(a, d)
-    if not diff.within(rtol, atol):
-        raise AssertionError(_describe(diff, rtol, atol, a.dtype, d.dtype))
-
-
-def _describe(diff: _Difference, rtol: float, atol: float, a_dtype: np.dtype, d_dtype: np.dtype) -> str:
-    bound = atol + rtol * diff.scale
-    criterion = f"max|a - d| <= atol + rtol * max|d| with rtol={rtol:g}, atol={atol:g}, bound={bound:.3g}"
-    where = f"at index {diff.index} (actual {diff.actual!r}, desired {diff.desired!r})"
-    lines = [
-        f"arrays are not close (actual {a_dtype}, desired {d_dtype}; criterion {criterion})",
-        f"  max abs difference: {diff.abs:.6g} {where}",
-        f"  max rel difference: {diff.rel:.6g} (max abs difference / max|desired| = {diff.scale:.6g})",
-        f"  max element-wise rel difference: {diff.elem_rel:.6g} at index {diff.elem_index}",
-    ]
-    if diff.nonfinite_mismatches:
-        lines.append(f"  NaN/inf at different places: {diff.nonfinite_mismatches} of {diff.size} entries")
-    return "\n".join(lines)
+__all__ = ["BackendParity", "ParityConfig", "ParityResult", "checkpoints", "compare_backends"]
 
 
 # ---------------------------------------------------------------------------- training parity
@@ -335,7 +182,7 @@ class ParityConfig:
 
 
 def _is_count(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return bool(not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1)
 
 
 @dataclass(frozen=True)
@@ -499,9 +346,9 @@ def _cost(net: Network, optimizer: Optimizer | None, X: np.ndarray, Y: np.ndarra
 
 
 def compare_backends(
-    config: ParityConfig | Mapping[str, Any] | None = None,
     backends: Sequence[str | Backend] = ("numpy", "cupy"),
     *,
+    config: ParityConfig | Mapping[str, Any] | None = None,
     steps: int = 100,
     dtype: str = "float64",
     rtol: float | None = None,
@@ -531,13 +378,14 @@ def compare_backends(
 
     Parameters
     ----------
-    config : ParityConfig or mapping, optional
-        The network, data and optimizer (default ``ParityConfig()``: 6-8-5-3 tanh,
-        mse, SGD with learning rate 0.1, batch 16).
     backends : sequence of str or Backend
         At least one; the first is the reference. ``"name"`` or ``"name:device"``
         (``"torch:cpu"``, ``"cupy:cuda:1"``). A bare ``"torch"`` or ``"jax"`` means
-        the GPU when that library has a usable one, else the CPU.
+        the GPU when that library has a usable one, else the CPU:
+        ``compare_backends(["numpy", "torch"])``.
+    config : ParityConfig or mapping, optional (keyword)
+        The network, data and optimizer (default ``ParityConfig()``: 6-8-5-3 tanh,
+        mse, SGD with learning rate 0.1, batch 16).
     steps : int
         Training steps (≥ 0).
     dtype : {"float64", "float32"}
@@ -564,6 +412,12 @@ def compare_backends(
     BackendUnavailableError
         The reference backend (the first) cannot run here.
     """
+    if isinstance(backends, (ParityConfig, Mapping)) or backends is None:
+        msg = (
+            "compare_backends takes the backends first and the config as a keyword: "
+            "compare_backends(['numpy', 'torch'], config=...)"
+        )
+        raise TypeError(msg)
     cfg = config if isinstance(config, ParityConfig) else ParityConfig.from_mapping(config or {})
     if dtype not in TRAINING_RTOL:
         msg = f"dtype must be one of {', '.join(TRAINING_RTOL)}, got {dtype!r}"
@@ -571,8 +425,8 @@ def compare_backends(
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         msg = f"steps must be a non-negative integer, got {steps!r}"
         raise ValueError(msg)
-    _check_tolerance(rtol, "rtol")
-    _check_tolerance(atol, "atol")
+    check_tolerance(rtol, "rtol")
+    check_tolerance(atol, "atol")
     rtol = TRAINING_RTOL[dtype] if rtol is None else float(rtol)
     atol = 0.0 if atol is None else float(atol)
     if isinstance(backends, (str, Backend)) or not backends:
@@ -657,8 +511,8 @@ def _run(cfg: ParityConfig, nets: list[Network], steps: int, rtol: float, atol: 
         for j in range(n_other):
             if k == 0:
                 identical[j] = all(np.array_equal(a, d) for a, d in zip(weights[j + 1], weights[0]))
-            diffs = [_difference(np.asarray(costs[j + 1, k]), np.asarray(costs[0, k]))]
-            diffs += [_difference(a, d) for a, d in zip(weights[j + 1], weights[0])]
+            diffs = [difference(np.asarray(costs[j + 1, k]), np.asarray(costs[0, k]))]
+            diffs += [difference(a, d) for a, d in zip(weights[j + 1], weights[0])]
             c_abs[j, k], c_rel[j, k] = diffs[0].abs, diffs[0].rel
             p_abs[j, k], p_rel[j, k] = [d.abs for d in diffs[1:]], [d.rel for d in diffs[1:]]
             if failures[j] is None:
