@@ -58,10 +58,16 @@ def _allreduce_worker(max_bytes: int, budget_s: float) -> None:
             samples.append(comm.allreduce_scalars([(time.perf_counter() - start) / calls], op="max")[0])
         median = statistics.median(samples)
         algbw = nbytes / median
-        rows.append({
-            "bytes": nbytes, "calls_per_block": calls, "median_s": median, "min_s": min(samples),
-            "algbw_GBps": algbw / 1e9, "busbw_GBps": algbw * 2 * (comm.size - 1) / comm.size / 1e9,
-        })
+        rows.append(
+            {
+                "bytes": nbytes,
+                "calls_per_block": calls,
+                "median_s": median,
+                "min_s": min(samples),
+                "algbw_GBps": algbw / 1e9,
+                "busbw_GBps": algbw * 2 * (comm.size - 1) / comm.size / 1e9,
+            }
+        )
     if comm.rank == 0:
         print(json.dumps({"ranks": comm.size, "transport": comm.describe(), "results": rows}))
 
@@ -87,10 +93,25 @@ def run_allreduce(ranks: int, max_bytes: int, budget_s: float, timeout: float) -
     mpiexec = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
     if mpiexec is None:
         return {"status": "skipped", "reason": "no mpiexec found (pip install 'ffnn[mpi]')"}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    command = [mpiexec, "-n", str(ranks), sys.executable, "-m", "benchmarks.distributed", "_allreduce-worker",
-               "--max-bytes", str(max_bytes), "--budget", str(budget_s)]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    command = [
+        mpiexec,
+        "-n",
+        str(ranks),
+        sys.executable,
+        "-m",
+        "benchmarks.distributed",
+        "_allreduce-worker",
+        "--max-bytes",
+        str(max_bytes),
+        "--budget",
+        str(budget_s),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["model"] = _fit_alpha_beta(result["results"], ranks)
@@ -124,7 +145,10 @@ def _out_of_core_worker(path: str, batch_size: int) -> None:
 
     rss_at_start = _status_kib("VmRSS")
     refused = {}
-    for how, load in (("np.load", lambda: np.load(path)), ("np.load(mmap_mode='r')", lambda: np.load(path, mmap_mode="r"))):
+    for how, load in (
+        ("np.load", lambda: np.load(path)),
+        ("np.load(mmap_mode='r')", lambda: np.load(path, mmap_mode="r")),
+    ):
         try:
             load()
             refused[how] = "loaded (the cap is not binding)"
@@ -146,17 +170,26 @@ def _out_of_core_worker(path: str, batch_size: int) -> None:
         if i % 16 == 0:
             rss_during = max(rss_during, _status_kib("VmRSS"))
     elapsed = time.perf_counter() - start
-    print(json.dumps({
-        "rows_read": rows, "checksum_ok": total == float(m * (m - 1) // 2), "seconds": elapsed,
-        "bytes_read": source.bytes_read, "read_GBps": source.bytes_read / elapsed / 1e9,
-        # VmHWM: the peak resident set of this program since exec (ru_maxrss would also
-        # count the parent's pages at fork on Linux)
-        "peak_rss_kib": _status_kib("VmHWM"),
-        "rss_at_start_kib": rss_at_start, "rss_after_refused_loads_kib": rss_after_refusals,
-        "rss_after_first_batch_kib": rss_after_first, "rss_max_sampled_during_epoch_kib": rss_during,
-        "vm_peak_kib": _status_kib("VmPeak"),
-        "whole_file_loads_under_the_cap": refused,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows_read": rows,
+                "checksum_ok": total == float(m * (m - 1) // 2),
+                "seconds": elapsed,
+                "bytes_read": source.bytes_read,
+                "read_GBps": source.bytes_read / elapsed / 1e9,
+                # VmHWM: the peak resident set of this program since exec (ru_maxrss would also
+                # count the parent's pages at fork on Linux)
+                "peak_rss_kib": _status_kib("VmHWM"),
+                "rss_at_start_kib": rss_at_start,
+                "rss_after_refused_loads_kib": rss_after_refusals,
+                "rss_after_first_batch_kib": rss_after_first,
+                "rss_max_sampled_during_epoch_kib": rss_during,
+                "vm_peak_kib": _status_kib("VmPeak"),
+                "whole_file_loads_under_the_cap": refused,
+            }
+        )
+    )
 
 
 def run_out_of_core(cap_mib: int, factor: float, batch_size: int, timeout: float) -> dict[str, Any]:
@@ -172,24 +205,44 @@ def run_out_of_core(cap_mib: int, factor: float, batch_size: int, timeout: float
         def limit() -> None:  # what `ulimit -v` does: cap the address space of the child
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
-        command = [sys.executable, "-m", "benchmarks.distributed", "_out-of-core-worker", str(path),
-                   "--batch-size", str(batch_size)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT,
-                              preexec_fn=limit, check=False)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            OMP_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
+            MALLOC_ARENA_MAX="2",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.distributed",
+            "_out-of-core-worker",
+            str(path),
+            "--batch-size",
+            str(batch_size),
+        ]
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, preexec_fn=limit, check=False
+        )
         if done.returncode != 0:
             return {"status": "failed", "stderr": done.stderr[-2000:]}
         result = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    result.update({
-        "cap": f"RLIMIT_AS = {cap_mib} MiB on the child (the limit `ulimit -v {cap_mib * 1024}` sets)",
-        "cap_bytes": cap, "file_bytes": file_bytes, "file_over_cap": file_bytes / cap,
-        "rows": rows, "features": features, "dtype": "float32", "batch_size": batch_size,
-        "reader": "ffnn.sources.RowSource on the path (positioned reads of the sorted rows) "
-                  "through BatchStream with prefetch=1, numpy backend, one shuffled epoch",
-    })
+    result.update(
+        {
+            "cap": f"RLIMIT_AS = {cap_mib} MiB on the child (the limit `ulimit -v {cap_mib * 1024}` sets)",
+            "cap_bytes": cap,
+            "file_bytes": file_bytes,
+            "file_over_cap": file_bytes / cap,
+            "rows": rows,
+            "features": features,
+            "dtype": "float32",
+            "batch_size": batch_size,
+            "reader": "ffnn.sources.RowSource on the path (positioned reads of the sorted rows) "
+            "through BatchStream with prefetch=1, numpy backend, one shuffled epoch",
+        }
+    )
     return result
 
 

@@ -21,6 +21,8 @@ import numpy as np
 from .distributed._shares import batch_bounds, rank_rows
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from backends import Backend
 
 __all__ = ["BatchStream", "RowSource", "open_rows"]
@@ -33,7 +35,9 @@ def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
             version = np.lib.format.read_magic(handle)
             readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
             if version not in readers:
-                msg = f"{path!r} is a .npy file of format version {version}; save it with numpy.save (version 1.0 or 2.0)"
+                msg = (
+                    f"{path!r} is a .npy file of format version {version}; save it with numpy.save (version 1.0 or 2.0)"
+                )
                 raise ValueError(msg)
             shape, fortran, dtype = readers[version](handle)
         except ValueError as exc:
@@ -124,7 +128,7 @@ class RowSource:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> RowSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -169,7 +173,7 @@ class RowSource:
             msg = f"{self!r} is closed"
             raise ValueError(msg)
         out = np.empty((ascending.shape[0], *self.shape[1:]), dtype=self.dtype)
-        flat = memoryview(out.reshape(-1).view(np.uint8))
+        flat = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         breaks = np.flatnonzero(np.diff(ascending) != 1) + 1  # runs of consecutive rows: one read each
         starts = np.concatenate(([0], breaks))
         stops = np.concatenate((breaks, [ascending.shape[0]]))
@@ -183,7 +187,7 @@ class RowSource:
     def _read_into(self, target: memoryview, offset: int) -> None:
         done = 0
         while done < len(target):
-            count = os.preadv(self._fd, [target[done:]], offset + done)
+            count = os.preadv(self._fd, [target[done:]], offset + done)  # type: ignore[arg-type]
             if count <= 0:
                 msg = f"{self.path!r} ended early: the file is shorter than its header says"
                 raise OSError(msg)
@@ -278,8 +282,9 @@ class BatchStream:
         return self._move(hx), None if hy is None else self._move(hy)
 
     def _move(self, host: np.ndarray) -> Any:
-        cast = self.dtype is not None and host.dtype.kind == "f"
-        return self.backend.asarray(host, dtype=self.backend.dtype(self.dtype) if cast else None)
+        if self.dtype is None or host.dtype.kind != "f":
+            return self.backend.asarray(host)
+        return self.backend.asarray(host, dtype=self.backend.dtype(self.dtype))
 
     def _batch(self, i: int) -> tuple[Any, Any]:
         start, stop = self.bounds[i]

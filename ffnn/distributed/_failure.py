@@ -48,7 +48,7 @@ def abort_on_failure(comm: Communicator) -> Iterator[None]:
         if exc.code not in (0, None):
             fail(type(exc), exc, exc.__traceback__)
         raise
-    except BaseException as exc:  # noqa: BLE001 - any failure must take the job down
+    except BaseException as exc:  # any failure must take the job down
         fail(type(exc), exc, exc.__traceback__)
         raise
     finally:

@@ -37,7 +37,7 @@ def load_nccl(backend: Backend) -> ModuleType:
     try:
         nccl = importlib.import_module(f"{backend.module.__name__}.cuda.nccl")
         nccl.get_version()
-    except Exception as exc:  # noqa: BLE001 - missing bindings or library both mean "no NCCL"
+    except Exception as exc:  # missing bindings or library both mean "no NCCL"
         msg = f"CuPy's NCCL bindings are not usable ({exc}); install NCCL (pip install nvidia-nccl-cu12) or use transport='mpi'"
         raise ImportError(msg) from exc
     return nccl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,20 +27,18 @@ TRANSPORTS = ("auto", "single", "mpi", "nccl")
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
 
 
-def launched_size(environ: dict[str, str] | None = None) -> int:
+def launched_size(environ: Mapping[str, str] | None = None) -> int:
     """The number of ranks the launcher (``mpiexec``, ``srun``) started, read from its
     environment variables without initialising MPI; 1 for a plain ``python`` run."""
-    environ = os.environ if environ is None else environ
+    variables = os.environ if environ is None else environ
     for name in _SIZE_VARIABLES:
-        value = environ.get(name, "").strip()
+        value = variables.get(name, "").strip()
         if value.isdigit() and int(value) >= 1:
             return int(value)
     return 1
 
 
-def select_transport(
-    requested: str, *, size: int, backend_name: str, is_gpu: bool, mpi: bool, nccl: bool
-) -> str:
+def select_transport(requested: str, *, size: int, backend_name: str, is_gpu: bool, mpi: bool, nccl: bool) -> str:
     """The transport to build: ``"single"``, ``"mpi"`` or ``"nccl"``.
 
     ``"auto"`` gives ``"single"`` for one rank, NCCL for CuPy on a GPU when CuPy has

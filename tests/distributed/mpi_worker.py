@@ -53,14 +53,18 @@ def _allreduce(backend_name: str) -> str:
             for step in range(3):  # the buffer is reused: results must not leak between steps
                 weights = [batch_weight(s, M) for s in shares]
                 mine = shares[comm.rank]
-                grads = None if mine == 0 else {k: backend.asarray(v * (step + 1)) for k, v in host_grads(comm.rank, dtype).items()}
+                grads = (
+                    None
+                    if mine == 0
+                    else {k: backend.asarray(v * (step + 1)) for k, v in host_grads(comm.rank, dtype).items()}
+                )
                 out = reducer.reduce(grads, weight=weights[comm.rank])
-                for k in SHAPES:
+                for k, shape in SHAPES.items():
                     expected = sum(
                         weights[r] * host_grads(r, dtype)[k] * (step + 1) for r in range(comm.size) if shares[r]
                     )
                     got = backend.to_numpy(out[k])
-                    assert backend.owns(out[k]) and got.dtype == np.dtype(dtype) and got.shape == SHAPES[k]
+                    assert backend.owns(out[k]) and got.dtype == np.dtype(dtype) and got.shape == shape
                     np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float32" else 1e-14)
                 verify_identical(comm, out, what="reduced gradients")
         sums = comm.allreduce_scalars([1.0, comm.rank], op="sum")
@@ -125,7 +129,9 @@ def shares(folder: str = "") -> str:
         for batch_size in (5, 2, 23, 1):
             order = np.random.default_rng(batch_size).permutation(m)  # the same host permutation everywhere
             seen = np.zeros(m)
-            stream = BatchStream(path, order=order, batch_size=batch_size, backend=backend, rank=comm.rank, size=comm.size)
+            stream = BatchStream(
+                path, order=order, batch_size=batch_size, backend=backend, rank=comm.rank, size=comm.size
+            )
             assert len(stream) == len(batch_bounds(m, batch_size))
             for (start, stop), (xb, _) in zip(stream.bounds, stream):
                 rows = rank_rows(order[start:stop], comm.rank, comm.size)
@@ -139,5 +145,7 @@ def shares(folder: str = "") -> str:
 
 if __name__ == "__main__":
     scenario, *args = sys.argv[1:]
-    result = {"allreduce": allreduce, "checksum": checksum, "abort": abort, "kill": kill, "shares": shares}[scenario](*args)
+    result = {"allreduce": allreduce, "checksum": checksum, "abort": abort, "kill": kill, "shares": shares}[scenario](
+        *args
+    )
     print(f"OK {get_communicator(backend=get_backend('numpy')).rank} {result}", flush=True)

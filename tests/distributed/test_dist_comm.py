@@ -87,7 +87,12 @@ class FakeComm:
 
 def fake_mpi(comm):
     return SimpleNamespace(
-        COMM_WORLD=comm, IN_PLACE="IN_PLACE", SUM="SUM", MIN="MIN", MAX="MAX", COMM_TYPE_SHARED=1,
+        COMM_WORLD=comm,
+        IN_PLACE="IN_PLACE",
+        SUM="SUM",
+        MIN="MIN",
+        MAX="MAX",
+        COMM_TYPE_SHARED=1,
         Get_library_version=lambda: "FakeMPI 1.0\n",
     )
 
@@ -150,8 +155,8 @@ def test_launched_size_reads_the_launchers_variables():
 
 
 # ---------------------------------------------------------------- selection rules
-CPU = dict(backend_name="numpy", is_gpu=False)
-CUPY = dict(backend_name="cupy", is_gpu=True)
+CPU = {"backend_name": "numpy", "is_gpu": False}
+CUPY = {"backend_name": "cupy", "is_gpu": True}
 
 
 @pytest.mark.parametrize(
@@ -268,8 +273,12 @@ class FakeNcclComm:
 
 def fake_nccl():
     return SimpleNamespace(
-        get_unique_id=lambda: (7,) * 128, NcclCommunicator=FakeNcclComm, get_version=lambda: 22703,
-        NCCL_FLOAT32=7, NCCL_FLOAT64=8, NCCL_SUM=0,
+        get_unique_id=lambda: (7,) * 128,
+        NcclCommunicator=FakeNcclComm,
+        get_version=lambda: 22703,
+        NCCL_FLOAT32=7,
+        NCCL_FLOAT64=8,
+        NCCL_SUM=0,
     )
 
 
@@ -321,8 +330,8 @@ def test_reducer_packs_scales_and_unpacks_by_name(backend):
     flat = reducer.pack(g, weight=0.25)
     assert_on_backend(flat, backend, (reducer.nbytes // 8,), "float64")
     back = reducer.unpack(flat)
-    for k in SHAPES:
-        assert_on_backend(back[k], backend, SHAPES[k], "float64")
+    for k, shape in SHAPES.items():
+        assert_on_backend(back[k], backend, shape, "float64")
         assert_allclose(back[k], 0.25 * backend.to_numpy(g[k]))
     zeros = reducer.unpack(reducer.pack(None))
     assert all(not np.any(backend.to_numpy(z)) for z in zeros.values())

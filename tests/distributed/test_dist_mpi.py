@@ -21,8 +21,12 @@ MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.e
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="mpi4py is not installed (pip install 'ffnn[mpi]')"),
-    pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH or next to the Python interpreter (pip install mpich)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("mpi4py") is None, reason="mpi4py is not installed (pip install 'ffnn[mpi]')"
+    ),
+    pytest.mark.skipif(
+        MPIEXEC is None, reason="no mpiexec on PATH or next to the Python interpreter (pip install mpich)"
+    ),
 ]
 
 
@@ -30,7 +34,7 @@ def launch(n: int, *args: str, timeout: float = TIMEOUT) -> subprocess.Completed
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = [MPIEXEC, "-n", str(n), sys.executable, str(WORKER), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=False)
 
 
 def assert_all_ok(result: subprocess.CompletedProcess[str], n: int) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from ffnn.distributed import batch_bounds, batch_weight, rank_rows, share_bounds
 def test_shares_cover_each_item_once_with_sizes_within_one(count, size):
     bounds = [share_bounds(count, r, size) for r in range(size)]
     assert bounds[0][0] == 0 and bounds[-1][1] == count
-    assert all(hi == lo for (_, hi), (lo, _) in zip(bounds, bounds[1:]))  # contiguous, in rank order
+    assert all(hi == lo for (_, hi), (lo, _) in itertools.pairwise(bounds))  # contiguous, in rank order
     lengths = [hi - lo for lo, hi in bounds]
     assert max(lengths) - min(lengths) <= 1
     assert lengths == sorted(lengths, reverse=True)

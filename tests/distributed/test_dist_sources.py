@@ -24,8 +24,11 @@ def table(tmp_path):
 @pytest.mark.parametrize("kind", ["array", "memmap", "path"])
 def test_take_returns_the_rows_in_the_order_asked(table, kind):
     data, path = table
-    source = {"array": lambda: RowSource(data), "memmap": lambda: RowSource(np.load(path, mmap_mode="r")),
-              "path": lambda: RowSource(path)}[kind]()
+    source = {
+        "array": lambda: RowSource(data),
+        "memmap": lambda: RowSource(np.load(path, mmap_mode="r")),
+        "path": lambda: RowSource(path),
+    }[kind]()
     assert source.shape == (50, 6) and len(source) == 50 and source.dtype == np.float64
     for rows in ([7, 2, 3, 49, 0], [5, 5, 1], [], list(range(10, 20))):
         got = source.take(np.array(rows, dtype=np.int64))
@@ -34,7 +37,7 @@ def test_take_returns_the_rows_in_the_order_asked(table, kind):
 
 
 def test_a_file_source_reads_only_the_requested_rows(table):
-    data, path = table
+    _, path = table
     with RowSource(path) as source:
         source.take(np.array([40, 3, 4, 5, 17]))
         assert source.bytes_read == 5 * 6 * 8
