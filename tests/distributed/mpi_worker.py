@@ -143,9 +143,79 @@ def shares(folder: str = "") -> str:
     return "covered"
 
 
+def _data_parallel_fit(net, optimizer, X, labels, *, epochs, batch_size, comm):
+    """A data-parallel fit written with the public pieces, as the training loop will do it:
+    the global batch's rows split among ranks, local gradients scaled by m_r/M and summed
+    in one all-reduce, the same update on every rank, per-epoch costs summed."""
+    from ffnn.training import shuffle_order
+
+    backend, xp = net.backend, net.xp
+    x, t = net.inputs(X), net.targets(labels, X.shape[0])
+    m, L = X.shape[0], len(net.layers)
+    params = {f"{p}{l}": a for l, layer in enumerate(net.layers, 1) for p, a in (("W", layer.W), ("b", layer.b))}
+    verify_identical(comm, params, what="initial weights")
+    reducer = GradientReducer(comm, params)
+    costs = []
+    for epoch in range(epochs):
+        order = shuffle_order(net.seed, epoch, m)
+        cost_sum = 0.0
+        for start, stop in batch_bounds(m, batch_size):
+            rows = rank_rows(order[start:stop], comm.rank, comm.size)
+            grads = None
+            if rows.size:
+                index = backend.asarray(rows)
+                xb, yb = xp.take(x, index, axis=0), xp.take(t, index, axis=0)
+                cache, Z = net.forward_columns(xb.T)
+                cost_sum += float(net.cost_columns(cache, Z, yb.T)) * rows.size
+                pairs = net.backward_columns(cache, yb.T, release_cache=True)
+                grads = {f"{p}{l}": g for l, pair in enumerate(pairs, 1) for p, g in zip("Wb", pair)}
+            total = reducer.reduce(grads, weight=batch_weight(rows.size, stop - start))
+            optimizer.step(net, [(total[f"W{l}"], total[f"b{l}"]) for l in range(1, L + 1)])
+        costs.append(comm.allreduce_scalars([cost_sum])[0] / m)
+    return costs
+
+
+def parity() -> str:
+    """N ranks reproduce ffnn's one-process fit: weights and per-epoch costs."""
+    from ffnn import SGD, Adam, Dense, Network
+
+    comm = get_communicator(backend=get_backend("numpy"))
+    worst = {}
+    with abort_on_failure(comm):
+        rng = np.random.default_rng(3)
+        X, labels = rng.standard_normal((37, 5)), rng.integers(0, 3, 37)
+        for dtype in ("float64", "float32"):
+            for name, make in (("sgd-momentum", lambda: SGD(0.1, momentum=0.9)), ("adam", lambda: Adam(0.01))):
+                for batch_size, epochs in ((10, 25), (2, 5)):  # 100 and 95 steps; batch 2 leaves a rank idle
+
+                    def build():
+                        layers = [Dense(5, 8, activation="tanh"), Dense(8, 3, activation="softmax")]
+                        return Network(layers, loss="categorical_crossentropy", backend="numpy", dtype=dtype, seed=11)
+
+                    reference = build()
+                    history = reference.fit(X, labels, epochs=epochs, batch_size=batch_size, optimizer=make())
+                    net = build()
+                    costs = _data_parallel_fit(net, make(), X, labels, epochs=epochs, batch_size=batch_size, comm=comm)
+                    rel = max(
+                        float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                        for a, b in zip(net.parameters(), reference.parameters())
+                    )
+                    rel_cost = max(abs(a - b) / abs(b) for a, b in zip(costs, history.train_cost))
+                    limit = 1e-12 if dtype == "float64" else 1e-5
+                    assert rel <= limit and rel_cost <= limit, (dtype, name, batch_size, rel, rel_cost)
+                    worst[dtype] = max(worst.get(dtype, 0.0), rel, rel_cost)
+                    verify_identical(comm, net.parameters(), what="trained weights")
+    return " ".join(f"{k}:{v:.1e}" for k, v in worst.items())
+
+
 if __name__ == "__main__":
     scenario, *args = sys.argv[1:]
-    result = {"allreduce": allreduce, "checksum": checksum, "abort": abort, "kill": kill, "shares": shares}[scenario](
-        *args
-    )
+    result = {
+        "allreduce": allreduce,
+        "checksum": checksum,
+        "abort": abort,
+        "kill": kill,
+        "shares": shares,
+        "parity": parity,
+    }[scenario](*args)
     print(f"OK {get_communicator(backend=get_backend('numpy')).rank} {result}", flush=True)
