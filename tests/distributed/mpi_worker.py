@@ -188,7 +188,7 @@ def parity() -> str:
             for name, make in (("sgd-momentum", lambda: SGD(0.1, momentum=0.9)), ("adam", lambda: Adam(0.01))):
                 for batch_size, epochs in ((10, 25), (2, 5)):  # 100 and 95 steps; batch 2 leaves a rank idle
 
-                    def build():
+                    def build(dtype: str = dtype) -> Network:
                         layers = [Dense(5, 8, activation="tanh"), Dense(8, 3, activation="softmax")]
                         return Network(layers, loss="categorical_crossentropy", backend="numpy", dtype=dtype, seed=11)
 
