@@ -22,7 +22,7 @@ Semantics (what the training loop does with these pieces)
 mpi4py is imported only when an MPI or NCCL transport is built.
 """
 
-from ._comm import REDUCE_OPS, Communicator, SingleProcess
+from ._comm import REDUCE_OPS, Communicator, Pending, SingleProcess
 from ._failure import abort_on_failure, checksum, verify_identical
 from ._reducer import GradientReducer
 from ._select import (
@@ -30,6 +30,7 @@ from ._select import (
     TransportStatus,
     available_transports,
     get_communicator,
+    launched_local_rank,
     launched_size,
     select_transport,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "TRANSPORTS",
     "Communicator",
     "GradientReducer",
+    "Pending",
     "SingleProcess",
     "TransportStatus",
     "abort_on_failure",
@@ -48,6 +50,7 @@ __all__ = [
     "batch_weight",
     "checksum",
     "get_communicator",
+    "launched_local_rank",
     "launched_size",
     "rank_rows",
     "select_transport",

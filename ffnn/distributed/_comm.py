@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from backends import Backend
 
-__all__ = ["REDUCE_OPS", "Communicator", "SingleProcess"]
+__all__ = ["REDUCE_OPS", "Communicator", "Pending", "SingleProcess"]
 
 REDUCE_OPS = ("sum", "min", "max")
 
@@ -19,6 +19,21 @@ def _check_op(op: str) -> None:
     if op not in REDUCE_OPS:
         msg = f"op must be one of {', '.join(REDUCE_OPS)}, got {op!r}"
         raise ValueError(msg)
+
+
+class Pending:
+    """A reduction in flight (see :meth:`Communicator.start_allreduce_sum`)."""
+
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        self._finish: Callable[[], Any] | None = finish
+        self._result: Any = None
+
+    def wait(self) -> Any:
+        """Block until the reduction is complete and return the reduced array
+        (the same array as :meth:`Communicator.allreduce_sum` would return)."""
+        if self._finish is not None:
+            self._result, self._finish = self._finish(), None
+        return self._result
 
 
 class Communicator(ABC):
@@ -64,6 +79,16 @@ class Communicator(ABC):
         (JAX arrays, and GPU arrays staged through the host, come back as new arrays).
         Every rank must call it with the same length and dtype.
         """
+
+    def start_allreduce_sum(self, buffer: Any, /) -> Pending:
+        """Begin :meth:`allreduce_sum` without waiting (MPI_Iallreduce where the transport
+        has it), so that it can overlap computation, e.g. the backward pass of earlier
+        layers; neither read nor write ``buffer`` until ``.wait()`` has returned.
+
+        The default runs the blocking call at once.
+        """
+        result = self.allreduce_sum(buffer)
+        return Pending(lambda: result)
 
     @abstractmethod
     def bcast_array(self, array: Any, /, *, root: int = 0) -> Any:

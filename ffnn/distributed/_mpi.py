@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from ._comm import Communicator, _check_op
+from ._comm import Communicator, Pending, _check_op
 
 if TYPE_CHECKING:
     from backends import Backend
@@ -122,6 +122,20 @@ class MPICommunicator(Communicator):
         host, is_view = _host_copy(self.backend, buffer)
         self.comm.Allreduce(self.mpi.IN_PLACE, host, op=self.mpi.SUM)
         return buffer if is_view else self.backend.asarray(host)
+
+    def start_allreduce_sum(self, buffer: Any, /) -> Pending:
+        if self.path == "cuda-aware":
+            self.backend.synchronize(buffer)
+            request = self.comm.Iallreduce(self.mpi.IN_PLACE, buffer, op=self.mpi.SUM)
+            return Pending(lambda: (request.Wait(), buffer)[1])
+        host, is_view = _host_copy(self.backend, buffer)
+        request = self.comm.Iallreduce(self.mpi.IN_PLACE, host, op=self.mpi.SUM)
+
+        def finish() -> Any:
+            request.Wait()
+            return buffer if is_view else self.backend.asarray(host)
+
+        return Pending(finish)
 
     def bcast_array(self, array: Any, /, *, root: int = 0) -> Any:
         if self.path == "cuda-aware":

@@ -18,6 +18,7 @@ __all__ = [
     "TransportStatus",
     "available_transports",
     "get_communicator",
+    "launched_local_rank",
     "launched_size",
     "select_transport",
 ]
@@ -36,6 +37,28 @@ def launched_size(environ: Mapping[str, str] | None = None) -> int:
         if value.isdigit() and int(value) >= 1:
             return int(value)
     return 1
+
+
+_LOCAL_RANK_VARIABLES = (
+    "MPI_LOCALRANKID",
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "MV2_COMM_WORLD_LOCAL_RANK",
+    "PMIX_LOCAL_RANK",
+    "SLURM_LOCALID",
+)
+
+
+def launched_local_rank(environ: Mapping[str, str] | None = None) -> int:
+    """This process's rank among those the launcher started on this node, read from the
+    launcher's variables (0 for a plain run): pick the GPU before building the backend,
+    e.g. ``get_backend("cupy", f"cuda:{launched_local_rank() % n_gpus}")``. Once a
+    communicator exists, its ``local_rank`` (from MPI itself) says the same."""
+    variables = os.environ if environ is None else environ
+    for name in _LOCAL_RANK_VARIABLES:
+        value = variables.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def select_transport(requested: str, *, size: int, backend_name: str, is_gpu: bool, mpi: bool, nccl: bool) -> str:

@@ -67,6 +67,8 @@ def _allreduce(backend_name: str) -> str:
                     assert backend.owns(out[k]) and got.dtype == np.dtype(dtype) and got.shape == shape
                     np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float32" else 1e-14)
                 verify_identical(comm, out, what="reduced gradients")
+        pending = comm.start_allreduce_sum(backend.asarray(np.full(5, comm.rank + 1.0)))
+        assert np.all(backend.to_numpy(pending.wait()) == comm.size * (comm.size + 1) / 2)
         sums = comm.allreduce_scalars([1.0, comm.rank], op="sum")
         assert sums == [comm.size, sum(range(comm.size))], sums
         assert comm.allreduce_scalars([comm.rank], op="max") == [comm.size - 1]

@@ -20,6 +20,7 @@ from ffnn.distributed import (
     available_transports,
     checksum,
     get_communicator,
+    launched_local_rank,
     launched_size,
     select_transport,
     verify_identical,
@@ -71,6 +72,10 @@ class FakeComm:
         self.calls.append(("Allreduce", type(buf).__name__, op))
         if op == "SUM":
             buf *= self.size
+
+    def Iallreduce(self, inplace, buf, op):
+        self.calls.append(("Iallreduce", type(buf).__name__, op))
+        return SimpleNamespace(Wait=lambda: self.Allreduce(inplace, buf, op))
 
     def Bcast(self, buf, root):
         self.calls.append(("Bcast", type(buf).__name__, root))
@@ -154,6 +159,13 @@ def test_launched_size_reads_the_launchers_variables():
     assert launched_size({"SLURM_NTASKS": "x"}) == 1
 
 
+def test_launched_local_rank_reads_the_launchers_variables():
+    assert launched_local_rank({}) == 0
+    assert launched_local_rank({"MPI_LOCALRANKID": "3"}) == 3
+    assert launched_local_rank({"OMPI_COMM_WORLD_LOCAL_RANK": "1"}) == 1
+    assert launched_local_rank({"SLURM_LOCALID": "2"}) == 2
+
+
 # ---------------------------------------------------------------- selection rules
 CPU = {"backend_name": "numpy", "is_gpu": False}
 CUPY = {"backend_name": "cupy", "is_gpu": True}
@@ -211,6 +223,25 @@ def test_mpi_host_path_reduces_in_place_on_cpu_backends(backend):
     assert comm.calls[-1] == ("Allreduce", "ndarray", "SUM")  # MPI always sees a host array here
     assert mpi.allreduce_scalars([1, 2], op="sum") == [3.0, 6.0]
     assert "FakeMPI 1.0" in mpi.describe() and "host buffers" in mpi.describe()
+
+
+def test_nonblocking_allreduce_completes_on_wait(backend):
+    comm = FakeComm(size=2)
+    mpi = MPICommunicator(backend, mpi=fake_mpi(comm))
+    pending = mpi.start_allreduce_sum(backend.asarray(np.arange(3.0)))
+    assert comm.calls[-1][0] == "Iallreduce"
+    out = pending.wait()
+    assert_allclose(out, [0.0, 2.0, 4.0])
+    assert pending.wait() is out  # waiting twice reduces once
+    single = SingleProcess(backend).start_allreduce_sum(out).wait()
+    assert single is out
+
+
+def test_nonblocking_allreduce_stages_gpu_arrays_and_returns_the_device_copy(monkeypatch):
+    monkeypatch.delenv(CUDA_AWARE_ENV, raising=False)
+    mpi = MPICommunicator(FakeGPUBackend(), mpi=fake_mpi(FakeComm(size=3)))
+    out = mpi.start_allreduce_sum(np.ones(2).view(HostArray)).wait()
+    assert isinstance(out, HostArray) and np.array_equal(out, [3.0, 3.0])
 
 
 def test_mpi_stages_gpu_arrays_through_the_host_when_not_cuda_aware(monkeypatch):
