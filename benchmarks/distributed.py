@@ -3,6 +3,7 @@
 pass over a ``.npy`` file several times larger than the address space the process may use.
 
     python -m benchmarks.distributed allreduce [--ranks 2] [--max-bytes 67108864]
+    python -m benchmarks.distributed overlap [--overlap-bytes 1077288] [--reps 30]
     python -m benchmarks.distributed out-of-core [--cap-mib 256] [--factor 4.5]
     python -m benchmarks.distributed all        # both, one JSON under benchmarks/results/
 
@@ -115,6 +116,87 @@ def run_allreduce(ranks: int, max_bytes: int, budget_s: float, timeout: float) -
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["model"] = _fit_alpha_beta(result["results"], ranks)
+    return result
+
+
+# ---------------------------------------------------------------- overlap (runs inside every rank)
+def _overlap_worker(nbytes: int, reps: int) -> None:
+    """Compute (one float32 matmul, 256×1024 by 1024×784: the size of mnist-1024's dW^[1]) and the all-reduce
+    of ``nbytes``: alone, one after the other, and overlapped (Iallreduce started before the
+    compute, waited after); the slowest rank's median counts."""
+    from backends import get_backend
+    from ffnn.distributed import get_communicator
+
+    comm = get_communicator("mpi", backend=get_backend("numpy"))
+    rng = np.random.default_rng(comm.rank)
+    a, b = rng.standard_normal((256, 1024), dtype=np.float32), rng.standard_normal((1024, 784), dtype=np.float32)
+    buffer = np.ones(nbytes // 4, dtype=np.float32)
+
+    def compute() -> None:
+        a @ b
+
+    def blocking() -> None:
+        compute()
+        comm.allreduce_sum(buffer)
+
+    def overlapped() -> None:
+        pending = comm.start_allreduce_sum(buffer)
+        compute()
+        pending.wait()
+
+    cases = {
+        "compute": compute,
+        "allreduce": lambda: comm.allreduce_sum(buffer),
+        "sequential": blocking,
+        "overlapped": overlapped,
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, case in cases.items():  # interleaved, so that load changes hit every case
+            comm.barrier()
+            start = time.perf_counter()
+            case()
+            times[name].append(comm.allreduce_scalars([time.perf_counter() - start], op="max")[0])
+    if comm.rank == 0:
+        print(
+            json.dumps(
+                {
+                    "ranks": comm.size,
+                    "bytes": nbytes,
+                    "reps": reps,
+                    "median_s": {k: statistics.median(v) for k, v in times.items()},
+                }
+            )
+        )
+
+
+def run_overlap(ranks: int, nbytes: int, reps: int, timeout: float) -> dict[str, Any]:
+    mpiexec = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    if mpiexec is None:
+        return {"status": "skipped", "reason": "no mpiexec found (pip install 'ffnn[mpi]')"}
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    command = [
+        mpiexec,
+        "-n",
+        str(ranks),
+        sys.executable,
+        "-m",
+        "benchmarks.distributed",
+        "_overlap-worker",
+        "--bytes",
+        str(nbytes),
+        "--reps",
+        str(reps),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    t = result["median_s"]
+    result["hidden_fraction_of_allreduce"] = (t["sequential"] - t["overlapped"]) / t["allreduce"]
     return result
 
 
@@ -250,7 +332,7 @@ def run_out_of_core(cap_mib: int, factor: float, batch_size: int, timeout: float
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("allreduce", "out-of-core", "all"):
+    for name in ("allreduce", "overlap", "out-of-core", "all"):
         p = sub.add_parser(name)
         p.add_argument("--ranks", type=int, default=2)
         p.add_argument("--max-bytes", type=int, default=64 * 2**20)
@@ -259,15 +341,23 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--factor", type=float, default=4.5, help="file size / cap")
         p.add_argument("--batch-size", type=int, default=1024)
         p.add_argument("--out", type=Path, default=None)
+        p.add_argument("--overlap-bytes", type=int, default=1077288, help="default: mnist's float32 gradients")
+        p.add_argument("--reps", type=int, default=30)
     w = sub.add_parser("_allreduce-worker")
     w.add_argument("--max-bytes", type=int, required=True)
     w.add_argument("--budget", type=float, required=True)
+    v = sub.add_parser("_overlap-worker")
+    v.add_argument("--bytes", type=int, required=True)
+    v.add_argument("--reps", type=int, required=True)
     o = sub.add_parser("_out-of-core-worker")
     o.add_argument("path")
     o.add_argument("--batch-size", type=int, required=True)
     args = parser.parse_args(argv)
     if args.command == "_allreduce-worker":
         _allreduce_worker(args.max_bytes, args.budget)
+        return
+    if args.command == "_overlap-worker":
+        _overlap_worker(args.bytes, args.reps)
         return
     if args.command == "_out-of-core-worker":
         _out_of_core_worker(args.path, args.batch_size)
@@ -277,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
     report: dict[str, Any] = {"machine": machine_info(1)}
     if args.command in ("allreduce", "all"):
         report["allreduce"] = run_allreduce(args.ranks, args.max_bytes, args.budget, timeout=900)
+    if args.command in ("overlap", "all"):
+        report["overlap"] = run_overlap(args.ranks, args.overlap_bytes, args.reps, timeout=900)
     if args.command in ("out-of-core", "all"):
         report["out_of_core"] = run_out_of_core(args.cap_mib, args.factor, args.batch_size, timeout=900)
     date = datetime.date.today().isoformat()
