@@ -61,7 +61,7 @@ class GradientReducer:
         self.slices = {k: (offsets[i], offsets[i + 1]) for i, k in enumerate(self.names)}
         first = next(iter(template.values()))
         self.dtype = first.dtype
-        self._device = first.device
+        self._device = backend.device
         self._buffer = xp.zeros((offsets[-1],), dtype=self.dtype, device=self._device)
         self.nbytes = offsets[-1] * np.dtype(str(self.dtype).rsplit(".", 1)[-1]).itemsize
         self.inplace = _writable(self._buffer)
