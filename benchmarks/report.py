@@ -67,13 +67,20 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_entry(GPU_VS_TORCH, "all", None, skipped=reason))
         rows.append(_entry(GPU_MATMUL, "large", None, skipped=reason))
         return rows
+    gpu_rows = []
     for cfg in gpu["configs"]:
         med = {k: v["median_s"] for k, v in cfg["results"].items()}
         if cfg["batch"] >= 1024 and "ffnn-cupy" in med and "torch-eager-cuda" in med:
-            rows.append(_entry(GPU_VS_TORCH, cfg["name"], med["torch-eager-cuda"] / med["ffnn-cupy"]))
+            gpu_rows.append(_entry(GPU_VS_TORCH, cfg["name"], med["torch-eager-cuda"] / med["ffnn-cupy"]))
         if cfg["name"].startswith("large") and "ffnn-cupy" in cfg["ratios"]:
-            rows.append(_entry(GPU_MATMUL, cfg["name"], cfg["ratios"]["ffnn-cupy"].get("matmul_fraction")))
-    return rows
+            gpu_rows.append(_entry(GPU_MATMUL, cfg["name"], cfg["ratios"]["ffnn-cupy"].get("matmul_fraction")))
+    failed = "; ".join(f"{f['name']}: {f['error']}" for f in gpu.get("failed", []))
+    for spec, config in ((GPU_VS_TORCH, "all"), (GPU_MATMUL, "large")):
+        if not any(row["target"] == spec[0] for row in gpu_rows):
+            why = "needs ffnn-cupy and " + ("torch-eager-cuda at m >= 1024" if spec is GPU_VS_TORCH else
+                                            "the cuBLAS limit on a large config")
+            gpu_rows.append(_entry(spec, config, None, skipped=f"not measured ({why}){'; failed: ' + failed if failed else ''}"))
+    return rows + gpu_rows
 
 
 def compiled_ratios(cfg: dict[str, Any]) -> tuple[dict[str, float], str, str]:

@@ -385,9 +385,14 @@ def run_gpu(configs: list[Config], mode: Mode) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "ran", "device": _gpu_device_name(usable), "reasons": reasons, "configs": []}
     for config in configs:
         _log(f"[gpu] {config.name} {config.sizes} m={config.batch}")
-        cases, first_cost = _gpu_cases(config, usable)
-        measure_interleaved(cases, reps=mode.reps, block_s=max(mode.block_s, 0.02), warmup_calls=mode.warmup_calls + 3,
-                            pause_s=mode.pause_s)
+        try:
+            cases, first_cost = _gpu_cases(config, usable)
+            measure_interleaved(cases, reps=mode.reps, block_s=max(mode.block_s, 0.02),
+                                warmup_calls=mode.warmup_calls + 3, pause_s=mode.pause_s)
+        except Exception as exc:  # noqa: BLE001 - a failing config (out of memory...) must not lose the others
+            _log(f"[gpu] {config.name} failed: {type(exc).__name__}: {exc}")
+            out.setdefault("failed", []).append({**config.as_dict(), "error": f"{type(exc).__name__}: {exc}"})
+            continue
         results = _results(config, cases)
         subjects = [c.name for c in cases if c.name.startswith(("ffnn-", "reference-"))]
         out["configs"].append({
@@ -404,8 +409,9 @@ def run_gpu(configs: list[Config], mode: Mode) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- driver
 def run_benchmarks(*, mode: Mode, configs: list[Config], gpu_configs: list[Config], threads: int,
-                   digits: bool = True, memory: bool = True, gpu: bool = True) -> dict[str, Any]:
-    """Everything, in one process; returns the JSON-ready results."""
+                   digits: bool = True, memory: bool = True, gpu: bool = True, cpu: bool = True) -> dict[str, Any]:
+    """Everything, in one process; returns the JSON-ready results. ``cpu=False`` runs the
+    GPU section alone (on ``configs + gpu_configs``), without digits or memory."""
     limiter = set_threads(threads)
     try:
         result: dict[str, Any] = {
@@ -416,13 +422,13 @@ def run_benchmarks(*, mode: Mode, configs: list[Config], gpu_configs: list[Confi
             "optimizer": "plain SGD (no momentum, no L2)",
             "configs": [],
         }
-        for config in configs:
+        for config in configs if cpu else []:
             _log(f"[cpu] {config.name} {config.sizes} m={config.batch}")
             result["configs"].append(run_cpu_config(config, mode))
-        if digits:
+        if digits and cpu:
             _log("[cpu] digits epoch")
             result["digits"] = run_digits(mode)
-        if memory:
+        if memory and cpu:
             result["memory"] = []
             for config in configs:
                 _log(f"[mem] {config.name}")
@@ -470,6 +476,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS and torch threads")
     parser.add_argument("--out", type=Path, help="JSON path (default results/<machine>[-<mode>]-<date>.json)")
     parser.add_argument("--no-gpu", action="store_true", help="skip the CUDA comparisons")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="only the CUDA comparisons (no CPU steps, digits or memory); used by benchmarks.gpu_check")
     parser.add_argument("--no-digits", action="store_true", help="skip the digits epoch comparison")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--readme", action="store_true", help="rewrite the summary table in benchmarks/README.md")
@@ -490,8 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     mode = MODES[args.mode]
     configs, gpu_configs = _select(args.configs)
+    if args.gpu_only and args.no_gpu:
+        raise SystemExit("--gpu-only and --no-gpu leave nothing to measure; give one of them")
     result = run_benchmarks(mode=mode, configs=configs, gpu_configs=gpu_configs, threads=args.threads,
-                            digits=not args.no_digits, memory=not args.no_memory, gpu=not args.no_gpu)
+                            digits=not args.no_digits, memory=not args.no_memory, gpu=not args.no_gpu,
+                            cpu=not args.gpu_only)
     date = datetime.date.today().isoformat()
     suffix = "" if mode.name == "full" else f"-{mode.name}"
     path = args.out or RESULTS_DIR / f"{_machine_kind(result)}{suffix}-{date}.json"
