@@ -57,7 +57,7 @@ def compile_support(net_class: Any = None, training: Any = None) -> tuple[str | 
     if net_class is None:
         from ffnn import Network as net_class
     if training is None:
-        import ffnn.training as training
+        from ffnn import training
     try:
         parameters = inspect.signature(net_class.fit).parameters
     except (TypeError, ValueError, AttributeError):

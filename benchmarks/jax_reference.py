@@ -21,7 +21,7 @@ __all__ = ["JaxJitFitLoop", "JaxJitStep", "jax_available"]
 def jax_available() -> str:
     """"" when jax can run here, else the reason."""
     try:
-        import jax  # noqa: F401
+        import jax
         import jax.numpy  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure is a reason to skip
         return f"jax is not usable: {type(exc).__name__}: {exc}"

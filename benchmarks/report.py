@@ -145,8 +145,8 @@ def _fit_table(configs: list[dict[str, Any]]) -> list[str]:
     lines = ["", (f"Whole epochs (`Network.fit`, shuffled, {f['batches_per_epoch']} batches per epoch, "
                   f"{f['epochs_per_call']} epochs per call), ms per batch, against the hand-written loops "
                   "(same permutations, gather, step, per-epoch cost sum):"), "",
-             "| config | m | ffnn fit (numpy) | NumPy reference loop | jax.jit loop | ffnn-jax compiled fit "
-             "| ffnn-torch compiled fit | ffnn fit / reference loop |", "|---|---|---|---|---|---|---|---|"]
+             ("| config | m | ffnn fit (numpy) | NumPy reference loop | jax.jit loop | ffnn-jax compiled fit "
+              "| ffnn-torch compiled fit | ffnn fit / reference loop |"), "|---|---|---|---|---|---|---|---|"]
     for cfg in fitted:
         res = cfg["results"]
         mine = cfg["fit"]["ratios"].get("ffnn-numpy", {})
@@ -162,8 +162,8 @@ def _compiled_table(configs: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     lines = ["", "Compiled steps, ms per step (jax.jit = the hand-written step compiled whole):", "",
-             "| config | m | ffnn-jax (eager) | ffnn-jax compiled | jax.jit step | PyTorch eager "
-             "| ffnn-jax compiled / jax.jit | ffnn-jax compiled / torch eager |", "|---|---|---|---|---|---|---|---|"]
+             ("| config | m | ffnn-jax (eager) | ffnn-jax compiled | jax.jit step | PyTorch eager "
+              "| ffnn-jax compiled / jax.jit | ffnn-jax compiled / torch eager |"), "|---|---|---|---|---|---|---|---|"]
     for cfg in rows:
         res = cfg["results"]
         ratios, basis, reason = compiled_ratios(cfg)

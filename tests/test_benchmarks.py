@@ -183,7 +183,7 @@ def test_reference_loop_trains_like_fit(m: int) -> None:
 
 
 def test_reference_loop_draws_a_new_permutation_each_epoch() -> None:
-    fit, loop, _ = _fit_pair("float64", 4 * TINY_CONFIG.batch)
+    loop = _fit_pair("float64", 4 * TINY_CONFIG.batch)[1]
     first = loop.run()
     fresh = _fit_pair("float64", 4 * TINY_CONFIG.batch)[1]
     fresh.epoch_index = 1  # the second epoch's order from the start: a different trajectory
@@ -234,7 +234,7 @@ def test_compile_support_detects_either_public_option() -> None:
 
 def test_smoke_run_has_the_fit_comparison_and_skips_absent_compiled_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     _needs_the_competitors()
-    import benchmarks.run as run
+    from benchmarks import run
     from benchmarks.fit_loop import NO_COMPILE
 
     monkeypatch.setattr(run, "compile_support", lambda: (None, NO_COMPILE))
@@ -260,8 +260,8 @@ def test_compiled_step_slots_light_up_when_ffnn_offers_compile_step(monkeypatch:
     compared with the jax.jit step, and the §2 targets get values."""
     _needs_the_competitors()
     pytest.importorskip("jax", reason="the compiled-step comparison needs jax")
-    import benchmarks.run as run
-    import ffnn.training as training
+    from benchmarks import run
+    from ffnn import training
 
     calls = []
 
@@ -289,7 +289,7 @@ def test_compiled_step_slots_light_up_when_ffnn_offers_compile_step(monkeypatch:
 def test_compiled_fit_slots_light_up_when_fit_takes_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     _needs_the_competitors()
     pytest.importorskip("jax", reason="the compiled-step comparison needs jax")
-    import benchmarks.run as run
+    from benchmarks import run
     from ffnn import Network
 
     original, seen = Network.fit, []
