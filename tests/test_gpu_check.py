@@ -153,3 +153,18 @@ def test_a_failed_probe_skips_the_rest_with_its_reason(tmp_path: Path) -> None:
     assert report["parts"][0]["status"] == "failed" and not report["ok"]
     assert all(p["status"] == "skipped" and "probe failed" in p["reason"] for p in report["parts"][1:])
     assert (tmp_path / "gpu_check.txt").read_text().count("skipped") >= 6
+
+
+def test_targets_of_a_gpu_only_run_without_a_gpu_say_why(tmp_path: Path) -> None:
+    """What the bench parts write on a machine without a GPU: both targets 'not measured' with the reason."""
+    pytest.importorskip("threadpoolctl", reason="the benchmark harness needs threadpoolctl")
+    from benchmarks.run import main
+
+    out = tmp_path / "bench-large.json"
+    assert main(["--mode", "smoke", "--configs", "tiny", "--threads", "1", "--gpu-only", "--out", str(out)]) == 0
+    rows = gpu_targets([out])
+    if json.loads(out.read_text())["gpu"]["status"] == "ran":
+        pytest.skip("this machine has a usable GPU")
+    assert {r["target"] for r in rows} == set(gpu_check.GPU_TARGET_LABELS)
+    for label in gpu_check.GPU_TARGET_LABELS:
+        assert gpu_check._verdict(rows, label).startswith("not measured (no usable CUDA device")
