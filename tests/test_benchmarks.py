@@ -341,3 +341,15 @@ def test_gpu_only_runs_no_cpu_section(tmp_path: Path) -> None:
     assert saved["gpu"]["status"] in {"ran", "skipped"}
     with pytest.raises(SystemExit, match="nothing to measure"):
         main(["--mode", "smoke", "--configs", "tiny", "--gpu-only", "--no-gpu"])
+
+
+def test_one_thread_runs_limit_the_jax_cpu_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import env
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env._limit_xla(2)
+    assert env.xla_threads().startswith("all cores")
+    env._limit_xla(1)
+    env._limit_xla(1)  # once only
+    assert env.os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {env.XLA_ONE_THREAD}"
+    assert env.xla_threads().startswith("1 ")
