@@ -1,4 +1,9 @@
-"""Command line: measure ffnn against NumPy, PyTorch, scikit-learn and the matmul limit.
+"""Command line: measure ffnn against NumPy, PyTorch, scikit-learn, jax.jit and the matmul limit.
+
+Per config: training steps (ffnn on each backend, the hand-written NumPy and jax.jit
+steps, PyTorch eager, scikit-learn, the matrix products alone, ffnn's compiled steps once
+it offers them) and, on small and mnist-128, whole shuffled ``fit`` epochs against
+hand-written loops, all timed interleaved.
 
 ``python -m benchmarks.run --quick`` (a minute or two) or ``python -m benchmarks.run``
 (the full run, about ten minutes on two cores). Results go to
