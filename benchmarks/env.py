@@ -48,6 +48,24 @@ def _git_revision() -> str | None:
     return done.stdout.strip() or None
 
 
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def _limit_xla(threads: int) -> None:
+    """JAX's CPU backend keeps its own pool (all cores): for a 1-thread run, make it one
+    thread too. XLA reads XLA_FLAGS when its backend starts, so this only takes effect
+    when no JAX computation has run yet in this process (see :func:`xla_threads`)."""
+    if threads == 1 and XLA_ONE_THREAD not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_ONE_THREAD}".strip()
+
+
+def xla_threads() -> str:
+    """What the JAX CPU pool uses, as far as this process can tell."""
+    if XLA_ONE_THREAD in os.environ.get("XLA_FLAGS", ""):
+        return "1 (XLA_FLAGS, effective if set before JAX's first computation)"
+    return "all cores (XLA's default)"
+
+
 def set_threads(threads: int) -> Any:
     """Limit every BLAS/OpenMP pool to ``threads`` and PyTorch's intra-op pool alike.
 
@@ -63,6 +81,7 @@ def set_threads(threads: int) -> Any:
         except ImportError:
             continue
     limiter = threadpool_limits(limits=threads)
+    _limit_xla(threads)
     try:
         import torch
 
@@ -91,6 +110,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "versions": _versions(),
         "git_revision": _git_revision(),
         "load_average_at_start": list(os.getloadavg()),
+        "jax_cpu_threads": xla_threads(),
     }
     try:
         import torch

@@ -9,13 +9,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["evaluate_targets", "main", "summary_markdown", "write_readme"]
+__all__ = ["compiled_ratios", "evaluate_targets", "main", "summary_markdown", "write_readme"]
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 # (label, comparison, limit)
 STEP_VS_REFERENCE = ("ffnn-numpy step / NumPy reference step", "<=", 1.05)
+STEP_VS_REFERENCE_SMALL = ("ffnn-numpy step / NumPy reference step", "<=", 1.10)  # issue 15 §1
+FIT_VS_REFERENCE = {  # issue 15 §1: a whole fit epoch per batch against the hand-written loop
+    "small": ("ffnn-numpy fit per step / NumPy reference loop per step", "<=", 1.10),
+    "mnist-128": ("ffnn-numpy fit per step / NumPy reference loop per step", "<=", 1.03),
+}
+COMPILED_VS_JIT = ("ffnn-jax compiled / hand-written jax.jit step", "<=", 1.1)  # issue 15 §2
+COMPILED_VS_TORCH = ("ffnn-jax compiled / PyTorch eager step", "<=", 0.6)
+COMPILED_CONFIGS = ("small", "mnist-128")
 STEP_VS_TORCH = ("ffnn-numpy step / PyTorch eager step", "<=", 0.9)
 MATMUL_FRACTION = ("matmul limit / ffnn-numpy step (large)", ">=", 0.85)
 DIGITS = ("digits epoch: ffnn / scikit-learn", "<=", 0.5)
@@ -38,7 +46,14 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for cfg in result.get("configs", []):
         mine = cfg["ratios"].get("ffnn-numpy", {})
-        rows.append(_entry(STEP_VS_REFERENCE, cfg["name"], mine.get("vs_reference")))
+        spec = STEP_VS_REFERENCE_SMALL if cfg["name"] == "small" else STEP_VS_REFERENCE
+        rows.append(_entry(spec, cfg["name"], mine.get("vs_reference")))
+        if cfg["name"] in FIT_VS_REFERENCE:
+            fit = cfg.get("fit", {}).get("ratios", {}).get("ffnn-numpy", {})
+            rows.append(_entry(FIT_VS_REFERENCE[cfg["name"]], cfg["name"], fit.get("vs_reference"),
+                               "" if fit else "no fit comparison in this run"))
+        if cfg["name"] in COMPILED_CONFIGS:
+            rows += _compiled_rows(cfg)
         rows.append(_entry(STEP_VS_TORCH, cfg["name"], mine.get("vs_torch_eager")))
         if cfg["name"] == "large":
             rows.append(_entry(MATMUL_FRACTION, cfg["name"], mine.get("matmul_fraction")))
@@ -52,12 +67,43 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_entry(GPU_VS_TORCH, "all", None, skipped=reason))
         rows.append(_entry(GPU_MATMUL, "large", None, skipped=reason))
         return rows
+    gpu_rows = []
     for cfg in gpu["configs"]:
         med = {k: v["median_s"] for k, v in cfg["results"].items()}
         if cfg["batch"] >= 1024 and "ffnn-cupy" in med and "torch-eager-cuda" in med:
-            rows.append(_entry(GPU_VS_TORCH, cfg["name"], med["torch-eager-cuda"] / med["ffnn-cupy"]))
+            gpu_rows.append(_entry(GPU_VS_TORCH, cfg["name"], med["torch-eager-cuda"] / med["ffnn-cupy"]))
         if cfg["name"].startswith("large") and "ffnn-cupy" in cfg["ratios"]:
-            rows.append(_entry(GPU_MATMUL, cfg["name"], cfg["ratios"]["ffnn-cupy"].get("matmul_fraction")))
+            gpu_rows.append(_entry(GPU_MATMUL, cfg["name"], cfg["ratios"]["ffnn-cupy"].get("matmul_fraction")))
+    failed = "; ".join(f"{f['name']}: {f['error']}" for f in gpu.get("failed", []))
+    for spec, config in ((GPU_VS_TORCH, "all"), (GPU_MATMUL, "large")):
+        if not any(row["target"] == spec[0] for row in gpu_rows):
+            why = "needs ffnn-cupy and " + ("torch-eager-cuda at m >= 1024" if spec is GPU_VS_TORCH else
+                                            "the cuBLAS limit on a large config")
+            gpu_rows.append(_entry(spec, config, None, skipped=f"not measured ({why}){'; failed: ' + failed if failed else ''}"))
+    return rows + gpu_rows
+
+
+def compiled_ratios(cfg: dict[str, Any]) -> tuple[dict[str, float], str, str]:
+    """(ratios, basis, reason) of ffnn-jax compiled in one config: its compiled step when ffnn
+    offers ``compile_step``, else its ``fit(compile=True)`` per step; reason is why neither ran."""
+    if "ffnn-jax-compiled" in cfg["ratios"]:
+        return cfg["ratios"]["ffnn-jax-compiled"], "step", ""
+    fit = cfg.get("fit", {}).get("ratios", {})
+    if "ffnn-jax-compiled" in fit:
+        return fit["ffnn-jax-compiled"], "fit per step", ""
+    skipped = cfg.get("skipped", {})
+    return {}, "", skipped.get("ffnn-jax-compiled") or skipped.get("fit:ffnn-jax-compiled") or "not measured"
+
+
+def _compiled_rows(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    ratios, basis, reason = compiled_ratios(cfg)
+    rows = []
+    for spec, key in ((COMPILED_VS_JIT, "vs_jax_jit"), (COMPILED_VS_TORCH, "vs_torch_eager")):
+        value = ratios.get(key)
+        row = _entry(spec, cfg["name"], value, "" if value is not None else reason or f"no {key} in this run")
+        if basis:
+            row["basis"] = basis
+        rows.append(row)
     return rows
 
 
@@ -91,6 +137,45 @@ def _step_table(configs: list[dict[str, Any]], columns: list[tuple[str, str]], s
     return lines
 
 
+def _fit_table(configs: list[dict[str, Any]]) -> list[str]:
+    fitted = [cfg for cfg in configs if "fit" in cfg]
+    if not fitted:
+        return []
+    f = fitted[0]["fit"]
+    lines = ["", (f"Whole epochs (`Network.fit`, shuffled, {f['batches_per_epoch']} batches per epoch, "
+                  f"{f['epochs_per_call']} epochs per call), ms per batch, against the hand-written loops "
+                  "(same permutations, gather, step, per-epoch cost sum):"), "",
+             ("| config | m | ffnn fit (numpy) | NumPy reference loop | jax.jit loop | ffnn-jax compiled fit "
+              "| ffnn-torch compiled fit | ffnn fit / reference loop |"), "|---|---|---|---|---|---|---|---|"]
+    for cfg in fitted:
+        res = cfg["results"]
+        mine = cfg["fit"]["ratios"].get("ffnn-numpy", {})
+        cells = [cfg["name"], str(cfg["batch"])] + [_ms(res.get(k)) for k in (
+            "fit:ffnn-numpy", "fit:reference-numpy", "fit:jax-jit", "fit:ffnn-jax-compiled",
+            "fit:ffnn-torch-compiled")] + [_x(mine.get("vs_reference"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _compiled_table(configs: list[dict[str, Any]]) -> list[str]:
+    rows = [cfg for cfg in configs if "jax-jit" in cfg["results"] or "ffnn-jax" in cfg["results"]]
+    if not rows:
+        return []
+    lines = ["", "Compiled steps, ms per step (jax.jit = the hand-written step compiled whole):", "",
+             ("| config | m | ffnn-jax (eager) | ffnn-jax compiled | jax.jit step | PyTorch eager "
+              "| ffnn-jax compiled / jax.jit | ffnn-jax compiled / torch eager |"), "|---|---|---|---|---|---|---|---|"]
+    for cfg in rows:
+        res = cfg["results"]
+        ratios, basis, reason = compiled_ratios(cfg)
+        compiled = res.get("ffnn-jax-compiled") or res.get("fit:ffnn-jax-compiled")
+        cells = [cfg["name"], str(cfg["batch"]), _ms(res.get("ffnn-jax")),
+                 _ms(compiled) + (f" ({basis})" if basis and basis != "step" else "") if compiled else reason,
+                 _ms(res.get("jax-jit")), _ms(res.get("torch-eager")),
+                 _x(ratios.get("vs_jax_jit")), _x(ratios.get("vs_torch_eager"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
     """Tables of step times (ms, medians), ratios, memory, digits, GPU and the targets."""
     machine = result["machine"]
@@ -107,7 +192,7 @@ def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
         ),
         "",
     ]
-    cpu_columns = [("ffnn-numpy", "ffnn numpy"), ("ffnn-torch", "ffnn torch-cpu"),
+    cpu_columns = [("ffnn-numpy", "ffnn numpy"), ("ffnn-torch", "ffnn torch-cpu"), ("ffnn-jax", "ffnn jax"),
                    ("ffnn-array_api_strict", "ffnn array-api-strict"), ("reference-numpy", "NumPy reference"),
                    ("torch-eager", "PyTorch eager"), ("sklearn-mlp", "sklearn MLP"),
                    ("matmul-numpy-float32", "matmul f32 (numpy)"), ("matmul-torch-float32", "matmul f32 (torch)"),
@@ -115,6 +200,8 @@ def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
     present = {k for cfg in result["configs"] for k in cfg["results"]}
     lines += _step_table(result["configs"], [c for c in cpu_columns if c[0] in present], "ffnn-numpy",
                          matmul="matmul-numpy-float32")
+    lines += _fit_table(result["configs"])
+    lines += _compiled_table(result["configs"])
     if "digits" in result:
         d = result["digits"]
         r = d["results_per_epoch"]

@@ -1,4 +1,9 @@
-"""Command line: measure ffnn against NumPy, PyTorch, scikit-learn and the matmul limit.
+"""Command line: measure ffnn against NumPy, PyTorch, scikit-learn, jax.jit and the matmul limit.
+
+Per config: training steps (ffnn on each backend, the hand-written NumPy and jax.jit
+steps, PyTorch eager, scikit-learn, the matrix products alone, ffnn's compiled steps once
+it offers them) and, on small and mnist-128, whole shuffled ``fit`` epochs against
+hand-written loops, all timed interleaved.
 
 ``python -m benchmarks.run --quick`` (about 3 minutes on 2 idle cores; more when loaded)
 or ``python -m benchmarks.run`` (the full run, about 10 minutes on 2 idle cores; more when
@@ -21,14 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from backends import backend_status
+
 from .competitors import SklearnMLP, TorchEager
 from .configs import DIGITS_BATCH, DIGITS_SIZES, GPU_EXTRA_CONFIGS, STEP_CONFIGS, TINY_CONFIG, Config
 from .env import machine_info, set_threads
+from .fit_loop import FfnnFit, ReferenceFitLoop, compile_support, epoch_data, one_hot_rows
+from .jax_reference import JaxJitFitLoop, JaxJitStep, jax_available
 from .matmul import MatmulStep
 from .memory import peak_memory
 from .reference import reference_step
 from .report import evaluate_targets, summary_markdown, write_readme
-from .subject import FfnnStep, build_network, make_batch, training_api
+from .subject import CompiledStep, FfnnStep, build_network, make_batch, training_api
 from .timing import Case, measure_interleaved, summarize
 
 __all__ = ["MODES", "Mode", "main", "run_benchmarks"]
@@ -36,6 +45,10 @@ __all__ = ["MODES", "Mode", "main", "run_benchmarks"]
 LEARNING_RATE = 0.01
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEAVY_FLOPS = 1e10  # configs above this many FLOPs per step get the "heavy" repetition counts
+FIT_CONFIGS = ("small", "mnist-128", "tiny")  # configs that also get the whole-epoch (fit) comparison
+FIT_BATCHES = 30  # batches per fit epoch (as many as scikit-learn's digits has)
+FIT_EPOCHS_PER_CALL = 3  # epochs per timed fit call: per-call costs are shared as in a multi-epoch fit
+COMPILED_BACKENDS = ("jax", "torch")  # ffnn-<backend>-compiled slots, measured once ffnn offers the option
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,15 @@ class Mode:
     backends: tuple[str, ...]
     float64_matmul: bool
     pause_s: float
+    fit_batches: int = FIT_BATCHES
+    fit_epochs_per_call: int = FIT_EPOCHS_PER_CALL
+    references: tuple[str, ...] = ("jax-jit",)
 
 
 MODES = {
-    "smoke": Mode("smoke", 2, 1, 0.0, 1, 2, 2, 1, 1, 1, ("numpy",), False, 0.0),
-    "quick": Mode("quick", 7, 3, 0.05, 2, 8, 2, 2, 5, 1, ("numpy", "torch"), False, 0.15),
-    "full": Mode("full", 25, 9, 0.2, 3, 16, 3, 5, 15, 2, ("numpy", "torch", "array_api_strict"), True, 0.15),
+    "smoke": Mode("smoke", 2, 1, 0.0, 1, 2, 2, 1, 1, 1, ("numpy",), False, 0.0, 2, 1, ()),
+    "quick": Mode("quick", 7, 3, 0.05, 2, 8, 2, 2, 5, 1, ("numpy", "torch", "jax"), False, 0.15),
+    "full": Mode("full", 25, 9, 0.2, 3, 16, 3, 5, 15, 2, ("numpy", "torch", "jax", "array_api_strict"), True, 0.15),
 }
 
 
@@ -77,15 +93,20 @@ def _heavy(config: Config) -> bool:
 
 
 # ---------------------------------------------------------------- CPU step comparisons
-def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[Case], dict[str, float]]:
-    """The timed cases of one config, and the cost each returns at the shared start point."""
+def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[Case], dict[str, float], dict[str, str]]:
+    """The timed cases of one config, the cost each returns at the shared start point, and
+    the reason for every slot that could not run here."""
     import torch
 
     X, labels = make_batch(config)
     weights = build_network(config).get_weights()
-    cases, first_cost = [], {}
+    cases, first_cost, skipped = [], {}, {}
 
     for backend in mode.backends:
+        status = backend_status(backend)
+        if not status.usable:
+            skipped[f"ffnn-{backend}"] = status.reason
+            continue
         subject = FfnnStep(config, weights, X, labels, lr=LEARNING_RATE, backend=backend)
         first_cost[f"ffnn-{backend}"] = float(subject.step())
         cases.append(Case(f"ffnn-{backend}", subject.step, sync=subject.synchronize))
@@ -99,6 +120,29 @@ def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[
     first_cost["torch-eager"] = float(eager.step())
     cases.append(Case("torch-eager", eager.step))
 
+    if "jax-jit" in mode.references:
+        reason = jax_available()
+        if reason:
+            skipped["jax-jit"] = reason
+        else:
+            jit = JaxJitStep(weights, X, Y_cols.T, lr=LEARNING_RATE)
+            first_cost["jax-jit"] = float(jit.step())
+            cases.append(Case("jax-jit", jit.step, sync=jit.synchronize))
+
+    kind, reason = compile_support()
+    for backend in COMPILED_BACKENDS:
+        name = f"ffnn-{backend}-compiled"
+        if kind != "compile_step":
+            skipped[name] = reason or "ffnn compiles through Network.fit(compile=True): measured per step of fit"
+            continue
+        try:
+            step = CompiledStep(config, weights, X, labels, lr=LEARNING_RATE, backend=backend)
+            first_cost[name] = float(step.step())
+        except Exception as exc:  # noqa: BLE001 - a slot that cannot run is recorded, never fatal
+            skipped[name] = f"ffnn.training.compile_step failed on {backend}: {type(exc).__name__}: {exc}"
+            continue
+        cases.append(Case(name, step.step, sync=step.synchronize))
+
     if with_sklearn:
         batches = mode.sklearn_batches_heavy if _heavy(config) else mode.sklearn_batches
         Xs, ls = make_batch(config, m=batches * config.batch, seed=2)
@@ -109,7 +153,42 @@ def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[
     cases.append(Case("matmul-torch-float32", MatmulStep(config, xp=torch, make=torch.from_numpy).run))
     if mode.float64_matmul:
         cases.append(Case("matmul-numpy-float64", MatmulStep(config, xp=np, make=lambda a: a, dtype="float64").run))
-    return cases, first_cost
+    if config.name in FIT_CONFIGS and mode.fit_batches:
+        cases += _fit_cases(config, mode, weights, skipped, kind, reason)
+    return cases, first_cost, skipped
+
+
+def _fit_cases(config: Config, mode: Mode, weights: list[np.ndarray], skipped: dict[str, str], kind: str | None,
+               reason: str) -> list[Case]:
+    """Whole shuffled epochs, timed per batch: ``Network.fit`` against the hand-written loops
+    (``fit:<name>``), all on the same data, permutations and starting weights."""
+    X, labels = epoch_data(config, mode.fit_batches)
+    Y = one_hot_rows(labels, config.sizes[-1], "float32")
+    k = mode.fit_epochs_per_call
+    ffnn_fit = FfnnFit(config, weights, X, labels, lr=LEARNING_RATE, epochs_per_call=k)
+    params = [[weights[i].copy(), weights[i + 1].copy()] for i in range(0, len(weights), 2)]
+    loop = ReferenceFitLoop(params, X, Y, batch=config.batch, lr=LEARNING_RATE, seed=ffnn_fit.net.seed,
+                            epochs_per_call=k)
+    cases = [Case("fit:ffnn-numpy", ffnn_fit.run, units=ffnn_fit.units),
+             Case("fit:reference-numpy", loop.run, units=loop.units)]
+    if "jax-jit" in mode.references and not skipped.get("jax-jit"):
+        jit = JaxJitFitLoop(weights, X, Y, batch=config.batch, lr=LEARNING_RATE, seed=ffnn_fit.net.seed,
+                            epochs_per_call=k)
+        cases.append(Case("fit:jax-jit", jit.run, units=jit.units, sync=jit.synchronize))
+    for backend in COMPILED_BACKENDS:
+        name = f"fit:ffnn-{backend}-compiled"
+        if kind != "fit":
+            skipped[name] = reason or "ffnn compiles through ffnn.training.compile_step: measured per step"
+            continue
+        try:
+            compiled = FfnnFit(config, weights, X, labels, lr=LEARNING_RATE, backend=backend, epochs_per_call=k,
+                               compile=True)
+            compiled.run()  # compiles, and shows that the option works on this backend
+        except Exception as exc:  # noqa: BLE001 - a slot that cannot run is recorded, never fatal
+            skipped[name] = f"Network.fit(compile=True) failed on {backend}: {type(exc).__name__}: {exc}"
+            continue
+        cases.append(Case(name, compiled.run, units=compiled.units, sync=compiled.synchronize))
+    return cases
 
 
 def _costs_agree(first_cost: dict[str, float], rtol: float = 1e-3) -> bool:
@@ -150,20 +229,52 @@ def _ratios(results: dict[str, Any], subjects: list[str], *, reference: str, eag
 
 def run_cpu_config(config: Config, mode: Mode, *, with_sklearn: bool = True) -> dict[str, Any]:
     """Interleaved timings of every CPU implementation of one config, with ratios."""
-    cases, first_cost = _cpu_cases(config, mode, with_sklearn=with_sklearn)
+    cases, first_cost, skipped = _cpu_cases(config, mode, with_sklearn=with_sklearn)
     reps = mode.reps_heavy if _heavy(config) else mode.reps
     measure_interleaved(cases, reps=reps, block_s=mode.block_s, warmup_calls=mode.warmup_calls, pause_s=mode.pause_s)
     results = _results(config, cases)
-    subjects = [c.name for c in cases if c.name.startswith("ffnn-")] + ["reference-numpy", "torch-eager"]
-    return {
+    subjects = [c.name for c in cases if c.name.startswith("ffnn-")] + ["reference-numpy", "torch-eager", "jax-jit"]
+    ratios = _ratios(results, subjects, reference="reference-numpy", eager="torch-eager", matmul="matmul-numpy-float32")
+    for name, row in ratios.items():
+        if "jax-jit" in results and name != "jax-jit":
+            row["vs_jax_jit"] = results[name]["median_s"] / results["jax-jit"]["median_s"]
+            row["vs_jax_jit_of_minima"] = results[name]["min_s"] / results["jax-jit"]["min_s"]
+    out = {
         **config.as_dict(),
         "dtype": "float32",
         "first_step_cost": first_cost,
         "costs_agree": _costs_agree(first_cost),
         "results": results,
-        "ratios": _ratios(results, subjects, reference="reference-numpy", eager="torch-eager",
-                          matmul="matmul-numpy-float32"),
+        "ratios": ratios,
+        "skipped": skipped,
     }
+    if any(c.name.startswith("fit:") for c in cases):
+        out["fit"] = {
+            "api": "Network.fit(X, labels, epochs=k, batch_size=m, optimizer=SGD(0.01), shuffle=True)",
+            "reference": "hand-written NumPy loop: same permutation (ffnn.training.shuffle_order), gather, step, "
+                         "per-epoch cost sum read once",
+            "batches_per_epoch": mode.fit_batches,
+            "epochs_per_call": mode.fit_epochs_per_call,
+            "ratios": _fit_ratios(results),
+        }
+    return out
+
+
+def _fit_ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per-step time of each fit:* case over the reference loop's (and the jax.jit loop's, and
+    PyTorch eager's single step)."""
+    out: dict[str, dict[str, float]] = {}
+    others = (("vs_reference", "fit:reference-numpy"), ("vs_jax_jit", "fit:jax-jit"), ("vs_torch_eager", "torch-eager"))
+    for name, stats in results.items():
+        if not name.startswith("fit:") or name == "fit:reference-numpy":
+            continue
+        row = {}
+        for label, other in others:
+            if other in results and other != name:
+                row[label] = stats["median_s"] / results[other]["median_s"]
+                row[f"{label}_of_minima"] = stats["min_s"] / results[other]["min_s"]
+        out[name[4:]] = row
+    return out
 
 
 # ---------------------------------------------------------------- digits, end to end
@@ -280,9 +391,14 @@ def run_gpu(configs: list[Config], mode: Mode) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "ran", "device": _gpu_device_name(usable), "reasons": reasons, "configs": []}
     for config in configs:
         _log(f"[gpu] {config.name} {config.sizes} m={config.batch}")
-        cases, first_cost = _gpu_cases(config, usable)
-        measure_interleaved(cases, reps=mode.reps, block_s=max(mode.block_s, 0.02), warmup_calls=mode.warmup_calls + 3,
-                            pause_s=mode.pause_s)
+        try:
+            cases, first_cost = _gpu_cases(config, usable)
+            measure_interleaved(cases, reps=mode.reps, block_s=max(mode.block_s, 0.02),
+                                warmup_calls=mode.warmup_calls + 3, pause_s=mode.pause_s)
+        except Exception as exc:  # noqa: BLE001 - a failing config (out of memory...) must not lose the others
+            _log(f"[gpu] {config.name} failed: {type(exc).__name__}: {exc}")
+            out.setdefault("failed", []).append({**config.as_dict(), "error": f"{type(exc).__name__}: {exc}"})
+            continue
         results = _results(config, cases)
         subjects = [c.name for c in cases if c.name.startswith(("ffnn-", "reference-"))]
         out["configs"].append({
@@ -299,8 +415,9 @@ def run_gpu(configs: list[Config], mode: Mode) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- driver
 def run_benchmarks(*, mode: Mode, configs: list[Config], gpu_configs: list[Config], threads: int,
-                   digits: bool = True, memory: bool = True, gpu: bool = True) -> dict[str, Any]:
-    """Everything, in one process; returns the JSON-ready results."""
+                   digits: bool = True, memory: bool = True, gpu: bool = True, cpu: bool = True) -> dict[str, Any]:
+    """Everything, in one process; returns the JSON-ready results. ``cpu=False`` runs the
+    GPU section alone (on ``configs + gpu_configs``), without digits or memory."""
     limiter = set_threads(threads)
     try:
         result: dict[str, Any] = {
@@ -311,13 +428,13 @@ def run_benchmarks(*, mode: Mode, configs: list[Config], gpu_configs: list[Confi
             "optimizer": "plain SGD (no momentum, no L2)",
             "configs": [],
         }
-        for config in configs:
+        for config in configs if cpu else []:
             _log(f"[cpu] {config.name} {config.sizes} m={config.batch}")
             result["configs"].append(run_cpu_config(config, mode))
-        if digits:
+        if digits and cpu:
             _log("[cpu] digits epoch")
             result["digits"] = run_digits(mode)
-        if memory:
+        if memory and cpu:
             result["memory"] = []
             for config in configs:
                 _log(f"[mem] {config.name}")
@@ -365,6 +482,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS and torch threads")
     parser.add_argument("--out", type=Path, help="JSON path (default results/<machine>[-<mode>]-<date>.json)")
     parser.add_argument("--no-gpu", action="store_true", help="skip the CUDA comparisons")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="only the CUDA comparisons (no CPU steps, digits or memory); used by benchmarks.gpu_check")
     parser.add_argument("--no-digits", action="store_true", help="skip the digits epoch comparison")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--readme", action="store_true", help="rewrite the summary table in benchmarks/README.md")
@@ -385,8 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     mode = MODES[args.mode]
     configs, gpu_configs = _select(args.configs)
+    if args.gpu_only and args.no_gpu:
+        raise SystemExit("--gpu-only and --no-gpu leave nothing to measure; give one of them")
     result = run_benchmarks(mode=mode, configs=configs, gpu_configs=gpu_configs, threads=args.threads,
-                            digits=not args.no_digits, memory=not args.no_memory, gpu=not args.no_gpu)
+                            digits=not args.no_digits, memory=not args.no_memory, gpu=not args.no_gpu,
+                            cpu=not args.gpu_only)
     date = datetime.date.today().isoformat()
     suffix = "" if mode.name == "full" else f"-{mode.name}"
     path = args.out or RESULTS_DIR / f"{_machine_kind(result)}{suffix}-{date}.json"

@@ -13,7 +13,7 @@ from ffnn.training import train_step
 
 from .configs import Config
 
-__all__ = ["FfnnStep", "build_network", "make_batch", "training_api"]
+__all__ = ["CompiledStep", "FfnnStep", "build_network", "make_batch", "training_api"]
 
 
 def training_api() -> tuple[Callable[..., Any], type, str]:
@@ -62,3 +62,22 @@ class FfnnStep:
 
     def synchronize(self) -> None:
         self.net.backend.synchronize(*self.net.parameters())
+
+
+class CompiledStep(FfnnStep):
+    """ffnn's compiled training step, ``ffnn.training.compile_step(net, optimizer)(X_cols, Y_cols)``.
+
+    Used only when ffnn offers that function (see :func:`benchmarks.fit_loop.compile_support`);
+    the first :meth:`step` compiles.
+    """
+
+    def __init__(self, config: Config, weights: list[np.ndarray] | None, X: np.ndarray, labels: np.ndarray, *,
+                 lr: float, backend: Any = "numpy", device: Any = None, dtype: str = "float32") -> None:
+        from ffnn import training
+
+        super().__init__(config, weights, X, labels, lr=lr, backend=backend, device=device, dtype=dtype)
+        self._compiled = training.compile_step(self.net, self.optimizer)  # type: ignore[attr-defined]
+        self.api = "ffnn.training.compile_step(net, optimizer)"
+
+    def step(self) -> Any:
+        return self._compiled(self.X_cols, self.Y_cols)

@@ -153,3 +153,203 @@ def test_write_readme_replaces_only_the_results_block(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no <!-- results:start -->"):
         write_readme(result, readme=bare)
     assert bare.read_text() == "no markers\n"
+
+
+# ---------------------------------------------------------------- whole epochs and compiled steps
+def _fit_pair(dtype: str, m: int, seed: int = 4):
+    from benchmarks.fit_loop import FfnnFit, ReferenceFitLoop, one_hot_rows
+
+    X, labels = make_batch(TINY_CONFIG, m=m, dtype=dtype, seed=seed)
+    weights = build_network(TINY_CONFIG, dtype=dtype, seed=6).get_weights()
+    fit = FfnnFit(TINY_CONFIG, weights, X, labels, lr=0.1, dtype=dtype, seed=6)
+    loop = ReferenceFitLoop(_reference_params(weights), X, one_hot_rows(labels, 3, dtype), batch=TINY_CONFIG.batch,
+                            lr=0.1, seed=6)
+    return fit, loop, weights
+
+
+@pytest.mark.parametrize("m", [4 * TINY_CONFIG.batch, 3 * TINY_CONFIG.batch + 5])
+def test_reference_loop_trains_like_fit(m: int) -> None:
+    """Same permutations, batches (the last one smaller too), steps and epoch cost as Network.fit."""
+    fit, loop, weights = _fit_pair("float64", m)
+    assert fit.units == loop.units == -(-m // TINY_CONFIG.batch)
+    for _ in range(2):  # the second call draws the next epoch's permutation in both
+        history = fit.run()
+        assert_allclose(loop.run(), history.as_dict()["train_cost"][-1], "float64")
+    after = fit.net.get_weights()
+    assert max(float(np.abs(a - w).max()) for a, w in zip(after, weights)) > 1e-3
+    for got, (W, b) in zip(zip(after[::2], after[1::2]), loop.params):
+        assert_allclose(got[0], W, "float64")
+        assert_allclose(got[1], b, "float64")
+
+
+def test_reference_loop_draws_a_new_permutation_each_epoch() -> None:
+    loop = _fit_pair("float64", 4 * TINY_CONFIG.batch)[1]
+    first = loop.run()
+    fresh = _fit_pair("float64", 4 * TINY_CONFIG.batch)[1]
+    fresh.epoch_index = 1  # the second epoch's order from the start: a different trajectory
+    assert abs(fresh.run() - first) > 1e-9
+
+
+def test_jax_jit_step_and_loop_equal_the_numpy_reference() -> None:
+    pytest.importorskip("jax", reason="the jax.jit reference needs jax")
+    from benchmarks.fit_loop import ReferenceFitLoop, one_hot_rows
+    from benchmarks.jax_reference import JaxJitFitLoop, JaxJitStep
+
+    X, labels = make_batch(TINY_CONFIG, m=4 * TINY_CONFIG.batch)
+    Y = one_hot_rows(labels, 3, "float32")
+    weights = build_network(TINY_CONFIG, seed=7).get_weights()
+    step, params = JaxJitStep(weights, X, Y, lr=0.1), _reference_params(weights)
+    for _ in range(3):
+        assert_allclose(np.asarray(step.step()), reference_step(params, X.T, Y.T, lr=0.1), "float32")
+    jit = JaxJitFitLoop(weights, X, Y, batch=TINY_CONFIG.batch, lr=0.1, seed=2, epochs_per_call=2)
+    loop = ReferenceFitLoop(_reference_params(weights), X, Y, batch=TINY_CONFIG.batch, lr=0.1, seed=2,
+                            epochs_per_call=2)
+    assert jit.units == loop.units == 8
+    assert_allclose(jit.run(), loop.run(), "float32")
+    for (W, b), (rW, rb) in zip(jit.params, loop.params):
+        assert_allclose(np.asarray(W), rW, "float32")
+        assert_allclose(np.asarray(b), rb, "float32")
+    with pytest.raises(ValueError, match="whole batches"):
+        JaxJitFitLoop(weights, X[:-1], Y[:-1], batch=TINY_CONFIG.batch, lr=0.1)
+
+
+def test_compile_support_detects_either_public_option() -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.fit_loop import NO_COMPILE, compile_support
+
+    class Plain:
+        def fit(self, X, y, *, epochs=1): ...
+
+    class WithOption:
+        def fit(self, X, y, *, epochs=1, compile=False): ...
+
+    bare, with_step = SimpleNamespace(), SimpleNamespace(compile_step=lambda net, opt: None)
+    assert compile_support(Plain, bare) == (None, NO_COMPILE)
+    assert compile_support(WithOption, bare) == ("fit", "")
+    assert compile_support(Plain, with_step) == ("compile_step", "")
+    kind, reason = compile_support()  # today's ffnn: whichever it offers, with a reason when none
+    assert kind in {None, "fit", "compile_step"} and (kind is not None or reason == NO_COMPILE)
+
+
+def test_smoke_run_has_the_fit_comparison_and_skips_absent_compiled_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_the_competitors()
+    from benchmarks import run
+    from benchmarks.fit_loop import NO_COMPILE
+
+    monkeypatch.setattr(run, "compile_support", lambda: (None, NO_COMPILE))
+    result = run_benchmarks(mode=MODES["smoke"], configs=[TINY_CONFIG], gpu_configs=[], threads=1,
+                            digits=False, memory=False, gpu=False)
+    (cfg,) = result["configs"]
+    assert {"fit:ffnn-numpy", "fit:reference-numpy"} <= set(cfg["results"])
+    assert cfg["results"]["fit:ffnn-numpy"]["steps_per_call"] == MODES["smoke"].fit_batches
+    assert cfg["fit"]["ratios"]["ffnn-numpy"]["vs_reference"] > 0
+    for name in ("ffnn-jax-compiled", "ffnn-torch-compiled", "fit:ffnn-jax-compiled", "fit:ffnn-torch-compiled"):
+        assert cfg["skipped"][name] == NO_COMPILE
+        assert name not in cfg["results"]
+
+
+def _compiled_mode():
+    import dataclasses
+
+    return dataclasses.replace(MODES["smoke"], references=("jax-jit",), backends=("numpy", "jax"))
+
+
+def test_compiled_step_slots_light_up_when_ffnn_offers_compile_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in ``ffnn.training.compile_step`` (the eager step) is measured in the slots,
+    compared with the jax.jit step, and the §2 targets get values."""
+    _needs_the_competitors()
+    pytest.importorskip("jax", reason="the compiled-step comparison needs jax")
+    from benchmarks import run
+    from ffnn import training
+
+    calls = []
+
+    def compile_step(net, optimizer):
+        calls.append(net.backend.name)
+        return lambda X_cols, Y_cols: training.train_step(net, optimizer, X_cols, Y_cols)
+
+    monkeypatch.setattr(training, "compile_step", compile_step, raising=False)
+    monkeypatch.setattr(run, "compile_support", lambda: ("compile_step", ""))
+    small_named = Config("small", TINY_CONFIG.sizes, TINY_CONFIG.batch, "test")  # the targets look at 'small'
+    result = run_benchmarks(mode=_compiled_mode(), configs=[small_named], gpu_configs=[], threads=1,
+                            digits=False, memory=False, gpu=False)
+    (cfg,) = result["configs"]
+    assert set(calls) == {"jax", "torch"}
+    assert cfg["costs_agree"], cfg["first_step_cost"]
+    assert {"ffnn-jax-compiled", "ffnn-torch-compiled", "jax-jit", "ffnn-jax"} <= set(cfg["results"])
+    assert cfg["ratios"]["ffnn-jax-compiled"]["vs_jax_jit"] > 0
+    rows = {row["target"]: row for row in result["targets"] if row["config"] == "small"}
+    compiled = rows["ffnn-jax compiled / hand-written jax.jit step"]
+    assert compiled["value"] == cfg["ratios"]["ffnn-jax-compiled"]["vs_jax_jit"] and compiled["basis"] == "step"
+    assert rows["ffnn-jax compiled / PyTorch eager step"]["value"] > 0
+    assert "ffnn-jax compiled" in summary_markdown(result)
+
+
+def test_compiled_fit_slots_light_up_when_fit_takes_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_the_competitors()
+    pytest.importorskip("jax", reason="the compiled-step comparison needs jax")
+    from benchmarks import run
+    from ffnn import Network
+
+    original, seen = Network.fit, []
+
+    def fit(self, X, y, *, compile=False, **options):
+        seen.append(compile)
+        return original(self, X, y, **options)
+
+    monkeypatch.setattr(Network, "fit", fit)
+    monkeypatch.setattr(run, "compile_support", lambda: ("fit", ""))
+    small_named = Config("small", TINY_CONFIG.sizes, TINY_CONFIG.batch, "test")
+    result = run_benchmarks(mode=_compiled_mode(), configs=[small_named], gpu_configs=[], threads=1,
+                            digits=False, memory=False, gpu=False)
+    (cfg,) = result["configs"]
+    assert True in seen and False in seen
+    assert {"fit:ffnn-jax-compiled", "fit:ffnn-torch-compiled", "fit:jax-jit"} <= set(cfg["results"])
+    assert cfg["fit"]["ratios"]["ffnn-jax-compiled"]["vs_jax_jit"] > 0
+    rows = {row["target"]: row for row in result["targets"] if row["config"] == "small"}
+    assert rows["ffnn-jax compiled / hand-written jax.jit step"]["basis"] == "fit per step"
+    assert rows["ffnn-numpy fit per step / NumPy reference loop per step"]["limit"] == 1.10
+
+
+def test_targets_of_issue_15_without_compiled_steps() -> None:
+    from benchmarks.report import evaluate_targets
+
+    def cfg(name, step, fit):
+        return {"name": name, "ratios": {"ffnn-numpy": {"vs_reference": step, "vs_torch_eager": 0.5}},
+                "skipped": {"ffnn-jax-compiled": "ffnn has no compiled step yet"},
+                **({"fit": {"ratios": {"ffnn-numpy": {"vs_reference": fit}}}} if fit else {})}
+
+    rows = evaluate_targets({"configs": [cfg("small", 1.08, 1.2), cfg("mnist-128", 1.04, 1.02),
+                                         cfg("mnist-1024", 1.04, None)]})
+    got = {(r["target"], r["config"]): r for r in rows}
+    step, fit = "ffnn-numpy step / NumPy reference step", "ffnn-numpy fit per step / NumPy reference loop per step"
+    assert got[(step, "small")]["limit"] == 1.10 and got[(step, "small")]["met"] is True
+    assert got[(step, "mnist-128")]["limit"] == 1.05
+    assert got[(fit, "small")]["met"] is False and got[(fit, "mnist-128")]["met"] is True
+    assert got[(fit, "mnist-128")]["limit"] == 1.03 and (fit, "mnist-1024") not in got
+    compiled = got[("ffnn-jax compiled / hand-written jax.jit step", "small")]
+    assert compiled["value"] is None and compiled["skipped"] == "ffnn has no compiled step yet"
+
+
+def test_gpu_only_runs_no_cpu_section(tmp_path: Path) -> None:
+    _needs_the_competitors()
+    out = tmp_path / "g.json"
+    assert main(["--mode", "smoke", "--configs", "tiny", "--threads", "1", "--gpu-only", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["configs"] == [] and "digits" not in saved and "memory" not in saved
+    assert saved["gpu"]["status"] in {"ran", "skipped"}
+    with pytest.raises(SystemExit, match="nothing to measure"):
+        main(["--mode", "smoke", "--configs", "tiny", "--gpu-only", "--no-gpu"])
+
+
+def test_one_thread_runs_limit_the_jax_cpu_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import env
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env._limit_xla(2)
+    assert env.xla_threads().startswith("all cores")
+    env._limit_xla(1)
+    env._limit_xla(1)  # once only
+    assert env.os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {env.XLA_ONE_THREAD}"
+    assert env.xla_threads().startswith("1 ")
