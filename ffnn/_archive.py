@@ -82,7 +82,7 @@ class SafeArchive:
             raise
         self._headers: dict[str, ArrayHeader] = {}
 
-    def __enter__(self) -> SafeArchive:  # noqa: PYI034 - a final class
+    def __enter__(self) -> SafeArchive:
         return self
 
     def __exit__(self, *exc: object) -> None:

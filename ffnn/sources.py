@@ -314,7 +314,7 @@ class BatchStream:
                     if not offer(self._batch(i)):
                         return
                 offer(_END)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            except BaseException as exc:
                 offer(_Failed(exc))
 
         worker = threading.Thread(target=work, name="ffnn-prefetch", daemon=True)

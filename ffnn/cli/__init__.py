@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         except DATA_ERRORS as exc:
             error = data_error(exc)
-        except Exception as exc:  # noqa: BLE001 - the promise is a readable line, never a traceback
+        except Exception as exc:
             error = CommandError(f"{exc or 'unexpected failure'} (unexpected; please report it)", code=EXIT_FAILURE)
     print(f"{prefix}: error: {error.message}", file=sys.stderr)
     if error.hint:

@@ -97,6 +97,6 @@ class NCCLCommunicator(MPICommunicator):
     def describe(self) -> str:
         try:
             version = f"NCCL {self.nccl.get_version()}"
-        except Exception:  # noqa: BLE001 - a label is a courtesy
+        except Exception:
             version = "NCCL"
         return f"{version} ({self.size} ranks, bootstrapped by MPI; device buffers on the current CuPy stream)"

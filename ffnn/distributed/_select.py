@@ -79,7 +79,7 @@ def select_transport(requested: str, *, size: int, backend_name: str, is_gpu: bo
     if requested not in TRANSPORTS:
         msg = f"transport must be one of {', '.join(TRANSPORTS)}, got {requested!r}"
         raise ValueError(msg)
-    if requested == "single" or requested == "auto" and size == 1:
+    if requested == "single" or (requested == "auto" and size == 1):
         if size > 1:
             msg = f"transport='single', but the launcher started {size} ranks; use transport='mpi' or 'auto'"
             raise ValueError(msg)
