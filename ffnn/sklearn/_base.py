@@ -329,15 +329,15 @@ class MLPBase(BaseEstimator):
 
     # ------------------------------------------------------------------ sgd / adam
     def _new_solver(self, net: Network) -> Any:
-        xp = net.xp
         if isinstance(self.solver, optimizers.Optimizer) or self.solver == "adamw":
             opt = (copy.deepcopy(self.solver) if isinstance(self.solver, optimizers.Optimizer)
                    else optimizers.OPTIMIZERS.get("adamw")(float(self.learning_rate_init)))
             return _FFNNSolver(opt, net)
         if self.solver == "sgd":
             return MLPSGD(self.learning_rate_init, self.learning_rate, momentum=self.momentum,
-                          nesterov=self.nesterovs_momentum, power_t=self.power_t, xp=xp)
-        return MLPAdam(self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, xp=xp)
+                          nesterov=self.nesterovs_momentum, power_t=self.power_t, backend=net.backend)
+        return MLPAdam(self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                       backend=net.backend)
 
     def _fit_stochastic(self, net: Network, data: _Rows, incremental: bool) -> None:
         """MLP's epochs. (A small driver; the shared ffnn training loop takes these
@@ -353,7 +353,7 @@ class MLPBase(BaseEstimator):
             msg = "partial_fit does not support early_stopping=True"
             raise ValueError(msg)
         early_stopping = self.early_stopping
-        if self._best_params is None:
+        if getattr(self, "_best_params", None) is None:
             self._best_params = _copies(params, xp)
         train, val = data, None
         if early_stopping:
@@ -366,9 +366,10 @@ class MLPBase(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
                               stacklevel=4)
             batch_size = int(np.clip(self.batch_size, 1, n))
-        rule = MLPStopping(self.tol, self.n_iter_no_change, early_stopping, best_loss=self.best_loss_,
-                           best_score=self.best_validation_score_, scores=self.validation_scores_,
-                           count=self._no_improvement_count)
+        rule = MLPStopping(self.tol, self.n_iter_no_change, early_stopping, best_loss=getattr(self, "best_loss_", None),
+                           best_score=getattr(self, "best_validation_score_", None),
+                           scores=getattr(self, "validation_scores_", None),
+                           count=getattr(self, "_no_improvement_count", 0))
         sampler = MLPSampler(self._random_state, n, shuffle=self.shuffle)
         slices = batch_slices(n, batch_size)
         self.n_iter_ = 0

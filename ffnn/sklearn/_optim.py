@@ -35,22 +35,24 @@ class MLPSGD:
     momentum : float
     nesterov : bool
     power_t : float
+    backend : backends.Backend
+        Where the state lives (the parameters' backend).
     """
 
     def __init__(
         self, learning_rate_init: float, schedule: str = "constant", *, momentum: float = 0.9,
-        nesterov: bool = True, power_t: float = 0.5, xp: Any,
+        nesterov: bool = True, power_t: float = 0.5, backend: Any,
     ) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.schedule = schedule
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
-        self.xp = xp
+        self.backend = backend
 
     def init(self, params: dict[str, Any]) -> State:
         """η = η₀ and zero velocities."""
-        return {"learning_rate": self.learning_rate_init, "velocity": _zeros_like(params, self.xp)}
+        return {"learning_rate": self.learning_rate_init, "velocity": _zeros_like(params, self.backend.xp)}
 
     def update(self, params: dict[str, Any], grads: dict[str, Any], state: State) -> tuple[dict[str, Any], State]:
         """One step; ``grads`` holds dJ/dp (with the L2 term) for every name of ``params``."""
@@ -87,18 +89,19 @@ class MLPAdam:
     η_t = η₀ √(1−β₂ᵗ)/(1−β₁ᵗ), p ← p − η_t m / (√v + ε)."""
 
     def __init__(
-        self, learning_rate_init: float, *, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, xp: Any
+        self, learning_rate_init: float, *, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+        backend: Any,
     ) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.xp = xp
+        self.backend = backend
 
     def init(self, params: dict[str, Any]) -> State:
-        return {"learning_rate": self.learning_rate_init, "t": 0, "m": _zeros_like(params, self.xp),
-                "v": _zeros_like(params, self.xp)}
+        return {"learning_rate": self.learning_rate_init, "t": 0, "m": _zeros_like(params, self.backend.xp),
+                "v": _zeros_like(params, self.backend.xp)}
 
     def update(self, params: dict[str, Any], grads: dict[str, Any], state: State) -> tuple[dict[str, Any], State]:
-        xp, b1, b2 = self.xp, self.beta_1, self.beta_2
+        xp, b1, b2 = self.backend.xp, self.beta_1, self.beta_2
         t = state["t"] + 1
         lr = self.learning_rate_init * math.sqrt(1 - b2**t) / (1 - b1**t)
         new = {}
