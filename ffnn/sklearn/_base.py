@@ -27,7 +27,7 @@ from backends import Backend, get_backend
 from .. import optimizers
 from ..layers import Dense
 from ..network import Network
-from ._dispatch import backend_of, dispatch_enabled, host, is_host
+from ._dispatch import backend_of, dispatch_enabled, float_dtypes, host, is_host
 from ._init import mlp_initial_parameters
 from ._losses import Exp, MLPLoss, l2_gradient, l2_penalty, mlp_loss
 from ._optim import MLPSGD, MLPAdam
@@ -364,7 +364,7 @@ class MLPBase(BaseEstimator):
         else:
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                              stacklevel=4)
+                              stacklevel=5)
             batch_size = int(np.clip(self.batch_size, 1, n))
         rule = MLPStopping(self.tol, self.n_iter_no_change, early_stopping, best_loss=getattr(self, "best_loss_", None),
                            best_score=getattr(self, "best_validation_score_", None),
@@ -414,10 +414,10 @@ class MLPBase(BaseEstimator):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                         "optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=4,
+                        stacklevel=5,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
+            warnings.warn("Training interrupted by user.", stacklevel=5)
         if early_stopping:
             if self._best_params != "live":
                 set_params(net, self._best_params)
@@ -508,14 +508,14 @@ class MLPBase(BaseEstimator):
     def _forward(self, X: Any, method: str) -> Any:
         """Outputs A^[L] (m, n_outputs_) for X, in X's namespace with array API dispatch, else NumPy."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=float_dtypes(X))
         check_same_namespace(X, self, attribute="_fit_reference", method=method)
         net = self._network()
         xp, dt = net.xp, net.backend.dtype(net.dtype)
         parts = []
         for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-            rows = X[start:start + PREDICT_BATCH_ROWS]
-            rows = rows.toarray() if sp.issparse(rows) else rows
+            stop = min(start + PREDICT_BATCH_ROWS, X.shape[0])
+            rows = X[start:stop].toarray() if sp.issparse(X) else X[start:stop, ...]
             x = xp.astype(net.backend.asarray(rows if is_host(rows) else rows), dt, copy=False)
             parts.append(net.forward_columns(x.T)[0][-1].T)
         out = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)

@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import MLPBase
-from ._dispatch import host, is_host
+from ._dispatch import float_dtypes, host, is_host
 from ._docs import estimator_doc
 
 __all__ = ["FFNNClassifier"]
@@ -84,7 +84,7 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         """Validated X and y binarized as MLP does: one 0/1 column (binary) or one per class / label."""
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+                             dtype=float_dtypes(X), reset=reset)
         y = host(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -174,7 +174,10 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
     def predict_proba(self, X: Any) -> Any:
         """Probabilities, columns ordered as ``classes_`` (for multi-label targets, each
         label's own probability); the dtype of the network (X's float dtype)."""
-        out = self._forward(X, "predict_proba")
+        return self._proba(X, "predict_proba")
+
+    def _proba(self, X: Any, method: str) -> Any:
+        out = self._forward(X, method)
         if self.n_outputs_ != 1:
             return out
         if is_host(out):
@@ -185,11 +188,18 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
 
     def predict_log_proba(self, X: Any) -> Any:
         """log of :meth:`predict_proba`."""
-        proba = self.predict_proba(X)
+        proba = self._proba(X, "predict_log_proba")
         if is_host(proba):
             with np.errstate(divide="ignore"):
                 return np.log(proba)
         return self._net.xp.log(proba)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of :meth:`predict` on (X, y), a Python float computed in float64
+        on the host whatever the namespace (torch would otherwise average in float32)."""
+        pred = host(self.predict(X))
+        weights = None if sample_weight is None else host(sample_weight)
+        return float(accuracy_score(host(y), pred, sample_weight=weights))
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()

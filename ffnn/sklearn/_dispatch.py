@@ -9,7 +9,7 @@ from sklearn import get_config
 
 from backends import Backend, get_backend, to_numpy
 
-__all__ = ["dispatch_enabled", "backend_of", "host", "is_host"]
+__all__ = ["dispatch_enabled", "backend_of", "float_dtypes", "host", "is_host"]
 
 _LIBRARIES = {"torch": "torch", "cupy": "cupy", "jax": "jax", "jaxlib": "jax", "array_api_strict": "array_api_strict"}
 
@@ -41,5 +41,17 @@ def backend_of(x: Any) -> Backend:
 
 
 def host(x: Any) -> np.ndarray:
-    """A NumPy copy or view of any array (device arrays are copied to the host once)."""
-    return x if isinstance(x, np.ndarray) else to_numpy(x)
+    """A NumPy copy or view of any array or array-like (device arrays are copied to the host once)."""
+    if isinstance(x, np.ndarray):
+        return x
+    return np.asarray(x) if is_host(x) else to_numpy(x)
+
+
+def float_dtypes(X: Any) -> tuple[Any, Any]:
+    """(float64, float32) of X's namespace under dispatch, else NumPy's: what validate_data accepts."""
+    if dispatch_enabled() and not is_host(X):
+        from sklearn.utils._array_api import get_namespace
+
+        xp, _ = get_namespace(X)
+        return (xp.float64, xp.float32)
+    return (np.float64, np.float32)

@@ -13,7 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import MLPBase
-from ._dispatch import host, is_host
+from ._dispatch import float_dtypes, host, is_host
 from ._docs import estimator_doc
 
 __all__ = ["FFNNRegressor"]
@@ -85,7 +85,7 @@ class FFNNRegressor(RegressorMixin, MLPBase):
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+                             dtype=float_dtypes(X), reset=reset)
         y = host(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
