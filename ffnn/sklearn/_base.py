@@ -27,7 +27,7 @@ from backends import Backend, get_backend
 from .. import optimizers
 from ..layers import Dense
 from ..network import Network
-from ._dispatch import backend_of, dispatch_enabled, float_dtypes, host, is_host
+from ._dispatch import as_dispatchable, backend_of, dispatch_enabled, float_dtypes, host, is_host
 from ._init import mlp_initial_parameters
 from ._losses import Exp, MLPLoss, l2_gradient, l2_penalty, mlp_loss
 from ._optim import MLPSGD, MLPAdam
@@ -238,6 +238,7 @@ class MLPBase(BaseEstimator):
             msg = f"hidden_layer_sizes must be > 0, got {sizes}."
             raise ValueError(msg)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y, sample_weight = as_dispatchable(X), as_dispatchable(y), as_dispatchable(sample_weight)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         backend = backend_of(X) if dispatch_enabled() and not is_host(X) else get_backend(self.backend, self.device)
         self._native = dispatch_enabled() and not is_host(X)
@@ -311,7 +312,6 @@ class MLPBase(BaseEstimator):
         n = len(net.layers)
         self.coefs_ = [out(params[f"W{l}"]).T for l in range(1, n + 1)]
         self.intercepts_ = [_column_to_vector(out(params[f"b{l}"])) for l in range(1, n + 1)]
-        self._net = net
 
     # ------------------------------------------------------------------ one step's maths
     def _loss_and_gradients(self, net: Network, X: Any, Y: Any, s: Any) -> tuple[Any, dict[str, Any]]:
@@ -496,18 +496,15 @@ class MLPBase(BaseEstimator):
         return self.coefs_[0]
 
     def _network(self) -> Network:
-        net = self.__dict__.get("_net")
+        """A Network viewing ``coefs_``/``intercepts_`` (no copies) on their device."""
         reference = self.coefs_[0]
-        backend = backend_of(reference) if not is_host(reference) else (
-            net.backend if net is not None else get_backend(self.backend, self.device))
-        dtype = _dtype_name(reference)
-        net = self._build_network(backend, dtype, copy=False)
-        self._net = net
-        return net
+        backend = get_backend(self.backend, self.device) if is_host(reference) else backend_of(reference)
+        return self._build_network(backend, _dtype_name(reference), copy=False)
 
     def _forward(self, X: Any, method: str) -> Any:
         """Outputs A^[L] (m, n_outputs_) for X, in X's namespace with array API dispatch, else NumPy."""
         check_is_fitted(self)
+        X = as_dispatchable(X)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=float_dtypes(X))
         check_same_namespace(X, self, attribute="_fit_reference", method=method)
         net = self._network()
@@ -523,7 +520,6 @@ class MLPBase(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        state.pop("_net", None)  # rebuilt from coefs_ on use
         if isinstance(state.get("_optimizer"), _SolverRun) and isinstance(state["_optimizer"].solver, _FFNNSolver):
             run = copy.copy(state["_optimizer"])
             run.solver = copy.copy(run.solver)

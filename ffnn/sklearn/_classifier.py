@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import MLPBase
-from ._dispatch import float_dtypes, host, is_host
+from ._dispatch import as_dispatchable, backend_of, float_dtypes, host, is_host
 from ._docs import estimator_doc
 
 __all__ = ["FFNNClassifier"]
@@ -141,6 +141,7 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         -------
         self
         """
+        y = as_dispatchable(y)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(host(y) if not isinstance(y, list) else y).startswith("multilabel"):
@@ -163,8 +164,8 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         return self._labels_on_device(out)
 
     def _labels_on_device(self, out: Any) -> Any:
-        net = self._net
-        xp, backend = net.xp, net.backend
+        backend = backend_of(out)
+        xp = backend.xp
         kind = self._label_binarizer.y_type_
         if kind == "multilabel-indicator":
             return xp.astype(out > 0.5, xp.int64)
@@ -183,8 +184,7 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         if is_host(out):
             p = out.ravel()
             return np.vstack([1 - p, p]).T
-        xp = self._net.xp
-        return xp.concat([1 - out, out], axis=1)
+        return backend_of(out).xp.concat([1 - out, out], axis=1)
 
     def predict_log_proba(self, X: Any) -> Any:
         """log of :meth:`predict_proba`."""
@@ -192,12 +192,13 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         if is_host(proba):
             with np.errstate(divide="ignore"):
                 return np.log(proba)
-        return self._net.xp.log(proba)
+        return backend_of(proba).xp.log(proba)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy of :meth:`predict` on (X, y), a Python float computed in float64
         on the host whatever the namespace (torch would otherwise average in float32)."""
         pred = host(self.predict(X))
+        y, sample_weight = as_dispatchable(y), as_dispatchable(sample_weight)
         weights = None if sample_weight is None else host(sample_weight)
         return float(accuracy_score(host(y), pred, sample_weight=weights))
 

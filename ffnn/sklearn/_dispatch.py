@@ -9,7 +9,7 @@ from sklearn import get_config
 
 from backends import Backend, get_backend, to_numpy
 
-__all__ = ["dispatch_enabled", "backend_of", "float_dtypes", "host", "is_host"]
+__all__ = ["as_dispatchable", "dispatch_enabled", "backend_of", "float_dtypes", "host", "is_host"]
 
 _LIBRARIES = {"torch": "torch", "cupy": "cupy", "jax": "jax", "jaxlib": "jax", "array_api_strict": "array_api_strict"}
 
@@ -55,3 +55,17 @@ def float_dtypes(X: Any) -> tuple[Any, Any]:
         xp, _ = get_namespace(X)
         return (xp.float64, xp.float32)
     return (np.float64, np.float32)
+
+
+def as_dispatchable(a: Any) -> Any:
+    """``a`` unchanged, or as a NumPy array when dispatch is on and ``a`` is an array-like
+    no array API namespace claims (an object with only ``__array__``), as MLP reads it."""
+    if a is None or not dispatch_enabled():
+        return a
+    from sklearn.utils._array_api import get_namespace
+
+    try:
+        get_namespace(a)
+    except TypeError:
+        return np.asarray(a)
+    return a

@@ -13,7 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import MLPBase
-from ._dispatch import float_dtypes, host, is_host
+from ._dispatch import backend_of, float_dtypes, host, is_host
 from ._docs import estimator_doc
 
 __all__ = ["FFNNRegressor"]
@@ -123,7 +123,7 @@ class FFNNRegressor(RegressorMixin, MLPBase):
         out = self._forward(X, "predict")
         if out.shape[1] != 1:
             return out
-        return out.ravel() if is_host(out) else self._net.xp.reshape(out, (-1,))
+        return out.ravel() if is_host(out) else backend_of(out).xp.reshape(out, (-1,))
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
