@@ -499,7 +499,19 @@ class MLPBase(BaseEstimator):
         """A Network viewing ``coefs_``/``intercepts_`` (no copies) on their device."""
         reference = self.coefs_[0]
         backend = get_backend(self.backend, self.device) if is_host(reference) else backend_of(reference)
-        return self._build_network(backend, _dtype_name(reference), copy=False)
+        net = self._build_network(backend, _dtype_name(reference), copy=False)
+        net.metadata = self._model_record()
+        return net
+
+    def _model_record(self) -> dict[str, Any]:
+        """What ``network_.save(path)`` keeps of the data, as ``ffnn train --save`` writes it."""
+        record: dict[str, Any] = {"task": self._task_name()}
+        if hasattr(self, "feature_names_in_"):
+            record["feature_names"] = [str(n) for n in self.feature_names_in_]
+        return record
+
+    def _task_name(self) -> str:
+        return "regression"
 
     def _forward(self, X: Any, method: str) -> Any:
         """Outputs A^[L] (m, n_outputs_) for X, in X's namespace with array API dispatch, else NumPy."""

@@ -112,6 +112,16 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
     def _out_activation(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
+    def _task_name(self) -> str:
+        kind = self._label_binarizer.y_type_
+        return kind if kind in ("binary", "multiclass") else "multilabel"
+
+    def _model_record(self) -> dict[str, Any]:
+        record = super()._model_record()
+        if record["task"] != "multilabel":
+            record["classes"] = [str(c) for c in self.classes_]
+        return record
+
     def _is_classifier(self) -> bool:
         return True
 
