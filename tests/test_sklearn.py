@@ -115,7 +115,7 @@ def test_optimizer_object_is_copied_not_mutated():
 def test_torch_backend_without_dispatch_returns_numpy_and_matches_numpy():
     pytest.importorskip("torch")
     X, y = _blobs()
-    params = dict(hidden_layer_sizes=(6,), max_iter=5, random_state=0)
+    params = {"hidden_layer_sizes": (6,), "max_iter": 5, "random_state": 0}
     ref = _quiet_fit(FFNNClassifier(**params), X, y)
     torch_fit = _quiet_fit(FFNNClassifier(backend="torch", **params), X, y)
     assert type(torch_fit.coefs_[0]) is np.ndarray and type(torch_fit.predict_proba(X)) is np.ndarray

@@ -39,6 +39,7 @@ else:
 
     import sklearn
     from sklearn.datasets import make_classification
+    from sklearn.utils._array_api import NamespaceAndDevice
     from sklearn.utils.estimator_checks import (
         check_array_api_input,
         check_array_api_input_and_values,
@@ -46,7 +47,6 @@ else:
         check_array_api_same_namespace,
         parametrize_with_checks,
     )
-    from sklearn.utils._array_api import NamespaceAndDevice
 
     from ffnn.sklearn import FFNNClassifier, FFNNRegressor
 
@@ -83,7 +83,7 @@ else:
         """Fitted arrays and predictions live in X's namespace and device, and the run
         agrees with NumPy's (float64; README parity tolerance 1e-9 relative)."""
         X, y = make_classification(80, 6, random_state=0)
-        params = dict(hidden_layer_sizes=(8,), solver="sgd", max_iter=15, random_state=0, early_stopping=True)
+        params = {"hidden_layer_sizes": (8,), "solver": "sgd", "max_iter": 15, "random_state": 0, "early_stopping": True}
         if library == "torch":
             import torch
 
@@ -93,7 +93,7 @@ else:
 
             device = xps.Device("device1")
             Xd, yd = xps.asarray(X, device=device), xps.asarray(y, device=device)
-            to_np = lambda a: np.asarray(xps.asarray(a, device=xps.Device("CPU_DEVICE")))  # noqa: E731
+            to_np = lambda a: np.asarray(xps.asarray(a, device=xps.Device("CPU_DEVICE")))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ref = Estimator(**params).fit(X, y)

@@ -34,13 +34,13 @@ def _data(task):
 
 
 SOLVERS = {
-    "sgd-momentum": dict(solver="sgd", nesterovs_momentum=False, learning_rate_init=0.05),
-    "sgd-nesterov": dict(solver="sgd", learning_rate_init=0.05),
-    "sgd-invscaling": dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.2, momentum=0.5),
-    "sgd-adaptive": dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2),
-    "adam": dict(solver="adam", learning_rate_init=0.01, batch_size=32),
-    "adam-early-stopping": dict(solver="adam", early_stopping=True, learning_rate_init=0.01),
-    "lbfgs": dict(solver="lbfgs"),
+    "sgd-momentum": {"solver": "sgd", "nesterovs_momentum": False, "learning_rate_init": 0.05},
+    "sgd-nesterov": {"solver": "sgd", "learning_rate_init": 0.05},
+    "sgd-invscaling": {"solver": "sgd", "learning_rate": "invscaling", "learning_rate_init": 0.2, "momentum": 0.5},
+    "sgd-adaptive": {"solver": "sgd", "learning_rate": "adaptive", "tol": 0.05, "n_iter_no_change": 2},
+    "adam": {"solver": "adam", "learning_rate_init": 0.01, "batch_size": 32},
+    "adam-early-stopping": {"solver": "adam", "early_stopping": True, "learning_rate_init": 0.01},
+    "lbfgs": {"solver": "lbfgs"},
 }
 TASKS = ["binary", "multiclass", "multilabel", "regression"]
 
@@ -89,7 +89,7 @@ def test_same_numbers_as_scikit_learn(task, solver):
 @pytest.mark.parametrize("solver", ["sgd-nesterov", "adam-early-stopping", "lbfgs"])
 def test_same_numbers_with_sample_weight(task, solver):
     weights = np.random.default_rng(0).uniform(0.1, 2.0, size=_data(task)[2].shape[0])
-    theirs, ours, X = _fit_both(task, SOLVERS[solver], sample_weight=weights)
+    theirs, ours, _X = _fit_both(task, SOLVERS[solver], sample_weight=weights)
     tol = 1e-6 if solver == "lbfgs" else 1e-10
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         assert _relative(a, b) <= tol
@@ -102,7 +102,7 @@ def test_same_numbers_with_poisson_loss():
     X = rng.uniform(size=(100, 3))
     y = rng.poisson(np.exp(X @ np.array([0.5, -0.3, 0.8])))
     for solver in ("adam", "lbfgs"):
-        params = dict(loss="poisson", hidden_layer_sizes=(5,), max_iter=30, random_state=0, solver=solver)
+        params = {"loss": "poisson", "hidden_layer_sizes": (5,), "max_iter": 30, "random_state": 0, "solver": solver}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             theirs, ours = MLPRegressor(**params).fit(X, y), FFNNRegressor(**params).fit(X, y)
@@ -112,7 +112,7 @@ def test_same_numbers_with_poisson_loss():
 
 def test_partial_fit_and_warm_start_follow_scikit_learn():
     _, _, X, y = _data("multiclass")
-    params = dict(hidden_layer_sizes=(10,), solver="sgd", random_state=1, learning_rate_init=0.1)
+    params = {"hidden_layer_sizes": (10,), "solver": "sgd", "random_state": 1, "learning_rate_init": 0.1}
     theirs, ours = MLPClassifier(**params), FFNNClassifier(**params)
     for _ in range(5):
         theirs.partial_fit(X, y, classes=np.unique(y))

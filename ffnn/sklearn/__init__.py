@@ -17,11 +17,11 @@ from ._sampler import MLPSampler
 from ._stopping import MLPStopping
 
 __all__ = [
+    "MLPSGD",
     "FFNNClassifier",
     "FFNNRegressor",
     "MLPAdam",
     "MLPLoss",
-    "MLPSGD",
     "MLPSampler",
     "MLPStopping",
     "mlp_initial_parameters",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import copy
 import warnings
-from itertools import pairwise
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.optimize
@@ -29,7 +28,7 @@ from ..layers import Dense
 from ..network import Network
 from ._dispatch import as_dispatchable, backend_of, dispatch_enabled, float_dtypes, host, is_host
 from ._init import mlp_initial_parameters
-from ._losses import Exp, MLPLoss, l2_gradient, l2_penalty, mlp_loss
+from ._losses import Exp, l2_gradient, l2_penalty, mlp_loss
 from ._optim import MLPSGD, MLPAdam
 from ._sampler import MLPSampler, batch_slices
 from ._stopping import MLPStopping
@@ -165,7 +164,7 @@ class MLPBase(BaseEstimator):
     ``_loss_name``, ``_out_activation`` and ``_score_host`` (the early-stopping score).
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"}), optimizers.Optimizer],
@@ -525,7 +524,7 @@ class MLPBase(BaseEstimator):
         for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
             stop = min(start + PREDICT_BATCH_ROWS, X.shape[0])
             rows = X[start:stop].toarray() if sp.issparse(X) else X[start:stop, ...]
-            x = xp.astype(net.backend.asarray(rows if is_host(rows) else rows), dt, copy=False)
+            x = xp.astype(net.backend.asarray(rows), dt, copy=False)
             parts.append(net.forward_columns(x.T)[0][-1].T)
         out = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         return out if dispatch_enabled() and not is_host(X) else host(out)

@@ -9,7 +9,7 @@ from sklearn import get_config
 
 from backends import Backend, get_backend, to_numpy
 
-__all__ = ["as_dispatchable", "dispatch_enabled", "backend_of", "float_dtypes", "host", "is_host"]
+__all__ = ["as_dispatchable", "backend_of", "dispatch_enabled", "float_dtypes", "host", "is_host"]
 
 _LIBRARIES = {"torch": "torch", "cupy": "cupy", "jax": "jax", "jaxlib": "jax", "array_api_strict": "array_api_strict"}
 

@@ -8,12 +8,12 @@ weights s are a (1, m) row or None.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ..activations import Activation
 from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, clamp_probability
 
-__all__ = ["Exp", "MLPLoss", "mlp_loss", "l2_gradient", "l2_penalty"]
+__all__ = ["Exp", "MLPLoss", "l2_gradient", "l2_penalty", "mlp_loss"]
 
 _MSE = MeanSquaredError()
 _BCE = BinaryCrossEntropy()
@@ -47,7 +47,7 @@ class MLPLoss:
     name : {"squared_error", "poisson", "log_loss", "binary_log_loss"}
     """
 
-    _OUTPUT = {"squared_error": "identity", "poisson": "exp", "log_loss": "softmax", "binary_log_loss": "logistic"}
+    _OUTPUT: ClassVar[dict[str, str]] = {"squared_error": "identity", "poisson": "exp", "log_loss": "softmax", "binary_log_loss": "logistic"}
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MLPAdam", "MLPSGD"]
+__all__ = ["MLPSGD", "MLPAdam"]
 
 State = dict[str, Any]
 

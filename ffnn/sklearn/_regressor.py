@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
@@ -22,7 +22,7 @@ __all__ = ["FFNNRegressor"]
 class FFNNRegressor(RegressorMixin, MLPBase):
     __doc__ = estimator_doc("regressor")
 
-    _parameter_constraints: dict = {**MLPBase._parameter_constraints, "loss": [StrOptions({"squared_error", "poisson"})]}
+    _parameter_constraints: ClassVar[dict] = {**MLPBase._parameter_constraints, "loss": [StrOptions({"squared_error", "poisson"})]}
 
     def __init__(
         self,

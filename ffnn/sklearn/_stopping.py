@@ -55,8 +55,7 @@ class MLPStopping:
         """
         if not self.early_stopping:
             self.count = self.count + 1 if loss > self.best_loss - self.tol else 0
-            if loss < self.best_loss:
-                self.best_loss = loss
+            self.best_loss = min(self.best_loss, loss)
             return False
         self.scores.append(score)
         self.count = self.count + 1 if score < self.best_score + self.tol else 0
