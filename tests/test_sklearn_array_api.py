@@ -27,16 +27,23 @@ if not ENABLED:
     @pytest.mark.slow
     def test_array_api_dispatch_in_a_subprocess():
         root = Path(__file__).resolve().parents[1]
-        env = {**os.environ, "SCIPY_ARRAY_API": "1",
-               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
-                             cwd=root, env=env, capture_output=True, text=True, check=False)
+        env = {
+            **os.environ,
+            "SCIPY_ARRAY_API": "1",
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        }
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
         assert " passed" in run.stdout and " failed" not in run.stdout
 
 else:
-
-
     import sklearn
     from sklearn.datasets import make_classification
     from sklearn.utils._array_api import NamespaceAndDevice
@@ -51,8 +58,12 @@ else:
     from ffnn.sklearn import FFNNClassifier, FFNNRegressor
 
     ESTIMATORS = [FFNNClassifier(max_iter=30, random_state=0), FFNNRegressor(max_iter=30, random_state=0)]
-    CASES = [("array_api_strict", None, "float64"), ("array_api_strict", "device1", "float32"),
-             ("torch", "cpu", "float64"), ("torch", "cpu", "float32")]
+    CASES = [
+        ("array_api_strict", None, "float64"),
+        ("array_api_strict", "device1", "float32"),
+        ("torch", "cpu", "float64"),
+        ("torch", "cpu", "float32"),
+    ]
 
     @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
@@ -60,16 +71,21 @@ else:
     def test_scikit_learn_array_api_checks(estimator, namespace, device, dtype):
         name = type(estimator).__name__
         check_array_api_input(name, estimator, array_namespace=namespace, device_name=device, dtype_name=dtype)
-        check_array_api_input_and_values(name, estimator, array_namespace=namespace, device_name=device,
-                                         dtype_name=dtype, check_sample_weight=True)
+        check_array_api_input_and_values(
+            name, estimator, array_namespace=namespace, device_name=device, dtype_name=dtype, check_sample_weight=True
+        )
 
     @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
     def test_same_namespace_and_mixed_inputs(estimator):
         name = type(estimator).__name__
         check_array_api_same_namespace(name, estimator, array_namespace="array_api_strict")
-        check_array_api_mixed_inputs(name, estimator, X_ns_and_device=NamespaceAndDevice("torch", "cpu"),
-                                     other_ns_and_device=NamespaceAndDevice("array_api_strict", "device1"))
+        check_array_api_mixed_inputs(
+            name,
+            estimator,
+            X_ns_and_device=NamespaceAndDevice("torch", "cpu"),
+            other_ns_and_device=NamespaceAndDevice("array_api_strict", "device1"),
+        )
 
     @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     @parametrize_with_checks([FFNNClassifier(random_state=0), FFNNRegressor(random_state=0)])
@@ -83,7 +99,13 @@ else:
         """Fitted arrays and predictions live in X's namespace and device, and the run
         agrees with NumPy's (float64; README parity tolerance 1e-9 relative)."""
         X, y = make_classification(80, 6, random_state=0)
-        params = {"hidden_layer_sizes": (8,), "solver": "sgd", "max_iter": 15, "random_state": 0, "early_stopping": True}
+        params = {
+            "hidden_layer_sizes": (8,),
+            "solver": "sgd",
+            "max_iter": 15,
+            "random_state": 0,
+            "early_stopping": True,
+        }
         if library == "torch":
             import torch
 
@@ -106,5 +128,3 @@ else:
         np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-9)
         np.testing.assert_allclose(est.validation_scores_, ref.validation_scores_, rtol=1e-9)
         np.testing.assert_allclose(to_np(pred), ref.predict(X), rtol=1e-9, atol=1e-12)
-
-

@@ -42,14 +42,26 @@ def test_scikit_learn_mlp_test_file_passes(tmp_path):
     report = tmp_path / "report.xml"
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-               "--rootdir", str(tmp_path), str(suite)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report}",
+        "--rootdir",
+        str(tmp_path),
+        str(suite),
+    ]
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     cases = ET.parse(report).getroot().iter("testcase")
     outcome = {}
     for case in cases:
         failed = case.find("failure") is not None or case.find("error") is not None
-        outcome[case.get("name")] = "failed" if failed else ("skipped" if case.find("skipped") is not None else "passed")
+        outcome[case.get("name")] = (
+            "failed" if failed else ("skipped" if case.find("skipped") is not None else "passed")
+        )
     failed = sorted(name for name, result in outcome.items() if result == "failed")
     passed = sum(result == "passed" for result in outcome.values())
     unexpected = [name for name in failed if name not in KNOWN_FAILURES]

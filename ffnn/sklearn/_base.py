@@ -36,8 +36,14 @@ from ._stopping import MLPStopping
 __all__ = ["MLPBase"]
 
 # scikit-learn's activation names, and ffnn's own spellings, to ffnn's activations.
-HIDDEN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-                      "sigmoid": "sigmoid", "linear": "linear"}
+HIDDEN_ACTIVATIONS = {
+    "identity": "linear",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "linear": "linear",
+}
 _OUTPUT_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "softmax": "softmax", "exp": Exp()}
 _STOCHASTIC = ("sgd", "adam", "adamw")
 PREDICT_BATCH_ROWS = 4096
@@ -329,14 +335,24 @@ class MLPBase(BaseEstimator):
     # ------------------------------------------------------------------ sgd / adam
     def _new_solver(self, net: Network) -> Any:
         if isinstance(self.solver, optimizers.Optimizer) or self.solver == "adamw":
-            opt = (copy.deepcopy(self.solver) if isinstance(self.solver, optimizers.Optimizer)
-                   else optimizers.OPTIMIZERS.get("adamw")(float(self.learning_rate_init)))
+            opt = (
+                copy.deepcopy(self.solver)
+                if isinstance(self.solver, optimizers.Optimizer)
+                else optimizers.OPTIMIZERS.get("adamw")(float(self.learning_rate_init))
+            )
             return _FFNNSolver(opt, net)
         if self.solver == "sgd":
-            return MLPSGD(self.learning_rate_init, self.learning_rate, momentum=self.momentum,
-                          nesterov=self.nesterovs_momentum, power_t=self.power_t, backend=net.backend)
-        return MLPAdam(self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
-                       backend=net.backend)
+            return MLPSGD(
+                self.learning_rate_init,
+                self.learning_rate,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+                power_t=self.power_t,
+                backend=net.backend,
+            )
+        return MLPAdam(
+            self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, backend=net.backend
+        )
 
     def _fit_stochastic(self, net: Network, data: _Rows, incremental: bool) -> None:
         """MLP's epochs. (A small driver; the shared ffnn training loop takes these
@@ -362,13 +378,19 @@ class MLPBase(BaseEstimator):
             batch_size = min(200, n)
         else:
             if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                              stacklevel=5)
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=5
+                )
             batch_size = int(np.clip(self.batch_size, 1, n))
-        rule = MLPStopping(self.tol, self.n_iter_no_change, early_stopping, best_loss=getattr(self, "best_loss_", None),
-                           best_score=getattr(self, "best_validation_score_", None),
-                           scores=getattr(self, "validation_scores_", None),
-                           count=getattr(self, "_no_improvement_count", 0))
+        rule = MLPStopping(
+            self.tol,
+            self.n_iter_no_change,
+            early_stopping,
+            best_loss=getattr(self, "best_loss_", None),
+            best_score=getattr(self, "best_validation_score_", None),
+            scores=getattr(self, "validation_scores_", None),
+            count=getattr(self, "_no_improvement_count", 0),
+        )
         sampler = MLPSampler(self._random_state, n, shuffle=self.shuffle)
         slices = batch_slices(n, batch_size)
         self.n_iter_ = 0
@@ -399,8 +421,10 @@ class MLPBase(BaseEstimator):
                 run.state = run.solver.epoch_end(run.state, self.t_)
                 if rule.plateau:
                     what = "Validation score" if early_stopping else "Training loss"
-                    message = (f"{what} did not improve more than tol={self.tol:f} for "
-                               f"{self.n_iter_no_change} consecutive epochs.")
+                    message = (
+                        f"{what} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs."
+                    )
                     if self.verbose:
                         print(message)
                     if run.solver.on_plateau(run.state, self.verbose):
@@ -430,8 +454,9 @@ class MLPBase(BaseEstimator):
         stratified on the encoded targets for single-output classification."""
         Y_host = host(data.Y) > 0.5 if self._is_classifier() else host(data.Y)
         stratify = Y_host if self._is_classifier() and self.n_outputs_ == 1 else None
-        train_idx, val_idx = train_test_split(np.arange(data.n), random_state=self._random_state,
-                                              test_size=self.validation_fraction, stratify=stratify)
+        train_idx, val_idx = train_test_split(
+            np.arange(data.n), random_state=self._random_state, test_size=self.validation_fraction, stratify=stratify
+        )
         if val_idx.shape[0] < 2:
             msg = "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
             raise ValueError(msg)
@@ -453,9 +478,16 @@ class MLPBase(BaseEstimator):
         objective = self._lbfgs_objective(net, X, Y, s)
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         result = scipy.optimize.minimize(
-            objective, _pack(net), method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                     **_get_additional_lbfgs_options_dict("iprint", iprint)},
+            objective,
+            _pack(net),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
         )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
@@ -587,13 +619,12 @@ def _unpack(net: Network, packed: np.ndarray) -> None:
     params = {}
     for l, layer in enumerate(net.layers, start=1):
         end = start + layer.n_in * layer.n_out
-        params[f"W{l}"] = backend.xp.astype(backend.asarray(packed[start:end].reshape(layer.n_in, layer.n_out).T.copy()), dt)
+        params[f"W{l}"] = backend.xp.astype(
+            backend.asarray(packed[start:end].reshape(layer.n_in, layer.n_out).T.copy()), dt
+        )
         start = end
     for l, layer in enumerate(net.layers, start=1):
         end = start + layer.n_out
         params[f"b{l}"] = backend.xp.astype(backend.asarray(packed[start:end].reshape(layer.n_out, 1).copy()), dt)
         start = end
     set_params(net, params)
-
-
-

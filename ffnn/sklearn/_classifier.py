@@ -83,8 +83,9 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
     # ------------------------------------------------------------------ targets
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         """Validated X and y binarized as MLP does: one 0/1 column (binary) or one per class / label."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=float_dtypes(X), reset=reset)
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=float_dtypes(X), reset=reset
+        )
         y = host(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -216,6 +217,3 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
-
-
-

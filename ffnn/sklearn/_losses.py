@@ -47,7 +47,12 @@ class MLPLoss:
     name : {"squared_error", "poisson", "log_loss", "binary_log_loss"}
     """
 
-    _OUTPUT: ClassVar[dict[str, str]] = {"squared_error": "identity", "poisson": "exp", "log_loss": "softmax", "binary_log_loss": "logistic"}
+    _OUTPUT: ClassVar[dict[str, str]] = {
+        "squared_error": "identity",
+        "poisson": "exp",
+        "log_loss": "softmax",
+        "binary_log_loss": "logistic",
+    }
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -40,8 +40,14 @@ class MLPSGD:
     """
 
     def __init__(
-        self, learning_rate_init: float, schedule: str = "constant", *, momentum: float = 0.9,
-        nesterov: bool = True, power_t: float = 0.5, backend: Any,
+        self,
+        learning_rate_init: float,
+        schedule: str = "constant",
+        *,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        power_t: float = 0.5,
+        backend: Any,
     ) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.schedule = schedule
@@ -89,7 +95,12 @@ class MLPAdam:
     η_t = η₀ √(1−β₂ᵗ)/(1−β₁ᵗ), p ← p − η_t m / (√v + ε)."""
 
     def __init__(
-        self, learning_rate_init: float, *, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+        self,
+        learning_rate_init: float,
+        *,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
         backend: Any,
     ) -> None:
         self.learning_rate_init = float(learning_rate_init)
@@ -97,8 +108,12 @@ class MLPAdam:
         self.backend = backend
 
     def init(self, params: dict[str, Any]) -> State:
-        return {"learning_rate": self.learning_rate_init, "t": 0, "m": _zeros_like(params, self.backend.xp),
-                "v": _zeros_like(params, self.backend.xp)}
+        return {
+            "learning_rate": self.learning_rate_init,
+            "t": 0,
+            "m": _zeros_like(params, self.backend.xp),
+            "v": _zeros_like(params, self.backend.xp),
+        }
 
     def update(self, params: dict[str, Any], grads: dict[str, Any], state: State) -> tuple[dict[str, Any], State]:
         xp, b1, b2 = self.backend.xp, self.beta_1, self.beta_2

@@ -22,7 +22,10 @@ __all__ = ["FFNNRegressor"]
 class FFNNRegressor(RegressorMixin, MLPBase):
     __doc__ = estimator_doc("regressor")
 
-    _parameter_constraints: ClassVar[dict] = {**MLPBase._parameter_constraints, "loss": [StrOptions({"squared_error", "poisson"})]}
+    _parameter_constraints: ClassVar[dict] = {
+        **MLPBase._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
 
     def __init__(
         self,
@@ -84,8 +87,16 @@ class FFNNRegressor(RegressorMixin, MLPBase):
         self.dtype = dtype
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
-                             dtype=float_dtypes(X), reset=reset)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=float_dtypes(X),
+            reset=reset,
+        )
         y = host(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
