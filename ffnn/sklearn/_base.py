@@ -68,7 +68,9 @@ class _FFNNSolver:
     def epoch_end(self, state: dict[str, Any], samples_seen: int) -> dict[str, Any]:
         return state
 
-    def on_plateau(self, state: dict[str, Any], verbose: bool = False) -> bool:
+    def on_plateau(self, state: dict[str, Any], message: str = "", *, verbose: bool = False) -> bool:
+        if verbose:
+            print(message + " Stopping.")
         return True
 
 
@@ -425,9 +427,7 @@ class MLPBase(BaseEstimator):
                         f"{what} did not improve more than tol={self.tol:f} for "
                         f"{self.n_iter_no_change} consecutive epochs."
                     )
-                    if self.verbose:
-                        print(message)
-                    if run.solver.on_plateau(run.state, self.verbose):
+                    if run.solver.on_plateau(run.state, message, verbose=bool(self.verbose)):
                         break
                     rule.count = self._no_improvement_count = 0
                 if incremental:

@@ -78,15 +78,16 @@ class MLPSGD:
             state["learning_rate"] = self.learning_rate_init / (samples_seen + 1) ** self.power_t
         return state
 
-    def on_plateau(self, state: State, verbose: bool = False) -> bool:
-        """True: stop. The adaptive schedule divides η by 5 instead, until η ≤ 1e-6."""
-        if self.schedule != "adaptive":
-            return True
-        if state["learning_rate"] <= 1e-6:
+    def on_plateau(self, state: State, message: str = "", *, verbose: bool = False) -> bool:
+        """True: stop. The adaptive schedule divides η by 5 instead, until η ≤ 1e-6.
+        With ``verbose``, prints ``message`` and what happens, as MLP does."""
+        if self.schedule != "adaptive" or state["learning_rate"] <= 1e-6:
+            if verbose:
+                print(message + (" Learning rate too small." if self.schedule == "adaptive" else "") + " Stopping.")
             return True
         state["learning_rate"] /= 5.0
         if verbose:
-            print(f"Setting learning rate to {state['learning_rate']:f}")
+            print(f"{message} Setting learning rate to {state['learning_rate']:f}")
         return False
 
 
@@ -133,5 +134,7 @@ class MLPAdam:
     def epoch_end(self, state: State, samples_seen: int) -> State:
         return state
 
-    def on_plateau(self, state: State, verbose: bool = False) -> bool:
+    def on_plateau(self, state: State, message: str = "", *, verbose: bool = False) -> bool:
+        if verbose:
+            print(message + " Stopping.")
         return True
