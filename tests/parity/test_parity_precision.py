@@ -87,7 +87,7 @@ def test_new_precision_api_set_by_the_user_does_not_break_the_switch(torch_setti
     with reduced_precision_disabled("torch") as messages:
         assert set(_fp32_state(torch).values()) == {"ieee"}
     assert "TF32 off" in messages[0] and _fp32_state(torch) == before
-    result = compare_backends(None, ("numpy", "torch:cpu"), steps=1)
+    result = compare_backends(("numpy", "torch:cpu"), steps=1)
     assert result.passed and any("TF32 off" in line for line in result.precision)
     assert _fp32_state(torch) == before
 
