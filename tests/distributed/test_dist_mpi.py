@@ -113,3 +113,21 @@ def test_a_failing_rank_aborts_a_distributed_fit_with_the_message():
 def test_each_rank_reads_its_share_from_npy_files(n):
     lines = assert_all_ok(launch(n, "fit_rows"), n)
     assert all("rel=" in line for line in lines)
+
+
+def test_cli_distributed_train_matches_one_process_and_rank_0_alone_prints_and_saves(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    train = [sys.executable, "-m", "ffnn", "train", "--dataset", "iris", "--epochs", "4", "--batch-size", "16"]
+
+    def run(command):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    single = run([*train, "--quiet"])
+    quiet = run([MPIEXEC, "-n", "3", *train, "--quiet", "--distributed", "mpi"])
+    assert quiet == single and quiet.count("test cost=") == 1  # one line: rank 0's
+    table = run([MPIEXEC, "-n", "2", *train, "--distributed", "--save", "m.npz"])
+    assert table.count("transport") == 1 and "2 ranks" in table and "model written to m.npz" in table
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
