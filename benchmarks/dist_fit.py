@@ -55,8 +55,14 @@ def worker(steps: int, repeats: int, distributed: bool) -> None:
         per_step, comm_share = [], []
         for _ in range(repeats):
             net = Network(
-                [Dense(784, 256, activation="relu"), Dense(256, 256, activation="relu"), Dense(256, 10, activation="softmax")],
-                loss="categorical_crossentropy", dtype="float32", seed=0,
+                [
+                    Dense(784, 256, activation="relu"),
+                    Dense(256, 256, activation="relu"),
+                    Dense(256, 10, activation="softmax"),
+                ],
+                loss="categorical_crossentropy",
+                dtype="float32",
+                seed=0,
             )
             net.fit(X[: batch * 2], y[: batch * 2], epochs=1, batch_size=batch, distributed=comm)  # warm-up
             comm.barrier()
@@ -103,15 +109,19 @@ def main() -> None:
     with open("/proc/loadavg") as handle:
         load = handle.read().split()[:3]
     one = launch(args.steps, args.repeats, 1, 2)
+    single = launch(args.steps, args.repeats, 1, 1)  # for reference: 2 BLAS threads thrash on a loaded machine
     two = launch(args.steps, args.repeats, 2, 1)
     speedup = {k: one["configs"][k]["step_ms"] / two["configs"][k]["step_ms"] for k in CONFIGS}
+    over_single = {k: single["configs"][k]["step_ms"] / two["configs"][k]["step_ms"] for k in CONFIGS}
     report = {
         "date": datetime.date.today().isoformat(),
         "load_average_before": load,
         "cpus": os.cpu_count(),
         "one_process_2_threads": one,
+        "one_process_1_thread": single,
         "two_ranks_1_thread": two,
         "speedup_2_ranks": speedup,
+        "speedup_2_ranks_over_1_thread": over_single,
     }
     text = json.dumps(report, indent=2)
     print(text)

@@ -86,7 +86,12 @@ def run(cap_mib: int = 256, ratio: float = 4.2, folder: str | None = None) -> di
         start = time.perf_counter()
         child = subprocess.run(
             [sys.executable, "-c", CHILD, str(x_path), str(y_path)],
-            capture_output=True, text=True, preexec_fn=limit, env=env, check=False, timeout=600,
+            capture_output=True,
+            text=True,
+            preexec_fn=limit,
+            env=env,
+            check=False,
+            timeout=600,
         )
         wall = time.perf_counter() - start
     if child.returncode != 0:
@@ -95,7 +100,11 @@ def run(cap_mib: int = 256, ratio: float = 4.2, folder: str | None = None) -> di
     result = json.loads(child.stdout.strip().splitlines()[-1])
     result.update(
         cap_method="setrlimit(RLIMIT_AS) in the child before exec (what `ulimit -v` does)",
-        cap_bytes=cap, file_bytes=size, file_over_cap=size / cap, rows=rows, wall_seconds=wall,
+        cap_bytes=cap,
+        file_bytes=size,
+        file_over_cap=size / cap,
+        rows=rows,
+        wall_seconds=wall,
     )
     return result
 

@@ -71,5 +71,10 @@ def run(args: argparse.Namespace) -> int:
     from ..distributed import available_transports
 
     print("\nDistributed transports (mpiexec -n N ffnn train --distributed):")
-    print(table([("transport", "available", "detail")] + [(t.name, "yes" if t.available else "no", t.detail) for t in available_transports()]))
+    print(
+        table(
+            [("transport", "available", "detail")]
+            + [(t.name, "yes" if t.available else "no", t.detail) for t in available_transports()]
+        )
+    )
     return EXIT_OK

@@ -256,7 +256,9 @@ class Loop:
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
-            None if data.weights is None or parallel is not None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
+            None
+            if data.weights is None or parallel is not None  # ffnn.training.parallel reads its own weights
+            else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
         )
 
     def run(self, epochs: int, verbose: bool) -> None:

@@ -136,7 +136,7 @@ def row_data(
         weights = None if weights is None else weights[:n_train]
         m = n_train
     size = m if batch_size is None else min(positive_int(batch_size, "batch_size"), m)
-    return Data(x, t, val_x, val_y, size, bool(shuffle) and size < m, weights)  # type: ignore[arg-type]
+    return Data(x, t, val_x, val_y, size, bool(shuffle) and size < m, weights)
 
 
 def communicator_for(net: Model, distributed: Any) -> Communicator:
@@ -199,11 +199,12 @@ class Parallel:
             params: Params, opt_state: OptState, xb: Array, yb: Array, wb: Array, weight: float, M: int
         ) -> tuple[Params, OptState, Array, Array, Array]:
             cost = A = None
-            grads = None
+            grads: Any = None
             if xb is not None:
                 cache, Z_L = net.forward_columns(xb, params)
                 cost = net.cost_columns(cache, Z_L, yb, weights=wb)
                 grads = net.backward(cache, yb, params=params, weights=wb, release_cache=True)
+                assert isinstance(grads, dict)
                 A = cache[-1]
             grads = reducer.reduce(grads, weight=weight)
             penalty = apply_l2(params, grads, l2, M, xp=xp) if l2 else None
@@ -271,7 +272,13 @@ class Parallel:
                         wb = xp.reshape(net.backend.asarray(sw[rows], dtype=cost_sum.dtype), (1, -1))
                 weight = mine / whole if whole > 0 else 0.0
                 params, opt_state, cost, penalty, A = self.step(
-                    params, opt_state, None if xb is None else xb.T, None if yb is None else yb.T, wb, weight, stop - start
+                    params,
+                    opt_state,
+                    None if xb is None else xb.T,
+                    None if yb is None else yb.T,
+                    wb,
+                    weight,
+                    stop - start,
                 )
                 if cost is not None:
                     cost_sum = cost_sum + cost * mine

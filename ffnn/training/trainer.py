@@ -202,7 +202,9 @@ class Trainer:
                 state.shuffle_seed = int(comm.bcast(state.shuffle_seed))
                 parallel = Parallel(net, opt, comm, l2=l2)
                 verbose = verbose and parallel.writes
-            self._run_loop(net, opt, state, data, stopper, saver, hooks, l2, sampler, reduce_gradients, parallel, epochs, verbose)
+            self._run_loop(
+                net, opt, state, data, stopper, saver, hooks, l2, sampler, reduce_gradients, parallel, epochs, verbose
+            )
         return state.history
 
     def _run_loop(

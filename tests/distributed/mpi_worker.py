@@ -155,7 +155,12 @@ def _build(backend_name: str, dtype: str):
 
     layers = [Dense(5, 8, activation="tanh"), Dense(8, 3, activation="softmax")]
     return Network(
-        layers, loss="categorical_crossentropy", backend=backend_name, device=DEVICES[backend_name], dtype=dtype, seed=11
+        layers,
+        loss="categorical_crossentropy",
+        backend=backend_name,
+        device=DEVICES[backend_name],
+        dtype=dtype,
+        seed=11,
     )
 
 
@@ -163,14 +168,19 @@ def _relative(net, reference) -> float:
     pairs = zip(net.parameters(), reference.parameters())
     return max(
         float(np.max(np.abs(np.asarray(a, dtype=np.float64) - b)) / np.max(np.abs(b)))
-        for a, b in ((net.backend.to_numpy(p), np.asarray(reference.backend.to_numpy(q), dtype=np.float64)) for p, q in pairs)
+        for a, b in (
+            (net.backend.to_numpy(p), np.asarray(reference.backend.to_numpy(q), dtype=np.float64)) for p, q in pairs
+        )
     )
 
 
 def _relative_history(h, ref) -> float:
     worst = 0.0
     for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
-        a, b = np.asarray(getattr(h, key) or [], dtype=np.float64), np.asarray(getattr(ref, key) or [], dtype=np.float64)
+        a, b = (
+            np.asarray(getattr(h, key) or [], dtype=np.float64),
+            np.asarray(getattr(ref, key) or [], dtype=np.float64),
+        )
         assert a.shape == b.shape, (key, a.shape, b.shape)
         if a.size:
             worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
@@ -234,8 +244,16 @@ def resume_save(folder: str) -> str:
         X, labels = _problem()
         net = _build("numpy", "float64")
         net.fit(
-            X, labels, optimizer=Adam(0.01), epochs=20, batch_size=10, validation_split=0.2, l2=0.01,
-            checkpoint=os.path.join(folder, "ckpt.ffnn"), callbacks=[Die()], distributed="mpi",
+            X,
+            labels,
+            optimizer=Adam(0.01),
+            epochs=20,
+            batch_size=10,
+            validation_split=0.2,
+            l2=0.01,
+            checkpoint=os.path.join(folder, "ckpt.ffnn"),
+            callbacks=[Die()],
+            distributed="mpi",
         )
     return "not killed"
 
@@ -271,7 +289,9 @@ def fit_abort() -> str:
         if logs["epoch"] == 2 and comm.rank == 1:
             raise RuntimeError("deliberate failure in a callback")
 
-    _build("numpy", "float64").fit(X, labels, optimizer=Adam(0.01), epochs=50, batch_size=10, callbacks=[fail], distributed="mpi")
+    _build("numpy", "float64").fit(
+        X, labels, optimizer=Adam(0.01), epochs=50, batch_size=10, callbacks=[fail], distributed="mpi"
+    )
     return "not aborted"
 
 

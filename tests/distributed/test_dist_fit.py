@@ -61,8 +61,9 @@ def test_sample_weights_and_in_memory_validation_with_rows(tmp_path):
     ref_net, net = build("numpy", "float64", "mse"), build("numpy", "float64", "mse")
     y = labels.astype(float)
     ref = ref_net.fit(X, y, epochs=4, batch_size=6, optimizer=Adam(0.01), sample_weight=weights, validation_data=val)
-    hist = net.fit(tmp_path / "x.npy", y, epochs=4, batch_size=6, optimizer=Adam(0.01), sample_weight=weights,
-                   validation_data=val)
+    hist = net.fit(
+        tmp_path / "x.npy", y, epochs=4, batch_size=6, optimizer=Adam(0.01), sample_weight=weights, validation_data=val
+    )
     assert_same(net, ref_net, hist, ref, 1e-12)
 
 
@@ -112,8 +113,15 @@ def test_a_one_rank_distributed_fit_checkpoints_and_resumes(tmp_path):
             raise RuntimeError("crash")
 
     with pytest.raises(RuntimeError, match="crash"):
-        first.fit(X, labels, optimizer=Adam(0.01), checkpoint=tmp_path / "c.ffnn", distributed=True,
-                  callbacks=[crash], **options)
+        first.fit(
+            X,
+            labels,
+            optimizer=Adam(0.01),
+            checkpoint=tmp_path / "c.ffnn",
+            distributed=True,
+            callbacks=[crash],
+            **options,
+        )
     net = ffnn.load(tmp_path / "c.ffnn")
     assert net.training_state.epoch == 3
     hist = net.fit(X, labels, optimizer=Adam(0.01), resume=True, distributed=True, **options)

@@ -106,7 +106,9 @@ def test_resume_after_a_kill_with_another_number_of_ranks(tmp_path):
 def test_a_failing_rank_aborts_a_distributed_fit_with_the_message():
     result = launch(2, "fit_abort", timeout=60)  # rank 0 would otherwise wait in the next all-reduce
     assert result.returncode != 0 and "OK " not in result.stdout
-    assert "rank 1 of 2 failed with RuntimeError: deliberate failure in a callback; aborting all 2 ranks" in result.stderr
+    assert (
+        "rank 1 of 2 failed with RuntimeError: deliberate failure in a callback; aborting all 2 ranks" in result.stderr
+    )
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -121,7 +123,9 @@ def test_cli_distributed_train_matches_one_process_and_rank_0_alone_prints_and_s
     train = [sys.executable, "-m", "ffnn", "train", "--dataset", "iris", "--epochs", "4", "--batch-size", "16"]
 
     def run(command):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path, check=False
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
