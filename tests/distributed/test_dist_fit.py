@@ -126,3 +126,17 @@ def test_a_one_rank_distributed_fit_checkpoints_and_resumes(tmp_path):
     assert net.training_state.epoch == 3
     hist = net.fit(X, labels, optimizer=Adam(0.01), resume=True, distributed=True, **options)
     assert_same(net, ref_net, hist, ref, 1e-12)
+
+
+def test_info_lists_the_transports(capsys):
+    from ffnn.cli import EXIT_OK
+    from ffnn.distributed import available_transports
+    from tests.cli_helpers import run
+
+    code, out, err = run(capsys, "info")
+    assert code == EXIT_OK, err
+    block = out.split("Distributed transports")[1]
+    for status in available_transports():
+        assert f"{status.name}" in block and status.detail in block
+    rows = {line.split()[0]: line.split()[1] for line in block.splitlines()[2:] if line.strip()}
+    assert rows["mpi"] == ("yes" if available_transports()[1].available else "no"), block
