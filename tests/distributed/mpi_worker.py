@@ -210,6 +210,8 @@ def fit_parity(backend_names: str = "numpy") -> str:  # noqa: C901
                 for name, make, options in CASES:
                     if backend_name != "numpy" and name != "adam":
                         continue  # the other backends run the main case (time on CI)
+                    if backend_name == "jax" and dtype == "float32":
+                        continue  # eager JAX takes ~0.15 s a step on 2 shared cores: float64 only (CI time)
                     reference = _build(backend_name, dtype)
                     ref = reference.fit(X, labels, optimizer=make(), validation_split=0.2, **options)
                     net = _build(backend_name, dtype)
