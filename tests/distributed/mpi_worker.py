@@ -197,7 +197,7 @@ CASES = (
 )
 
 
-def fit_parity(backend_names: str = "numpy") -> str:  # noqa: C901
+def fit_parity(backend_names: str = "numpy") -> str:
     """fit(distributed="mpi") on N ranks reproduces fit on one process: weights, per-epoch
     costs and accuracies, the stop reason and epoch (early stopping, divergence)."""
     comm = get_communicator(backend=get_backend("numpy"))

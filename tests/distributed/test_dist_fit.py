@@ -89,7 +89,7 @@ def test_bad_distributed_options_are_refused_with_the_way_out(tmp_path):
         net.fit(X, labels, distributed="gloo")
     with pytest.raises(ValueError, match="reduce_gradients cannot be combined"):
         net.fit(X, labels, distributed="auto", reduce_gradients=lambda g: g)
-    with pytest.raises(FileNotFoundError, match="no .npy file"):
+    with pytest.raises(FileNotFoundError, match=r"no \.npy file"):
         net.fit(tmp_path / "missing.npy", labels)
     np.save(tmp_path / "x.npy", X[:, :4])
     with pytest.raises(ValueError, match=r"expects \(m, 5\)"):
