@@ -82,7 +82,7 @@ def test_a_killed_rank_takes_the_job_down():
 
 @pytest.mark.parametrize(("n", "backends"), [(2, "all"), (3, "numpy")])
 def test_distributed_fit_reproduces_the_one_process_fit(n, backends):
-    """fit(distributed="mpi"): 100+ steps with SGD+momentum (l2) and Adam, validation split,
+    """fit(distributed="mpi"): 100+ steps with SGD+momentum (l2, sample weights) and Adam, validation split,
     early stopping, a divergence rollback; weights, per-epoch costs/accuracies, stop reason and
     epoch within 1e-12 (float64) and 1e-5 (float32) of one process, on every CPU backend
     (numpy runs every case, the others the Adam case; JAX in float64 only, for CI time) for n = 2,
