@@ -190,7 +190,11 @@ def _relative_history(h, ref) -> float:
 # (name, optimizer, fit options): 100 steps or more each; batch 2 leaves a rank idle with n = 3,
 # the last batch is partial; one run stops early, one diverges and rolls back.
 CASES = (
-    ("sgd-momentum", lambda: __import__("ffnn").SGD(0.1, momentum=0.9), dict(epochs=34, batch_size=10, l2=0.01, sample_weight=np.linspace(0.2, 2.0, 37))),
+    (
+        "sgd-momentum",
+        lambda: __import__("ffnn").SGD(0.1, momentum=0.9),
+        dict(epochs=34, batch_size=10, l2=0.01, sample_weight=np.linspace(0.2, 2.0, 37)),
+    ),
     ("adam", lambda: __import__("ffnn").Adam(0.01), dict(epochs=34, batch_size=10, early_stopping=40)),
     ("adam-b2-stop", lambda: __import__("ffnn").Adam(0.05), dict(epochs=30, batch_size=2, early_stopping=2)),
     ("sgd-diverges", lambda: __import__("ffnn").SGD(1000.0), dict(epochs=30, batch_size=10, l2=100.0)),
