@@ -24,6 +24,7 @@ from .metrics import task_of
 from .optimizers import parameter_names
 from .serialization import MODELS, Saver
 from .training import Trainer
+from .training.parallel import is_rows, predict_rows
 
 __all__ = ["PREDICT_BATCH_SIZE", "Cache", "Network", "infer_loss"]
 
@@ -443,6 +444,8 @@ class Network(Trainer, Saver):
         -------
         array of the backend, shape (m, n_out)
         """
+        if is_rows(X):  # a memory map or .npy path: read and forwarded chunk by chunk
+            return predict_rows(self, X, batch_size=batch_size)
         x = self.inputs(X)
         m = x.shape[0]
         step = m if batch_size is None else positive_int(batch_size, "batch_size")

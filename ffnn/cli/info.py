@@ -68,4 +68,13 @@ def run(args: argparse.Namespace) -> int:
     print(
         table([("library", "api", "threads"), *pools]) if pools else "none loaded (threadpoolctl sees no BLAS/OpenMP)"
     )
+    from ..distributed import available_transports
+
+    print("\nDistributed transports (mpiexec -n N ffnn train --distributed):")
+    print(
+        table(
+            [("transport", "available", "detail")]
+            + [(t.name, "yes" if t.available else "no", t.detail) for t in available_transports()]
+        )
+    )
     return EXIT_OK

@@ -107,6 +107,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     fit.add_argument(
         "--patience", type=argtypes.positive_int, default=None, help="stop after this many epochs without improvement"
     )
+    fit.add_argument(
+        "--distributed",
+        nargs="?",
+        const="auto",
+        default=None,
+        choices=("auto", "mpi", "nccl"),
+        help="data-parallel training over the ranks of `mpiexec -n N ffnn train --distributed ...` "
+        "(--batch-size is the global batch; rank 0 prints and saves; default transport: auto)",
+    )
     add_backend_options(parser, dtype=True)
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -244,6 +253,9 @@ def _rmse_in_target_units(split: Split, fit: tuple[np.ndarray, np.ndarray], vali
 def run(args: argparse.Namespace) -> int:
     """``ffnn train``: returns the exit status."""
     data, net, split, optimizer = _prepare(args)
+    comm = _communicator(args, net)  # every rank loads, splits and standardizes the same data (same seed)
+    if not comm.is_root:  # only rank 0 prints and writes files
+        args.quiet, args.plot, args.save = True, None, None
     regression = data.classes is None
     with usage():
         fit = split.scaled(split.X_fit, split.y_fit, net)
@@ -272,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
         early_stopping=stopper,
         callbacks=[] if progress is None else [progress],
         verbose=False,
+        distributed=None if args.distributed is None else comm,
     )
     seconds = time.perf_counter() - start
     if history.stop_reason == "diverged":
@@ -288,13 +301,27 @@ def run(args: argparse.Namespace) -> int:
         from ._report import plot_curves
 
         plot_curves(history, progress, args.plot, f"{data.name}: {describe(net)}", best, args.log_cost, regression)
+    if not comm.is_root:
+        return EXIT_OK
     if args.quiet:
         test = results["test"]
         extras = "".join(f" {k}={v:.4g}" for k, v in test.items() if k != "cost" and v is not None)
         print(f"test cost={test['cost']:.6g}{extras}")
     else:
-        _print_summary(data, net, split, history, seconds, results, args, best)
+        _print_summary(data, net, split, history, seconds, results, args, best, comm.describe())
     return EXIT_OK
+
+
+def _communicator(args: argparse.Namespace, net: Network) -> Any:
+    """The communicator of ``--distributed`` (one process without it)."""
+    from ..distributed import SingleProcess, get_communicator
+
+    if getattr(args, "distributed", None) is None:
+        return SingleProcess(net.backend)
+    try:
+        return get_communicator(args.distributed, backend=net.backend)
+    except (ImportError, ValueError) as exc:
+        raise CommandError(str(exc), hint="see `ffnn info` for the transports available here") from exc
 
 
 def _results(net: Network, X: np.ndarray, y: np.ndarray, regression: bool) -> dict[str, float | None]:
@@ -333,6 +360,7 @@ def _print_summary(
     results: dict[str, dict[str, float | None]],
     args: argparse.Namespace,
     best: int | None,
+    transport: str = "single process (no communication)",
 ) -> None:
     n_val = 0 if split.X_val is None else split.X_val.shape[0]
     classes = f", {len(data.classes)} classes" if data.classes else ""
@@ -346,6 +374,7 @@ def _print_summary(
         ("backend", net.backend.name),
         ("device", net.backend.device_name),
         ("dtype", net.dtype),
+        ("transport", transport),
         ("parameters", f"{net.n_params:,}"),
         ("epochs", f"{history.epochs} of {args.epochs} ({reason})"),
         ("time", f"{seconds:.2f} s"),

@@ -37,6 +37,10 @@ def _batch(batch_size: int | None) -> int:
 
 def evaluate(net: Model, X: Any, y: Any, /, *, batch_size: int | None = None) -> dict[str, float | None]:
     """Cost and accuracy of ``net`` on (X, y); see :meth:`Network.evaluate`."""
+    from .parallel import evaluate_rows, is_rows  # memory maps / .npy paths: read by chunks
+
+    if is_rows(X):
+        return evaluate_rows(net, X, y, batch_size=batch_size)
     x = net.inputs(X)
     t = net.targets(y, x.shape[0])
     task = net.task

@@ -22,6 +22,7 @@ from .step import make_step
 
 if TYPE_CHECKING:
     from ._model import Model
+    from .parallel import Parallel
 
 
 @dataclass
@@ -245,15 +246,19 @@ class Loop:
         l2: float,
         sampler: Sampler,
         reduce_gradients: GradientHook | None = None,
+        parallel: Parallel | None = None,
     ) -> None:
         self.net, self.opt, self.state, self.data = net, opt, state, data
+        self.parallel = parallel  # distributed / read-by-rows fits: ffnn.training.parallel
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
-            None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
+            None
+            if data.weights is None or parallel is not None  # ffnn.training.parallel reads its own weights
+            else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
         )
 
     def run(self, epochs: int, verbose: bool) -> None:
@@ -270,7 +275,8 @@ class Loop:
                 reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
                 if reason:
                     self.finish(reason)
-                if logs is not None and self.saver is not None and self.saver.due(state.history):
+                writes = self.parallel is None or self.parallel.writes  # rank 0 only
+                if logs is not None and writes and self.saver is not None and self.saver.due(state.history):
                     self.net.save(self.saver.target(state.epoch), overwrite=True)
                 bar.update(0 if logs is None else 1)
                 bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
@@ -292,9 +298,12 @@ class Loop:
             raise
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.parameters()]))
         parts = [cost, hits, xp.astype(finite, cost.dtype)]
-        if data.val_x is not None:
-            parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
-        values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+        if self.parallel is not None:  # per-rank shares, all-reduced: ffnn.training.parallel
+            values = self.parallel.epoch_values(self, parts)
+        else:
+            if data.val_x is not None:
+                parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
+            values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
         if not all(math.isfinite(v) for v in values) or values[2] != 1:
             self.restore(snapshot)
             return None
@@ -322,6 +331,8 @@ class Loop:
         Per batch it only keeps the 0-d cost and the predicted labels; the sums and
         the comparison with the targets happen once per epoch, on the device.
         """
+        if self.parallel is not None:
+            return self.parallel.train_batches(self)
         net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
         x, y, size = data.x, data.y, data.batch_size
         m = x.shape[0]

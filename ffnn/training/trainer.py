@@ -14,6 +14,7 @@ import numpy as np
 
 from .._types import Array, GradientHook, Sampler
 from .._validation import Interval, positive_int
+from ..distributed import abort_on_failure
 from ..optimizers import Optimizer, get_optimizer
 from .callbacks import Callback, Checkpoint, EarlyStopping
 from .evaluation import evaluate, predict_classes, predict_proba
@@ -28,6 +29,7 @@ from .loop import (
     settings_of,
     training_data,
 )
+from .parallel import Parallel, communicator_for, is_rows, row_data
 from .sampling import ShuffleSampler
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class Trainer:
         sample_weight: Any = None,
         sampler: Sampler | None = None,
         reduce_gradients: GradientHook | None = None,
+        distributed: Any = None,
     ) -> History:
         """Train by mini-batch gradient descent (P1 forward/backward, then the optimizer).
 
@@ -129,6 +132,17 @@ class Trainer:
         reduce_gradients : callable, optional
             Applied to every batch's gradients (a dict keyed "W1", "b1", …) between
             backward and the optimizer update, e.g. an all-reduce over processes.
+        distributed : None, True, {"auto", "mpi", "nccl"} or Communicator, optional
+            Data-parallel training over the ranks of ``mpiexec -n N`` (see
+            :mod:`ffnn.training.parallel`): ``batch_size`` is the global batch, each
+            rank computes its share of every batch, gradients are summed in one
+            all-reduce, per-epoch numbers are all-reduced, so N ranks reproduce one
+            up to rounding and stop together; checkpoints are written by rank 0.
+            Every rank calls fit with the same network (seed), data and options.
+            ``"auto"``/True picks NCCL for CuPy on GPUs, MPI otherwise (one rank:
+            no communication). X (and y, and validation inputs) may also be a NumPy
+            memory map or the path of a ``.npy`` file, with or without this option:
+            only each batch's rows (this rank's share) are read.
 
         Returns
         -------
@@ -161,7 +175,12 @@ class Trainer:
             stopper = EarlyStopping(patience=early_stopping)
         saver = Checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
         hooks = check_options(stopper, saver, callbacks, sampler, reduce_gradients)
-        data = training_data(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
+        by_rows = is_rows(X)  # memory map / .npy path: read one batch at a time (ffnn.training.parallel)
+        if (distributed is not None or by_rows) and reduce_gradients is not None:
+            msg = "reduce_gradients cannot be combined with distributed= or inputs read by rows (they reduce already)"
+            raise ValueError(msg)
+        reader = row_data if by_rows else training_data
+        data = reader(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
         if data.weights is not None:
             require_weighted_loss(net)
         check_monitors(stopper, saver, data, net.task)
@@ -176,6 +195,34 @@ class Trainer:
         opt.bind(net)
         self.optimizer = opt
         self.training_state = state
+        comm = communicator_for(net, distributed)
+        with abort_on_failure(comm):  # a failing rank takes the job down instead of hanging it
+            parallel = None
+            if distributed is not None or by_rows:
+                state.shuffle_seed = int(comm.bcast(state.shuffle_seed))
+                parallel = Parallel(net, opt, comm, l2=l2)
+                verbose = verbose and parallel.writes
+            self._run_loop(
+                net, opt, state, data, stopper, saver, hooks, l2, sampler, reduce_gradients, parallel, epochs, verbose
+            )
+        return state.history
+
+    def _run_loop(
+        self,
+        net: Model,
+        opt: Optimizer,
+        state: TrainingState,
+        data: Any,
+        stopper: Any,
+        saver: Any,
+        hooks: list[Callback],
+        l2: float,
+        sampler: Sampler | None,
+        reduce_gradients: GradientHook | None,
+        parallel: Parallel | None,
+        epochs: int,
+        verbose: bool,
+    ) -> None:
         loop = Loop(
             net,
             opt,
@@ -187,9 +234,9 @@ class Trainer:
             l2=l2,
             sampler=sampler or ShuffleSampler(state.shuffle_seed),
             reduce_gradients=reduce_gradients,
+            parallel=parallel,
         )
         loop.run(epochs, verbose)
-        return state.history
 
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float | None]:
         """Cost J (P1 (9), no penalty) and accuracy on (X, y), in batches.

@@ -145,69 +145,183 @@ def shares(folder: str = "") -> str:
     return "covered"
 
 
-def _data_parallel_fit(net, optimizer, X, labels, *, epochs, batch_size, comm):
-    """A data-parallel fit written with the public pieces, as the training loop will do it:
-    the global batch's rows split among ranks, local gradients scaled by m_r/M and summed
-    in one all-reduce, the same update on every rank, per-epoch costs summed."""
-    from ffnn.training import shuffle_order
-
-    backend, xp = net.backend, net.xp
-    x, t = net.inputs(X), net.targets(labels, X.shape[0])
-    m, L = X.shape[0], len(net.layers)
-    params = {f"{p}{l}": a for l, layer in enumerate(net.layers, 1) for p, a in (("W", layer.W), ("b", layer.b))}
-    verify_identical(comm, params, what="initial weights")
-    reducer = GradientReducer(comm, params)
-    costs = []
-    for epoch in range(epochs):
-        order = shuffle_order(net.seed, epoch, m)
-        cost_sum = 0.0
-        for start, stop in batch_bounds(m, batch_size):
-            rows = rank_rows(order[start:stop], comm.rank, comm.size)
-            grads = None
-            if rows.size:
-                index = backend.asarray(rows)
-                xb, yb = xp.take(x, index, axis=0), xp.take(t, index, axis=0)
-                cache, Z = net.forward_columns(xb.T)
-                cost_sum += float(net.cost_columns(cache, Z, yb.T)) * rows.size
-                pairs = net.backward_columns(cache, yb.T, release_cache=True)
-                grads = {f"{p}{l}": g for l, pair in enumerate(pairs, 1) for p, g in zip("Wb", pair)}
-            total = reducer.reduce(grads, weight=batch_weight(rows.size, stop - start))
-            optimizer.step(net, [(total[f"W{l}"], total[f"b{l}"]) for l in range(1, L + 1)])
-        costs.append(comm.allreduce_scalars([cost_sum])[0] / m)
-    return costs
+def _problem(n_rows: int = 37):
+    rng = np.random.default_rng(3)
+    return rng.standard_normal((n_rows, 5)), rng.integers(0, 3, n_rows)
 
 
-def parity() -> str:
-    """N ranks reproduce ffnn's one-process fit: weights and per-epoch costs."""
-    from ffnn import SGD, Adam, Dense, Network
+def _build(backend_name: str, dtype: str):
+    from ffnn import Dense, Network
+
+    layers = [Dense(5, 8, activation="tanh"), Dense(8, 3, activation="softmax")]
+    return Network(
+        layers,
+        loss="categorical_crossentropy",
+        backend=backend_name,
+        device=DEVICES[backend_name],
+        dtype=dtype,
+        seed=11,
+    )
+
+
+def _relative(net, reference) -> float:
+    pairs = zip(net.parameters(), reference.parameters())
+    return max(
+        float(np.max(np.abs(np.asarray(a, dtype=np.float64) - b)) / np.max(np.abs(b)))
+        for a, b in (
+            (net.backend.to_numpy(p), np.asarray(reference.backend.to_numpy(q), dtype=np.float64)) for p, q in pairs
+        )
+    )
+
+
+def _relative_history(h, ref) -> float:
+    worst = 0.0
+    for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
+        a, b = (
+            np.asarray(getattr(h, key) or [], dtype=np.float64),
+            np.asarray(getattr(ref, key) or [], dtype=np.float64),
+        )
+        assert a.shape == b.shape, (key, a.shape, b.shape)
+        if a.size:
+            worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
+    return worst
+
+
+# (name, optimizer, fit options): 100 steps or more each; batch 2 leaves a rank idle with n = 3,
+# the last batch is partial; one run stops early, one diverges and rolls back.
+CASES = (
+    (
+        "sgd-momentum",
+        lambda: __import__("ffnn").SGD(0.1, momentum=0.9),
+        dict(epochs=34, batch_size=10, l2=0.01, sample_weight=np.linspace(0.2, 2.0, 37)),
+    ),
+    ("adam", lambda: __import__("ffnn").Adam(0.01), dict(epochs=34, batch_size=10, early_stopping=40)),
+    ("adam-b2-stop", lambda: __import__("ffnn").Adam(0.05), dict(epochs=30, batch_size=2, early_stopping=2)),
+    ("sgd-diverges", lambda: __import__("ffnn").SGD(1000.0), dict(epochs=30, batch_size=10, l2=100.0)),
+)
+
+
+def fit_parity(backend_names: str = "numpy") -> str:
+    """fit(distributed="mpi") on N ranks reproduces fit on one process: weights, per-epoch
+    costs and accuracies, the stop reason and epoch (early stopping, divergence)."""
+    comm = get_communicator(backend=get_backend("numpy"))
+    worst: dict[str, float] = {}
+    reasons = []
+    with abort_on_failure(comm):
+        X, labels = _problem()
+        for backend_name in backend_names.split(","):
+            for dtype in ("float64", "float32"):
+                for name, make, options in CASES:
+                    if backend_name != "numpy" and name != "adam":
+                        continue  # the other backends run the main case (time on CI)
+                    if backend_name == "jax" and dtype == "float32":
+                        continue  # eager JAX takes ~0.15 s a step on 2 shared cores: float64 only (CI time)
+                    reference = _build(backend_name, dtype)
+                    ref = reference.fit(X, labels, optimizer=make(), validation_split=0.2, **options)
+                    net = _build(backend_name, dtype)
+                    hist = net.fit(X, labels, optimizer=make(), validation_split=0.2, distributed="mpi", **options)
+                    assert hist.stop_reason == ref.stop_reason and hist.epochs == ref.epochs, (name, hist, ref)
+                    limit = 1e-12 if dtype == "float64" else 1e-5
+                    rel, rel_h = _relative(net, reference), _relative_history(hist, ref)
+                    assert rel <= limit and rel_h <= limit, (backend_name, dtype, name, rel, rel_h)
+                    key = f"{dtype}"
+                    worst[key] = max(worst.get(key, 0.0), rel, rel_h)
+                    verify_identical(comm, net.parameters(), what="trained weights")
+                    stops = comm.allreduce_scalars([hist.epochs, -hist.epochs], op="max")
+                    assert stops[0] == -stops[1] == hist.epochs  # every rank stopped at the same epoch
+                    reasons.append(f"{name}:{hist.stop_reason}@{hist.epochs}")
+    return " ".join(f"{k}:{v:.1e}" for k, v in worst.items()) + " " + ",".join(sorted(set(reasons)))
+
+
+def resume_save(folder: str) -> str:
+    """Fit with a checkpoint every epoch; rank 0 (the writer) is killed in epoch 7, after epoch 6 was saved."""
+    from ffnn import Adam, Callback
 
     comm = get_communicator(backend=get_backend("numpy"))
-    worst = {}
+
+    class Die(Callback):
+        def on_epoch_end(self, net, logs):
+            if logs["epoch"] == 7 and comm.rank == 0:  # the writer dies before saving epoch 7
+                sys.stdout.flush()
+                os.kill(os.getpid(), signal.SIGKILL)  # epoch 7's checkpoint is never written
+            return False
+
     with abort_on_failure(comm):
-        rng = np.random.default_rng(3)
-        X, labels = rng.standard_normal((37, 5)), rng.integers(0, 3, 37)
-        for dtype in ("float64", "float32"):
-            for name, make in (("sgd-momentum", lambda: SGD(0.1, momentum=0.9)), ("adam", lambda: Adam(0.01))):
-                for batch_size, epochs in ((10, 25), (2, 5)):  # 100 and 95 steps; batch 2 leaves a rank idle
+        X, labels = _problem()
+        net = _build("numpy", "float64")
+        net.fit(
+            X,
+            labels,
+            optimizer=Adam(0.01),
+            epochs=20,
+            batch_size=10,
+            validation_split=0.2,
+            l2=0.01,
+            checkpoint=os.path.join(folder, "ckpt.ffnn"),
+            callbacks=[Die()],
+            distributed="mpi",
+        )
+    return "not killed"
 
-                    def build(dtype: str = dtype) -> Network:
-                        layers = [Dense(5, 8, activation="tanh"), Dense(8, 3, activation="softmax")]
-                        return Network(layers, loss="categorical_crossentropy", backend="numpy", dtype=dtype, seed=11)
 
-                    reference = build()
-                    history = reference.fit(X, labels, epochs=epochs, batch_size=batch_size, optimizer=make())
-                    net = build()
-                    costs = _data_parallel_fit(net, make(), X, labels, epochs=epochs, batch_size=batch_size, comm=comm)
-                    rel = max(
-                        float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-                        for a, b in zip(net.parameters(), reference.parameters())
-                    )
-                    rel_cost = max(abs(a - b) / abs(b) for a, b in zip(costs, history.train_cost))
-                    limit = 1e-12 if dtype == "float64" else 1e-5
-                    assert rel <= limit and rel_cost <= limit, (dtype, name, batch_size, rel, rel_cost)
-                    worst[dtype] = max(worst.get(dtype, 0.0), rel, rel_cost)
-                    verify_identical(comm, net.parameters(), what="trained weights")
-    return " ".join(f"{k}:{v:.1e}" for k, v in worst.items())
+def resume_finish(folder: str) -> str:
+    """Load the checkpoint written before the kill, resume on this number of ranks, compare
+    with an uninterrupted one-process fit."""
+    import ffnn
+
+    comm = get_communicator(backend=get_backend("numpy"))
+    with abort_on_failure(comm):
+        X, labels = _problem()
+        options = dict(epochs=20, batch_size=10, validation_split=0.2, l2=0.01)
+        reference = _build("numpy", "float64")
+        ref = reference.fit(X, labels, optimizer=ffnn.Adam(0.01), **options)
+        net = ffnn.load(os.path.join(folder, "ckpt.ffnn"))
+        saved = net.training_state.epoch
+        assert saved == 6, saved
+        hist = net.fit(X, labels, optimizer=ffnn.Adam(0.01), resume=True, distributed="mpi", **options)
+        rel, rel_h = _relative(net, reference), _relative_history(hist, ref)
+        assert rel <= 1e-12 and rel_h <= 1e-12, (rel, rel_h)
+    return f"resumed-from={saved} rel={max(rel, rel_h):.1e}"
+
+
+def fit_abort() -> str:
+    """A callback raising on rank 1 in the middle of fit(distributed=...) aborts every rank."""
+    from ffnn import Adam
+
+    comm = get_communicator(backend=get_backend("numpy"))
+    X, labels = _problem()
+
+    def fail(logs):
+        if logs["epoch"] == 2 and comm.rank == 1:
+            raise RuntimeError("deliberate failure in a callback")
+
+    _build("numpy", "float64").fit(
+        X, labels, optimizer=Adam(0.01), epochs=50, batch_size=10, callbacks=[fail], distributed="mpi"
+    )
+    return "not aborted"
+
+
+def fit_rows(folder: str = "") -> str:
+    """Each rank reads its share of every batch from .npy files; same result as in memory."""
+    from ffnn import Adam
+
+    comm = get_communicator(backend=get_backend("numpy"))
+    with abort_on_failure(comm):
+        X, labels = _problem()
+        folder = comm.bcast(folder or (tempfile.mkdtemp() if comm.rank == 0 else ""))
+        if comm.rank == 0:
+            np.save(os.path.join(folder, "x.npy"), X)
+            np.save(os.path.join(folder, "y.npy"), labels)
+        comm.barrier()
+        options = dict(optimizer="adam", epochs=10, batch_size=7, validation_split=0.2)
+        reference = _build("numpy", "float64")
+        ref = reference.fit(X, labels, **options)
+        net = _build("numpy", "float64")
+        hist = net.fit(os.path.join(folder, "x.npy"), os.path.join(folder, "y.npy"), distributed="mpi", **options)
+        rel, rel_h = _relative(net, reference), _relative_history(hist, ref)
+        assert rel <= 1e-12 and rel_h <= 1e-12, (rel, rel_h)
+        del Adam
+    return f"rel={max(rel, rel_h):.1e}"
 
 
 if __name__ == "__main__":
@@ -218,6 +332,10 @@ if __name__ == "__main__":
         "abort": abort,
         "kill": kill,
         "shares": shares,
-        "parity": parity,
+        "fit_parity": fit_parity,
+        "resume_save": resume_save,
+        "resume_finish": resume_finish,
+        "fit_abort": fit_abort,
+        "fit_rows": fit_rows,
     }[scenario](*args)
     print(f"OK {get_communicator(backend=get_backend('numpy')).rank} {result}", flush=True)

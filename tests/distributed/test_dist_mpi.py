@@ -80,9 +80,59 @@ def test_a_killed_rank_takes_the_job_down():
     assert result.returncode != 0 and "OK " not in result.stdout
 
 
+@pytest.mark.parametrize(("n", "backends"), [(2, "all"), (3, "numpy")])
+def test_distributed_fit_reproduces_the_one_process_fit(n, backends):
+    """fit(distributed="mpi"): 100+ steps with SGD+momentum (l2, sample weights) and Adam, validation split,
+    early stopping, a divergence rollback; weights, per-epoch costs/accuracies, stop reason and
+    epoch within 1e-12 (float64) and 1e-5 (float32) of one process, on every CPU backend
+    (numpy runs every case, the others the Adam case; JAX in float64 only, for CI time) for n = 2,
+    numpy for n = 3 (an idle rank)."""
+    names = cpu_backends() if backends == "all" else backends
+    lines = assert_all_ok(launch(n, "fit_parity", names), n)
+    assert len({line.split(" ", 2)[2] for line in lines}) == 1  # the same figures on every rank
+    assert all("early_stopping@" in line and "diverged@" in line and "float32:" in line for line in lines)
+
+
+def test_resume_after_a_kill_with_another_number_of_ranks(tmp_path):
+    """2 ranks checkpoint every epoch (rank 0 writes), one is killed in epoch 7; 3 ranks and
+    1 rank resume from the epoch-6 file and end where an uninterrupted fit ends (1e-12)."""
+    killed = launch(2, "resume_save", str(tmp_path), timeout=120)
+    assert killed.returncode != 0 and "OK " not in killed.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.ffnn"]  # no temporary left behind
+    for n in (3, 1):
+        lines = assert_all_ok(launch(n, "resume_finish", str(tmp_path)), n)
+        assert all("resumed-from=6" in line for line in lines)
+
+
+def test_a_failing_rank_aborts_a_distributed_fit_with_the_message():
+    result = launch(2, "fit_abort", timeout=60)  # rank 0 would otherwise wait in the next all-reduce
+    assert result.returncode != 0 and "OK " not in result.stdout
+    assert (
+        "rank 1 of 2 failed with RuntimeError: deliberate failure in a callback; aborting all 2 ranks" in result.stderr
+    )
+
+
 @pytest.mark.parametrize("n", [2, 3])
-def test_data_parallel_training_reproduces_the_one_process_fit(n):
-    """100 steps, SGD with momentum and Adam, global batches of 10 (uneven shares) and 2 (an
-    idle rank with n = 3): weights and per-epoch costs within 1e-12 (float64), 1e-5 (float32)."""
-    lines = assert_all_ok(launch(n, "parity"), n)
-    assert all("float64:" in line and "float32:" in line for line in lines)
+def test_each_rank_reads_its_share_from_npy_files(n):
+    lines = assert_all_ok(launch(n, "fit_rows"), n)
+    assert all("rel=" in line for line in lines)
+
+
+def test_cli_distributed_train_matches_one_process_and_rank_0_alone_prints_and_saves(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    train = [sys.executable, "-m", "ffnn", "train", "--dataset", "iris", "--epochs", "4", "--batch-size", "16"]
+
+    def run(command):
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=tmp_path, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    single = run([*train, "--quiet"])
+    quiet = run([MPIEXEC, "-n", "3", *train, "--quiet", "--distributed", "mpi"])
+    assert quiet == single and quiet.count("test cost=") == 1  # one line: rank 0's
+    table = run([MPIEXEC, "-n", "2", *train, "--distributed", "--save", "m.npz"])
+    assert table.count("transport") == 1 and "2 ranks" in table and "model written to m.npz" in table
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
