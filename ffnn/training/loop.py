@@ -3,9 +3,10 @@ per epoch, the stopping rule, callbacks and checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -215,6 +216,23 @@ def _copy_state(xp: Namespace, state: OptState) -> OptState:
     return {k: (_copies(xp, v) if isinstance(v, dict) else v) for k, v in state.items()}
 
 
+def _copy_training(state: TrainingState) -> TrainingState:
+    """A copy of the training state whose history and settings are not shared
+    (best_weights is rebound, never written into, so it is shared)."""
+    return replace(state, history=copy.deepcopy(state.history), settings=copy.deepcopy(state.settings))
+
+
+def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
+    """0-d bool on the device: every entry of every array is finite (no read)."""
+    return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+
+
+class DivergedError(ValueError, ArithmeticError):
+    """A fit could not hand back a finite network: its parameters, optimizer state or
+    predictions on the training inputs became NaN or infinite and no earlier epoch of
+    the fit was safe. The network is left as it was before the fit."""
+
+
 class Loop:
     """The epoch loop of one fit call.
 
@@ -250,6 +268,7 @@ class Loop:
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
+        self._snapshot: tuple[Params, OptState, TrainingState] | None = None
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
@@ -258,39 +277,116 @@ class Loop:
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
+        self.check_start()
         for hook in self.hooks:
             hook.on_train_begin(self.net)
-        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True)
+        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True,
+                   ncols=80 if verbose else None, bar_format=BAR_FORMAT)
         reason = ""
+        start = self.snapshot()
         # Non-finite values are detected once per epoch and handled (stop reason
         # "diverged"), so NumPy's own floating-point warnings would only repeat it.
         with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while not reason and state.epoch < epochs:
-                logs = self.epoch()
-                reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
-                if reason:
-                    self.finish(reason)
-                if logs is not None and self.saver is not None and self.saver.due(state.history):
-                    self.net.save(self.saver.target(state.epoch), overwrite=True)
+                # One epoch is one transaction: everything it changes (parameters,
+                # optimizer state, training state, checkpoint) is committed at its end;
+                # an exception anywhere before (KeyboardInterrupt included) rolls the
+                # network back to the last completed epoch, so resume=True is exact.
+                self._snapshot = self.snapshot()
+                try:
+                    logs = self.epoch()
+                    reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
+                    if reason:
+                        self.finish(reason)
+                    if logs is not None and self.saver is not None and self.saver.due(state.history):
+                        self.net.save(self.saver.target(state.epoch), overwrite=True)
+                except BaseException:
+                    self.rollback(self._snapshot)
+                    raise
                 bar.update(0 if logs is None else 1)
                 bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
             if not reason:
                 self.finish("completed")
+            self.verify(start)
         for hook in self.hooks:
             hook.on_train_end(self.net, state.history)
+
+    def check_start(self) -> None:
+        """Refuse to train a network whose parameters or optimizer state are not finite
+        (one device read per fit): training would only spread the NaN.
+
+        Raises
+        ------
+        ValueError
+            Naming the first non-finite array and the way out.
+        """
+        xp = self.net.xp
+        arrays = self._arrays()
+        flags = self.net.backend.to_numpy(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+        if bool(np.all(flags)):
+            return
+        names = list(self.net.parameter_names())
+        slots = [(k, v) for k, v in (self.opt.state or {}).items() if isinstance(v, dict)]
+        names += [f"optimizer state {slot}[{key!r}]" for slot, arrays_ in slots for key in arrays_]
+        bad = names[int(np.argmin(flags))]
+        msg = (
+            f"cannot fit: {bad} holds NaN or infinite values. Set finite weights (set_weights), or fit "
+            "without resume so the optimizer starts afresh"
+        )
+        raise ValueError(msg)
+
+    def snapshot(self) -> tuple[Params, OptState, TrainingState]:
+        """Copies of everything an epoch changes: parameters, optimizer state, training state."""
+        xp, opt = self.net.xp, self.opt
+        assert opt.state is not None
+        return _copies(xp, self.net.named_parameters()), _copy_state(xp, opt.state), _copy_training(self.state)
+
+    def rollback(self, snapshot: tuple[Params, OptState, TrainingState]) -> None:
+        """Put the network, optimizer and training state back as ``snapshot`` holds them."""
+        params, opt_state, saved = snapshot
+        self.restore((params, opt_state))
+        for f in fields(TrainingState):
+            setattr(self.state, f.name, getattr(_copy_training(saved), f.name))
+
+    def verify(self, start: tuple[Params, OptState, TrainingState]) -> None:
+        """The fit's guarantee: parameters, optimizer state and the predictions on the
+        training inputs are finite (one device read per fit), or the network goes back
+        to where the fit started and :class:`DivergedError` is raised."""
+        net, xp = self.net, self.net.xp
+        checks = [_all_finite(xp, self._arrays())]
+        x = self.data.x
+        for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
+            outputs = net.forward_columns(x[begin : min(begin + PREDICT_BATCH_SIZE, x.shape[0]), :].T)[0][-1]
+            checks.append(xp.all(xp.isfinite(outputs)))
+        if bool(net.backend.to_numpy(xp.all(xp.stack(checks)))):
+            return
+        reached = self.state.history.epochs
+        self.rollback(start)
+        msg = (
+            f"training diverged: after {reached} epoch(s) the network's predictions on the training inputs "
+            "are not finite (NaN or inf), and no earlier epoch of this fit is known to be safe; the network is "
+            "back at its weights from before this fit. Lower the learning rate, standardize the inputs or "
+            "targets, or use float64"
+        )
+        raise DivergedError(msg)
+
+    def _arrays(self) -> list[Array]:
+        """Parameters and every array of the optimizer state."""
+        assert self.opt.state is not None
+        slots = [v for v in self.opt.state.values() if isinstance(v, dict)]
+        return list(self.net.parameters()) + [a for slot in slots for a in slot.values()]
 
     def epoch(self) -> dict[str, float] | None:
         """Train one epoch; its metrics, or None when something became non-finite
         (the network and optimizer are then back at the start of the epoch)."""
         net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
-        assert opt.state is not None
-        snapshot = (_copies(xp, net.named_parameters()), _copy_state(xp, opt.state))
+        snapshot = self._snapshot[:2] if self._snapshot is not None else self.snapshot()[:2]
         try:
             cost, hits, total_weight = self.train_batches()
         except BaseException:
             self.restore(snapshot)
             raise
-        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.parameters()]))
+        finite = _all_finite(xp, self._arrays())  # parameters and optimizer state (Adam's v can overflow)
         parts = [cost, hits, xp.astype(finite, cost.dtype)]
         if data.val_x is not None:
             parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
@@ -406,8 +502,13 @@ def _postfix(logs: dict[str, float] | None) -> str:
     return ", ".join(f"{short}={logs[key]:.4g}" for key, short in names.items() if logs and key in logs)
 
 
+BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} {bar:10} {postfix}"
+"""The progress bar of fit(verbose=True): short enough for 80 columns with every metric."""
+
 __all__ = [
+    "BAR_FORMAT",
     "MONITORS",
+    "DivergedError",
     "Data",
     "Loop",
     "check_monitors",

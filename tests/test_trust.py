@@ -1,0 +1,91 @@
+"""Issue 11's trust cases: a fit never hands back a non-finite network (it raises
+DivergedError instead), foreign devices and bad targets are refused, sample weights
+work end to end, DataFrames are matched by column name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backends import to_numpy
+from ffnn import Dense, Network
+from ffnn.optimizers import Adam
+from ffnn.training import DivergedError
+
+
+def _data(m: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, 3)), rng.integers(0, 3, size=m)
+
+
+def _net(backend, dtype: str = "float64") -> Network:
+    layers = [Dense(3, 8, activation="relu"), Dense(8, 3, activation="softmax")]
+    return Network(layers, loss="cce", backend=backend, dtype=dtype, seed=0)
+
+
+def _finite_after_fit(net: Network, X: np.ndarray) -> None:
+    """The rule of issue 11: parameters, optimizer state and predictions finite."""
+    assert all(np.all(np.isfinite(w)) for w in net.get_weights())
+    state = net.optimizer.state
+    for slot in (v for v in state.values() if isinstance(v, dict)):
+        assert all(np.all(np.isfinite(to_numpy(a))) for a in slot.values())
+    assert np.all(np.isfinite(to_numpy(net.predict(X))))
+
+
+def test_fit_refuses_nan_weights_at_the_start(backend):
+    X, y = _data()
+    net = _net(backend)
+    weights = net.get_weights()
+    weights[2][1, 4] = np.nan
+    net.set_weights(weights)
+    with pytest.raises(ValueError, match=r"W2 holds NaN or infinite values.*set_weights"):
+        net.fit(X, y, epochs=2, batch_size=16)
+    assert net.training_state is None or net.training_state.history.epochs == 0
+
+
+def test_divergence_covers_the_optimizer_state(backend, monkeypatch):
+    """Adam's second moment overflowing to inf freezes the parameters (the update
+    m/(√v+ε) becomes 0) without a non-finite cost: injected here at the third step."""
+    X, y = _data()
+    net = _net(backend)
+    calls = {"n": 0}
+    real = Adam.update
+
+    def overflowing(self, params, grads, state, *, xp):
+        params, state = real(self, params, grads, state, xp=xp)
+        calls["n"] += 1
+        if calls["n"] == 7:  # in the second epoch (4 batches per epoch)
+            state = {**state, "v": {k: v * xp.inf for k, v in state["v"].items()}}
+        return params, state
+
+    monkeypatch.setattr(Adam, "update", overflowing)
+    history = net.fit(X, y, epochs=4, batch_size=16, optimizer=Adam(0.01), shuffle=False)
+    assert history.stop_reason == "diverged"
+    assert history.epochs == 1
+    _finite_after_fit(net, X)
+
+
+def test_a_fit_never_hands_back_weights_whose_predictions_are_nan(backend):
+    """Huge but finite weights: the first epoch's cost is not finite, so the fit
+    would roll back to the starting weights, whose predictions are NaN: it raises."""
+    X, y = _data()
+    net = _net(backend)
+    before = [np.full_like(w, 1e200) for w in net.get_weights()]
+    net.set_weights(before)
+    with np.errstate(all="ignore"):
+        assert not np.all(np.isfinite(to_numpy(net.predict(X))))
+    with pytest.raises(DivergedError, match="not finite"):
+        net.fit(X, y, epochs=3, batch_size=16)
+    for w, b in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+
+
+@pytest.mark.parametrize("learning_rate", [1e30, 1e6])
+def test_huge_learning_rates_end_finite_or_raise(backend, learning_rate):
+    X, y = _data()
+    net = _net(backend, dtype="float32")
+    try:
+        net.fit(X, y, epochs=3, batch_size=16, optimizer=Adam(learning_rate))
+    except DivergedError:
+        return
+    _finite_after_fit(net, X)
