@@ -19,7 +19,7 @@ from backends import Backend, get_backend
 from ._types import Array, Device, Namespace, Params
 from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_targets, positive_int
 from .layers import Dense
-from .losses import Loss, get_loss
+from .losses import Loss, check_cross_entropy_targets, get_loss
 from .metrics import task_of
 from .optimizers import parameter_names
 from .serialization import MODELS, Saver
@@ -198,6 +198,7 @@ class Network(Trainer, Saver):
         for l, layer in enumerate(self.layers, start=1):
             W, b = params[f"W{l}"], params[f"b{l}"]
             for label, value, shape in (("W", W, (layer.n_out, layer.n_in)), ("b", b, (layer.n_out, 1))):
+                self.backend.check_array(value, f"{label}{l}")
                 if tuple(value.shape) != shape:
                     msg = f"{label}^[{l}] must have shape {shape}, got {tuple(value.shape)}"
                     raise ValueError(msg)
@@ -232,6 +233,7 @@ class Network(Trainer, Saver):
             for j, (label, shape) in enumerate((("W", (layer.n_out, layer.n_in)), ("b", (layer.n_out, 1)))):
                 value = weights[2 * i + j]
                 host = value if hasattr(value, "shape") else np.asarray(value)
+                self.backend.check_array(host, f"{label}^[{i + 1}]")
                 array = self.backend.asarray(host, dtype=self._dtype, copy=True)  # never alias the caller's array
                 if tuple(array.shape) != shape:
                     msg = f"{label}^[{i + 1}] must have shape {shape}, got {tuple(array.shape)}"
@@ -421,13 +423,25 @@ class Network(Trainer, Saver):
     # ------------------------------------------------------------------ public, samples as rows
     def inputs(self, X: Any, /) -> Array:
         """Validate X (m, n_in) and move it to the network's backend and dtype."""
-        return as_inputs(X, self.backend, self.dtype, self.n_in)
+        return as_inputs(X, self.backend, self.dtype, self.n_in, feature_names=self.feature_names)
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input columns' names recorded in :attr:`metadata` ("feature_names", as
+        ``ffnn train --save`` writes them), or None: data frames given to predict,
+        evaluate and fit are then matched by column name."""
+        names = self.metadata.get("feature_names")
+        ok = isinstance(names, list) and len(names) == self.n_in and all(isinstance(n, str) for n in names)
+        return names if ok else None
 
     def targets(self, Y: Any, m: int, /) -> Array:
         """Validate targets for m examples and return them as (m, n_out) on the backend
         (class labels one-hot encoded for categorical cross-entropy; plain lists of
         integer labels work too)."""
-        return as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
+        y = as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
+        if self.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
+            check_cross_entropy_targets(y.T, xp=self.xp, loss=self.loss.name)
+        return y
 
     def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Array:
         """Network outputs Ŷ = A^[L] for inputs X.

@@ -89,3 +89,70 @@ def test_huge_learning_rates_end_finite_or_raise(backend, learning_rate):
     except DivergedError:
         return
     _finite_after_fit(net, X)
+
+
+# ---------------------------------------------------------------------- foreign devices
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_arrays_on_another_device_are_refused(target):
+    strict = pytest.importorskip("array_api_strict")
+    if target == "torch":
+        pytest.importorskip("torch")
+    X, y = _data()
+    net = _net(target)
+    other = strict.asarray(X, device=strict.Device("device1"))
+    with pytest.raises(TypeError, match=r"X.*device1.*to_device"):
+        net.predict(other)
+    with pytest.raises(TypeError, match="device1"):
+        net.fit(other, y, epochs=1)
+    with pytest.raises(TypeError, match="device1"):
+        net.fit(X, strict.asarray(y, device=strict.Device("device1")), epochs=1)
+    weights = net.get_weights()
+    weights[0] = strict.asarray(weights[0], device=strict.Device("device1"))
+    with pytest.raises(TypeError, match="device1"):
+        net.set_weights(weights)
+
+
+# ---------------------------------------------------------------------- cross-entropy targets
+def test_cross_entropy_refuses_all_zero_rows(backend):
+    X, _ = _data(6)
+    Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    Y[4] = 0.0
+    net = _net(backend)
+    with pytest.raises(ValueError, match="example 4 are all zero"):
+        net.fit(X, Y, epochs=1)
+    with pytest.raises(ValueError, match="example 4 are all zero"):
+        net.evaluate(X, Y)
+    with pytest.raises(ValueError, match="example 4 are all zero"):
+        net.fit(X, np.eye(3)[[0, 1, 2, 0, 1, 2]], epochs=1, validation_data=(X, Y))
+
+
+def test_cross_entropy_refuses_negative_targets(backend):
+    X, _ = _data(6)
+    Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    Y[2] = [-0.5, 0.5, 1.0]
+    with pytest.raises(ValueError, match="example 2|outside"):
+        _net(backend).fit(X, Y, epochs=1)
+
+
+# ---------------------------------------------------------------------- sample weights
+@pytest.mark.parametrize("loss", ["cce", "mse"])
+def test_integer_sample_weights_equal_repeated_rows(backend, loss):
+    from ffnn.optimizers import SGD
+
+    X, y = _data(12)
+    weights = np.array([1, 2, 0, 3, 1, 1, 2, 1, 0, 1, 4, 1])
+    out = 3 if loss == "cce" else 1
+    target = y if loss == "cce" else X[:, 0] - 2 * X[:, 1]
+    last = "softmax" if loss == "cce" else "linear"
+
+    def net():
+        layers = [Dense(3, 6, activation="tanh"), Dense(6, out, activation=last)]
+        return Network(layers, loss=loss, backend=backend, dtype="float64", seed=2)
+
+    weighted, repeated = net(), net()
+    h1 = weighted.fit(X, target, epochs=5, batch_size=None, optimizer=SGD(0.1), sample_weight=weights)
+    h2 = repeated.fit(np.repeat(X, weights, axis=0), np.repeat(target, weights, axis=0), epochs=5,
+                      batch_size=None, optimizer=SGD(0.1))
+    for a, b in zip(weighted.get_weights(), repeated.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h1.train_cost, h2.train_cost, rtol=1e-10)

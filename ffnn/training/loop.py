@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from ..losses import check_cross_entropy_targets
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
@@ -61,10 +62,15 @@ def training_data(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             msg = f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}"
             raise TypeError(msg)
-        val_x = as_inputs(validation_data[0], net.backend, net.dtype, net.n_in, name="X_val")
+        val_x = as_inputs(
+            validation_data[0], net.backend, net.dtype, net.n_in, name="X_val",
+            feature_names=getattr(net, "feature_names", None),
+        )
         val_y = as_targets(
             validation_data[1], net.backend, net.dtype, net.loss.name, net.n_out, val_x.shape[0], name="y_val"
         )
+        if net.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
+            check_cross_entropy_targets(val_y.T, xp=net.xp, loss=net.loss.name)
     elif validation_split:
         m = x.shape[0]
         fraction = validation_split
