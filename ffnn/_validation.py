@@ -213,7 +213,7 @@ def frame_columns(X: Any, feature_names: Any, n_in: int, *, name: str = "X") -> 
     """
     columns = [str(c) for c in X.columns]
     if feature_names is None or len(feature_names) != n_in:
-        return np.asarray(X.to_numpy())
+        return np.array(X.to_numpy())  # a writable copy (pandas may hand out a read-only view)
     wanted = [str(n) for n in feature_names]
     missing = [n for n in wanted if n not in columns]
     if missing:
@@ -304,7 +304,7 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
         Wrong shape or row count, labels out of range, NaN/inf.
     """
     if is_data_frame(Y) or (hasattr(Y, "to_numpy") and hasattr(Y, "name") and hasattr(Y, "index")):
-        Y = np.asarray(Y.to_numpy())  # a pandas frame or series of targets
+        Y = np.array(Y.to_numpy())  # a pandas frame or series of targets (a writable copy)
     backend.check_array(Y, name)
     y = backend.asarray(_host_if_sequence(Y, name, dtype=None))
     xp = backend.xp

@@ -156,3 +156,55 @@ def test_integer_sample_weights_equal_repeated_rows(backend, loss):
     for a, b in zip(weighted.get_weights(), repeated.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(h1.train_cost, h2.train_cost, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------- data frames
+def _named(backend):
+    net = _net(backend)
+    net.metadata["feature_names"] = ["a", "b", "c"]
+    return net
+
+
+def test_data_frames_are_matched_by_recorded_feature_names(backend):
+    pd = pytest.importorskip("pandas")
+    X, y = _data(20)
+    net = _named(backend)
+    expected = to_numpy(net.predict(X))
+    swapped = pd.DataFrame({"c": X[:, 2], "a": X[:, 0], "b": X[:, 1]})
+    np.testing.assert_array_equal(to_numpy(net.predict(swapped)), expected)
+    np.testing.assert_array_equal(net.predict_classes(swapped), net.predict_classes(X))
+    assert net.evaluate(swapped, pd.Series(y)) == net.evaluate(X, y)
+    with pytest.warns(UserWarning, match="ignoring column extra"):
+        np.testing.assert_array_equal(to_numpy(net.predict(swapped.assign(extra=1.0))), expected)
+    with pytest.raises(ValueError, match=r"lacks the column b\b.*a, b, c"):
+        net.predict(swapped.drop(columns="b"))
+    with pytest.raises(ValueError, match="lacks the columns a, b, c"):
+        net.predict(pd.DataFrame(X, columns=["x", "y", "z"]))
+
+
+def test_fit_on_a_reordered_frame_equals_fit_on_the_array(backend):
+    pd = pytest.importorskip("pandas")
+    X, y = _data(20)
+    frame = pd.DataFrame({"b": X[:, 1], "c": X[:, 2], "a": X[:, 0]})
+    by_name, by_array = _named(backend), _named(backend)
+    by_name.fit(frame, y, epochs=2, batch_size=8, validation_data=(frame, y))
+    by_array.fit(X, y, epochs=2, batch_size=8, validation_data=(X, y))
+    for u, v in zip(by_name.get_weights(), by_array.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_frames_without_recorded_names_are_read_by_position(backend):
+    pd = pytest.importorskip("pandas")
+    X, _ = _data(10)
+    net = _net(backend)
+    frame = pd.DataFrame(X, columns=["z", "y", "x"])
+    np.testing.assert_array_equal(to_numpy(net.predict(frame)), to_numpy(net.predict(X)))
+
+
+def test_ffnn_does_not_import_pandas():
+    import subprocess
+    import sys
+
+    code = "import sys, ffnn, ffnn.training; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
