@@ -449,6 +449,8 @@ class Network(Trainer, Saver):
         Parameters
         ----------
         X : array_like, shape (m, n_in)
+            A pandas DataFrame is matched by column name when :attr:`feature_names`
+            are recorded (extra columns dropped with a warning), by position otherwise.
         batch_size : int or None, default 4096
             Evaluate this many rows at a time, so large inputs never hold every
             layer's activations at once; ``None`` evaluates all rows in one pass.
@@ -457,11 +459,12 @@ class Network(Trainer, Saver):
         -------
         array of the backend, shape (m, n_out)
         """
-        x = self.inputs(X)
-        m = x.shape[0]
-        step = m if batch_size is None else positive_int(batch_size, "batch_size")
-        parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
-        return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
+        with self.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
+            x = self.inputs(X)
+            m = x.shape[0]
+            step = m if batch_size is None else positive_int(batch_size, "batch_size")
+            parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
+            return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
 
     def cost(self, X: Any, Y: Any, /) -> float:
         """J (P1 (9)) of the whole batch (X, Y) as a Python float."""

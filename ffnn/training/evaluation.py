@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backends import device_of
+
 from .._types import Array
 from .._validation import PREDICT_BATCH_SIZE, positive_int
 from ..metrics import correct_count, labels_from_outputs
@@ -19,8 +21,8 @@ __all__ = ["evaluate", "predict_classes", "predict_proba", "totals"]
 def totals(net: Model, x: Array, y: Array, task: str, batch_size: int) -> list[Array]:
     """[Σ cost·m_batch, Σ hits] over batches of rows, as 0-d arrays on the device."""
     xp = net.xp
-    cost_sum = xp.zeros((), dtype=x.dtype, device=x.device)
-    hits = xp.zeros((), dtype=x.dtype, device=x.device)
+    cost_sum = xp.zeros((), dtype=x.dtype, device=device_of(x))
+    hits = xp.zeros((), dtype=x.dtype, device=device_of(x))
     for start in range(0, x.shape[0], batch_size):
         stop = min(start + batch_size, x.shape[0])  # array-api slices must stay in bounds
         xc, yc = x[start:stop, :].T, y[start:stop, :].T
@@ -37,11 +39,12 @@ def _batch(batch_size: int | None) -> int:
 
 def evaluate(net: Model, X: Any, y: Any, /, *, batch_size: int | None = None) -> dict[str, float | None]:
     """Cost and accuracy of ``net`` on (X, y); see :meth:`Network.evaluate`."""
-    x = net.inputs(X)
-    t = net.targets(y, x.shape[0])
-    task = net.task
-    sums = totals(net, x, t, task, _batch(batch_size))
-    cost, hits = (float(v) for v in net.backend.to_numpy(net.xp.stack(sums)))
+    with net.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
+        x = net.inputs(X)
+        t = net.targets(y, x.shape[0])
+        task = net.task
+        sums = totals(net, x, t, task, _batch(batch_size))
+        cost, hits = (float(v) for v in net.backend.to_numpy(net.xp.stack(sums)))
     m = x.shape[0]
     return {"cost": cost / m, "accuracy": None if task == "regression" else hits / m}
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
+from backends import device_of
+
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
 from ..losses import check_cross_entropy_targets
@@ -385,7 +387,7 @@ class Loop:
     def epoch(self) -> dict[str, float] | None:
         """Train one epoch; its metrics, or None when something became non-finite
         (the network and optimizer are then back at the start of the epoch)."""
-        net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
+        net, _opt, data, xp = self.net, self.opt, self.data, self.net.xp
         snapshot = self._snapshot[:2] if self._snapshot is not None else self.snapshot()[:2]
         try:
             cost, hits, total_weight = self.train_batches()
@@ -462,7 +464,7 @@ class Loop:
             total = float(np.sum(ordered))
         cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(batch_weights.astype(net.dtype)))
         if not count:
-            return cost_sum, xp.zeros((), dtype=x.dtype, device=x.device), total
+            return cost_sum, xp.zeros((), dtype=x.dtype, device=device_of(x)), total
         targets = y if order is None else xp.take(y, order, axis=0)
         return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp), total
 
@@ -514,8 +516,8 @@ BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} {bar:10} {postfix}"
 __all__ = [
     "BAR_FORMAT",
     "MONITORS",
-    "DivergedError",
     "Data",
+    "DivergedError",
     "Loop",
     "check_monitors",
     "check_options",
