@@ -20,7 +20,7 @@ from ..losses import check_cross_entropy_targets
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
-from .evaluation import totals
+from .evaluation import regression_metrics, regression_sums, totals
 from .history import History, TrainingState
 from .step import make_step
 
@@ -395,10 +395,17 @@ class Loop:
             self.restore(snapshot)
             raise
         finite = _all_finite(xp, self._arrays())  # parameters and optimizer state (Adam's v can overflow)
-        parts = [cost, hits, xp.astype(finite, cost.dtype)]
+        # hits is the vector of regression_sums for a regression (R², MAE, RMSE)
+        parts = [cost, xp.zeros((), dtype=cost.dtype, device=device_of(cost)), xp.astype(finite, cost.dtype)]
+        extra = [hits]
         if data.val_x is not None:
-            parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
-        values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+            val = totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE, regression=True)
+            parts += val[:2]
+            extra += val[2:]
+        if self.task != "regression":
+            parts[1], extra = hits, []
+        flat = xp.concat([xp.reshape(v, (-1,)) for v in parts + extra])  # one read per epoch
+        values = [float(v) for v in net.backend.to_numpy(flat)]
         if not all(math.isfinite(v) for v in values) or values[2] != 1:
             self.restore(snapshot)
             return None
@@ -410,6 +417,13 @@ class Loop:
             logs["val_cost"] = values[3] / data.val_x.shape[0]
             if classifier:
                 logs["val_accuracy"] = values[4] / data.val_x.shape[0]
+        if not classifier:
+            width = 1 + 2 * int(data.y.shape[1])
+            rest = values[len(parts) :]
+            logs.update({f"train_{k}": v for k, v in regression_metrics(rest[:width], m).items()})
+            if data.val_x is not None:
+                val_m = data.val_x.shape[0]
+                logs.update({f"val_{k}": v for k, v in regression_metrics(rest[width:], val_m).items()})
         return logs
 
     def order(self) -> np.ndarray | None:
@@ -449,8 +463,7 @@ class Loop:
                         wb = xp.take(self.weights, rows, axis=1)
                 params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb)
                 costs.append(cost)
-                if count:
-                    predictions.append(predicted_columns(A, task=self.task, xp=xp))
+                predictions.append(predicted_columns(A, task=self.task, xp=xp) if count else A)
         finally:
             net.set_parameters(params)
             opt.state = opt_state
@@ -463,9 +476,9 @@ class Loop:
             batch_weights = np.add.reduceat(ordered, starts)
             total = float(np.sum(ordered))
         cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(batch_weights.astype(net.dtype)))
-        if not count:
-            return cost_sum, xp.zeros((), dtype=x.dtype, device=device_of(x)), total
         targets = y if order is None else xp.take(y, order, axis=0)
+        if not count:  # regression: the sums of R², MAE and RMSE over the batches' outputs
+            return cost_sum, regression_sums(xp.concat(predictions, axis=1), targets.T, xp=xp), total
         return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp), total
 
     def restore(self, snapshot: tuple[Params, OptState]) -> None:
@@ -506,11 +519,14 @@ class Loop:
 
 
 def _postfix(logs: dict[str, float] | None) -> str:
-    names = {"train_cost": "cost", "train_accuracy": "acc", "val_cost": "val_cost", "val_accuracy": "val_acc"}
+    names = {
+        "train_cost": "cost", "train_accuracy": "acc", "train_r2": "r2", "val_cost": "vcost",
+        "val_accuracy": "vacc", "val_r2": "vr2",
+    }
     return ", ".join(f"{short}={logs[key]:.4g}" for key, short in names.items() if logs and key in logs)
 
 
-BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} {bar:10} {postfix}"
+BAR_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} |{bar:6}|{postfix}"
 """The progress bar of fit(verbose=True): short enough for 80 columns with every metric."""
 
 __all__ = [

@@ -135,7 +135,9 @@ class Trainer:
         -------
         History
             Per-epoch ``train_cost``, ``val_cost``, ``train_accuracy``,
-            ``val_accuracy`` (Python floats), ``epochs`` and ``stop_reason``.
+            ``val_accuracy`` (classifiers) or ``train_r2``, ``train_mae``,
+            ``train_rmse`` and the ``val_`` ones (regression), as Python floats;
+            ``epochs`` and ``stop_reason``.
 
         Raises
         ------
@@ -212,7 +214,8 @@ class Trainer:
         Returns
         -------
         dict
-            ``{"cost": float, "accuracy": float or None}`` (None for regression).
+            ``{"cost": float, "accuracy": float or None}`` (None for regression);
+            a regression adds ``"r2"``, ``"mae"`` and ``"rmse"`` (in the targets' units).
         """
         return evaluate(self, X, y, batch_size=batch_size)  # type: ignore[arg-type]
 
