@@ -130,7 +130,7 @@ def test_cross_entropy_refuses_negative_targets(backend):
     X, _ = _data(6)
     Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
     Y[2] = [-0.5, 0.5, 1.0]
-    with pytest.raises(ValueError, match="example 2|outside"):
+    with pytest.raises(ValueError, match=r"example 2|outside"):
         _net(backend).fit(X, Y, epochs=1)
 
 

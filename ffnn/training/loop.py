@@ -333,7 +333,7 @@ class Loop:
         flags = self.net.backend.to_numpy(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
         if bool(np.all(flags)):
             return
-        names = list(self.net.parameter_names())
+        names = list(self.net.named_parameters())
         slots = [(k, v) for k, v in (self.opt.state or {}).items() if isinstance(v, dict)]
         names += [f"optimizer state {slot}[{key!r}]" for slot, arrays_ in slots for key in arrays_]
         bad = names[int(np.argmin(flags))]
