@@ -108,7 +108,7 @@ def test_interrupts_at_every_stage_of_the_fit_resume_exactly(tmp_path):
     _, total = _run(None, tmp_path / "count.npz")
     assert total > 500, total  # every line of the loop over three epochs
     # FFNN_INTERRUPTS=all injects at every point (about 2500, minutes); by default every k-th
-    wanted = os.environ.get("FFNN_INTERRUPTS", "300")
+    wanted = os.environ.get("FFNN_INTERRUPTS", "200")
     stride = 1 if wanted == "all" else max(1, total // int(wanted))
     points = range(1, total + 1, stride)
     for at in points:
