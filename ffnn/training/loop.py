@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -224,10 +224,34 @@ def _copy_state(xp: Namespace, state: OptState) -> OptState:
     return {k: (_copies(xp, v) if isinstance(v, dict) else v) for k, v in state.items()}
 
 
-def _copy_training(state: TrainingState) -> TrainingState:
-    """A copy of the training state whose history and settings are not shared
-    (best_weights is rebound, never written into, so it is shared)."""
-    return replace(state, history=copy.deepcopy(state.history), settings=copy.deepcopy(state.settings))
+@dataclass(frozen=True)
+class _SavedState:
+    """What :func:`_copy_training` keeps of a training state to roll back to."""
+
+    values: dict[str, Any]
+    lengths: dict[str, int]
+    stop_reason: str
+    history: History
+
+
+def _copy_training(state: TrainingState) -> _SavedState:
+    """The training state to roll back to. The History is kept by its lists' lengths
+    (an epoch only appends to them), so a snapshot costs O(1), not O(epochs);
+    best_weights is rebound, never written into, so it is shared."""
+    values = {f.name: getattr(state, f.name) for f in fields(TrainingState) if f.name != "history"}
+    values["settings"] = copy.deepcopy(state.settings)
+    lengths = {k: len(v) for k, v in vars(state.history).items() if isinstance(v, list)}
+    return _SavedState(values, lengths, state.history.stop_reason, state.history)
+
+
+def _restore_training(state: TrainingState, saved: _SavedState) -> None:
+    """Put ``state`` back as :func:`_copy_training` saw it."""
+    for key, length in saved.lengths.items():
+        del getattr(saved.history, key)[length:]
+    saved.history.stop_reason = saved.stop_reason
+    for name, value in saved.values.items():
+        setattr(state, name, copy.deepcopy(value) if name == "settings" else value)
+    state.history = saved.history
 
 
 def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
@@ -276,7 +300,7 @@ class Loop:
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
-        self._snapshot: tuple[Params, OptState, TrainingState] | None = None
+        self._snapshot: tuple[Params, OptState, _SavedState] | None = None
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
@@ -343,20 +367,19 @@ class Loop:
         )
         raise ValueError(msg)
 
-    def snapshot(self) -> tuple[Params, OptState, TrainingState]:
+    def snapshot(self) -> tuple[Params, OptState, _SavedState]:
         """Copies of everything an epoch changes: parameters, optimizer state, training state."""
         xp, opt = self.net.xp, self.opt
         assert opt.state is not None
         return _copies(xp, self.net.named_parameters()), _copy_state(xp, opt.state), _copy_training(self.state)
 
-    def rollback(self, snapshot: tuple[Params, OptState, TrainingState]) -> None:
+    def rollback(self, snapshot: tuple[Params, OptState, _SavedState]) -> None:
         """Put the network, optimizer and training state back as ``snapshot`` holds them."""
         params, opt_state, saved = snapshot
         self.restore((params, opt_state))
-        for f in fields(TrainingState):
-            setattr(self.state, f.name, getattr(_copy_training(saved), f.name))
+        _restore_training(self.state, saved)
 
-    def verify(self, start: tuple[Params, OptState, TrainingState]) -> None:
+    def verify(self, start: tuple[Params, OptState, _SavedState]) -> None:
         """The fit's guarantee: parameters, optimizer state and the predictions on the
         training inputs are finite (one device read per fit), or the network goes back
         to where the fit started and :class:`DivergedError` is raised."""
