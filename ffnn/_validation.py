@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
     "as_sample_weight",
     "as_targets",
     "check_bool",
+    "frame_columns",
+    "is_data_frame",
     "is_integer",
     "is_number",
     "positive_int",
@@ -189,17 +192,70 @@ def _check_finite(x: Any, name: str, xp: Any) -> None:
         raise ValueError(msg)
 
 
-def as_inputs(X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X") -> Array:
+def is_data_frame(X: Any) -> bool:
+    """A pandas-like data frame (duck-typed: ``columns`` and ``to_numpy``; pandas is
+    never imported here)."""
+    return hasattr(X, "columns") and hasattr(X, "to_numpy") and not hasattr(X, "__array_namespace__")
+
+
+def frame_columns(X: Any, feature_names: Any, n_in: int, *, name: str = "X") -> np.ndarray:
+    """The values of data frame ``X`` as a host array with the network's input columns.
+
+    With ``feature_names`` (the names a network recorded, ``metadata["feature_names"]``)
+    the columns are matched by name: any order is fine, extra columns are dropped with
+    a warning naming them, missing ones are an error naming them. Without names the
+    columns are taken by position.
+
+    Raises
+    ------
+    ValueError
+        A recorded feature is missing from the frame, or names are repeated.
+    """
+    columns = [str(c) for c in X.columns]
+    if feature_names is None or len(feature_names) != n_in:
+        return np.array(X.to_numpy())  # a writable copy (pandas may hand out a read-only view)
+    wanted = [str(n) for n in feature_names]
+    missing = [n for n in wanted if n not in columns]
+    if missing:
+        msg = (
+            f"{name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that the network "
+            f"was trained on (its features, in order: {', '.join(wanted)}); got columns {', '.join(columns)}"
+        )
+        raise ValueError(msg)
+    repeated = sorted({c for c in columns if columns.count(c) > 1 and c in wanted})
+    if repeated:
+        msg = f"{name} has the column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} more than once"
+        raise ValueError(msg)
+    extra = [c for c in columns if c not in wanted]
+    if extra:
+        warnings.warn(
+            f"{name}: ignoring column{'s' if len(extra) > 1 else ''} {', '.join(extra)} (not features of the network)",
+            UserWarning,
+            stacklevel=4,
+        )
+    values = np.asarray(X.to_numpy())
+    return values[:, [columns.index(n) for n in wanted]]
+
+
+def as_inputs(
+    X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X", feature_names: Any = None
+) -> Array:
     """Validate inputs X (m, n_in) and return them on ``backend`` in ``dtype``.
+
+    A pandas-like data frame is read by :func:`frame_columns`: by column name when
+    ``feature_names`` are given, else by position.
 
     Raises
     ------
     TypeError
-        X is not array-like, has a non-floating dtype, or is another library's
-        array that cannot be shared on this device.
+        X is not array-like, has a non-floating dtype, or is an array on another
+        device than the backend's (move it with ``backends.to_device``).
     ValueError
-        Wrong rank, wrong feature count, no rows, NaN or inf values.
+        Wrong rank, wrong feature count, no rows, NaN or inf values, missing named columns.
     """
+    if is_data_frame(X):
+        X = frame_columns(X, feature_names, n_in, name=name)
+    backend.check_array(X, name)
     host = _host_if_sequence(X, name)
     floating = isinstance(host, np.ndarray) and host.dtype.kind == "f"  # cast early: on the host, before the transfer
     x = backend.asarray(host, dtype=backend.dtype(dtype) if floating else None)
@@ -247,6 +303,9 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
     ValueError
         Wrong shape or row count, labels out of range, NaN/inf.
     """
+    if is_data_frame(Y) or (hasattr(Y, "to_numpy") and hasattr(Y, "name") and hasattr(Y, "index")):
+        Y = np.array(Y.to_numpy())  # a pandas frame or series of targets (a writable copy)
+    backend.check_array(Y, name)
     y = backend.asarray(_host_if_sequence(Y, name, dtype=None))
     xp = backend.xp
     target = backend.dtype(dtype)

@@ -24,6 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from backends import device_of
+
 from ._registry import Registry
 
 __all__ = [
@@ -124,7 +126,7 @@ class Activation:
 def _diag(v: Any, /, *, xp: Any) -> Any:
     """Diagonal matrix with 1-D ``v`` on its diagonal (L6's diag)."""
     n = v.shape[0]
-    eye = xp.eye(n, dtype=v.dtype, device=v.device)
+    eye = xp.eye(n, dtype=v.dtype, device=device_of(v))
     return eye * xp.reshape(v, (1, n))
 
 

@@ -69,6 +69,19 @@ def get_initializer(spec: str | Initializer) -> Initializer:
     return INITIALIZERS.get(spec)
 
 
+RECTIFIERS = ("relu", "leaky_relu", "elu")
+"""Activations whose layers start from He initialization by default."""
+
+
 def default_initializer(activation_name: str) -> Initializer:
-    """He for ReLU layers, Glorot (uniform) for the others."""
-    return INITIALIZERS.get("he_normal" if activation_name == "relu" else "glorot_uniform")
+    """He (normal) for rectifier layers (relu, leaky_relu, elu), Glorot (uniform) for the others.
+
+    He et al., "Delving Deep into Rectifiers" (ICCV 2015), §2.2, derive Var(W) = 2/n_in
+    so that a rectifier keeps the forward signal's variance; for a leaky slope a their
+    gain is 2/(1 + a²), within 1% of 2 at the usual a ≤ 0.1. ELU is the identity for
+    positive inputs and saturates for negative ones as ReLU does, and Clevert et al.,
+    "Fast and Accurate Deep Network Learning by Exponential Linear Units" (ICLR 2016),
+    train their ELU networks from He's initialization. Glorot & Bengio (AISTATS 2010)
+    suit the symmetric, saturating activations (tanh, sigmoid, softmax) and linear.
+    """
+    return INITIALIZERS.get("he_normal" if activation_name in RECTIFIERS else "glorot_uniform")

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from backends import device_of
+
 from .activations import Activation, get_activation
 from .losses import Loss, example_scale, get_loss
 from .network import Network
@@ -41,7 +43,7 @@ __all__ = [
 def diag(v: Any, /, *, xp: Any) -> Any:
     """L6's diag(v): the (n, n) matrix with the 1-D ``v`` on its diagonal."""
     n = v.shape[0]
-    return xp.eye(n, dtype=v.dtype, device=v.device) * xp.reshape(v, (1, n))
+    return xp.eye(n, dtype=v.dtype, device=device_of(v)) * xp.reshape(v, (1, n))
 
 
 def vec(A: Any, /, *, xp: Any) -> Any:
@@ -131,14 +133,14 @@ def batch_activation_jacobian(activation: str | Activation, A: Any, Z: Any = Non
 def _block_diagonal(blocks: Any, /, *, xp: Any) -> Any:
     """(m, r, c) blocks → the (m·r, m·c) block-diagonal matrix."""
     m, r, c = blocks.shape
-    eye = xp.reshape(xp.eye(m, dtype=blocks.dtype, device=blocks.device), (m, 1, m, 1))
+    eye = xp.reshape(xp.eye(m, dtype=blocks.dtype, device=device_of(blocks)), (m, 1, m, 1))
     return xp.reshape(eye * xp.reshape(blocks, (m, r, 1, c)), (m * r, m * c))
 
 
 def _row_jacobian(x: Any, n_out: int, /, *, xp: Any) -> Any:
     """∂z/∂vec_rows(W) of z = W x: (n_out, n_out·n_in), row j holds xᵀ in W's row j."""
     n_in = x.shape[0]
-    eye = xp.eye(n_out, dtype=x.dtype, device=x.device)
+    eye = xp.eye(n_out, dtype=x.dtype, device=device_of(x))
     return xp.reshape(xp.reshape(eye, (n_out, n_out, 1)) * xp.reshape(x, (1, 1, n_in)), (n_out, n_out * n_in))
 
 
@@ -150,7 +152,7 @@ def dense_jacobians(W: Any, x: Any, /, *, xp: Any) -> dict[str, Any]:
     in the columns of W's row j and zeros elsewhere.
     """
     n_out = W.shape[0]
-    eye = xp.eye(n_out, dtype=W.dtype, device=W.device)
+    eye = xp.eye(n_out, dtype=W.dtype, device=device_of(W))
     return {"x": W, "b": eye, "W": _row_jacobian(x, n_out, xp=xp)}
 
 
@@ -181,7 +183,7 @@ def batch_dense_jacobians(W: Any, X: Any, /, *, xp: Any) -> dict[str, Any]:
     """
     n_out = W.shape[0]
     m = X.shape[1]
-    eye = xp.eye(n_out, dtype=W.dtype, device=W.device)
+    eye = xp.eye(n_out, dtype=W.dtype, device=device_of(W))
     return {
         "b": xp.concat([eye] * m, axis=0),
         "W": xp.concat([_row_jacobian(X[:, i], n_out, xp=xp) for i in range(m)], axis=0),
@@ -217,7 +219,7 @@ def neuron_jacobians(X: Any, w: Any, b: Any, /, *, activation: str | Activation 
     a = g.forward(Zr, xp=xp)
     d = g.derivative(a, Zr, xp=xp)[0, :]
     wt = xp.reshape(w, (1, -1))
-    ones = xp.ones((N, 1), dtype=X.dtype, device=X.device)
+    ones = xp.ones((N, 1), dtype=X.dtype, device=device_of(X))
     return {
         "z": z, "a": a[0, :], "z_w": X, "z_b": ones, "z_x": wt,
         "a_w": diag(d, xp=xp) @ X, "a_b": xp.reshape(d, (N, 1)), "a_x": xp.reshape(d, (N, 1)) * wt,
@@ -241,7 +243,7 @@ def loss_split_jacobians(loss: str | Loss, A: Any, Y: Any, /, *, xp: Any, weight
     n, N = A.shape
     rows = xp.stack([xp.reshape(f.example_gradient(A[:, i], Y[:, i], xp=xp), (1, n)) for i in range(N)])
     scale = example_scale(N, weights, xp=xp)
-    ones = xp.ones((1, N), dtype=A.dtype, device=A.device)
+    ones = xp.ones((1, N), dtype=A.dtype, device=device_of(A))
     return ones * scale, _block_diagonal(rows, xp=xp)
 
 
@@ -263,7 +265,7 @@ def network_input_jacobian(net: Network, x: Any, /) -> Any:
     """
     xp = net.xp
     a = net.inputs(xp.reshape(net.backend.asarray(x), (1, -1)) if hasattr(x, "shape") else [list(x)]).T
-    J = xp.eye(net.n_in, dtype=a.dtype, device=a.device)
+    J = xp.eye(net.n_in, dtype=a.dtype, device=device_of(a))
     for layer in net.layers:
         z = layer.W @ a + layer.b
         a = layer.activation.forward(z, xp=xp)

@@ -23,10 +23,13 @@ class Dense:
     n_in, n_out : int
         n^[l-1] and n^[l], both ≥ 1.
     activation : str or Activation, default "relu"
-        g^[l]: relu, sigmoid, tanh, softmax, linear.
+        g^[l]: relu, sigmoid, tanh, softmax, linear (identity), leaky_relu, elu
+        (both also as "leaky_relu(alpha=0.2)", "elu(alpha=0.5)"), softplus, silu
+        (swish), gelu_tanh (gelu).
     init : str or Initializer, optional
-        he_normal, he_uniform, glorot_normal, glorot_uniform; default He for ReLU,
-        Glorot uniform otherwise. Biases start at zero.
+        he_normal, he_uniform, glorot_normal, glorot_uniform; default He (normal) for
+        relu, leaky_relu and elu, Glorot uniform otherwise (see
+        :func:`ffnn.initializers.default_initializer`). Biases start at zero.
 
     Attributes
     ----------

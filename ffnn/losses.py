@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends import device_of
+
 from ._registry import Registry
 
 __all__ = [
@@ -219,7 +221,7 @@ class BinaryCrossEntropy(Loss):
         return (P - Y) / (P * (1 - P)) * example_scale(A.shape[1], weights, xp=xp)
 
     def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
-        zero = xp.zeros((), dtype=Z.dtype, device=Z.device)
+        zero = xp.zeros((), dtype=Z.dtype, device=device_of(Z))
         softplus = xp.maximum(Z, zero) + xp.log1p(xp.exp(-xp.abs(Z)))
         return _mean(softplus - Y * Z, weights, xp=xp)
 

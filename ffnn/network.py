@@ -19,7 +19,7 @@ from backends import Backend, get_backend
 from ._types import Array, Device, Namespace, Params
 from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_targets, positive_int
 from .layers import Dense
-from .losses import Loss, get_loss
+from .losses import Loss, check_cross_entropy_targets, get_loss
 from .metrics import task_of
 from .optimizers import parameter_names
 from .serialization import MODELS, Saver
@@ -199,6 +199,7 @@ class Network(Trainer, Saver):
         for l, layer in enumerate(self.layers, start=1):
             W, b = params[f"W{l}"], params[f"b{l}"]
             for label, value, shape in (("W", W, (layer.n_out, layer.n_in)), ("b", b, (layer.n_out, 1))):
+                self.backend.check_array(value, f"{label}{l}")
                 if tuple(value.shape) != shape:
                     msg = f"{label}^[{l}] must have shape {shape}, got {tuple(value.shape)}"
                     raise ValueError(msg)
@@ -233,6 +234,7 @@ class Network(Trainer, Saver):
             for j, (label, shape) in enumerate((("W", (layer.n_out, layer.n_in)), ("b", (layer.n_out, 1)))):
                 value = weights[2 * i + j]
                 host = value if hasattr(value, "shape") else np.asarray(value)
+                self.backend.check_array(host, f"{label}^[{i + 1}]")
                 array = self.backend.asarray(host, dtype=self._dtype, copy=True)  # never alias the caller's array
                 if tuple(array.shape) != shape:
                     msg = f"{label}^[{i + 1}] must have shape {shape}, got {tuple(array.shape)}"
@@ -422,13 +424,25 @@ class Network(Trainer, Saver):
     # ------------------------------------------------------------------ public, samples as rows
     def inputs(self, X: Any, /) -> Array:
         """Validate X (m, n_in) and move it to the network's backend and dtype."""
-        return as_inputs(X, self.backend, self.dtype, self.n_in)
+        return as_inputs(X, self.backend, self.dtype, self.n_in, feature_names=self.feature_names)
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input columns' names recorded in :attr:`metadata` ("feature_names", as
+        ``ffnn train --save`` writes them), or None: data frames given to predict,
+        evaluate and fit are then matched by column name."""
+        names = self.metadata.get("feature_names")
+        ok = isinstance(names, list) and len(names) == self.n_in and all(isinstance(n, str) for n in names)
+        return names if ok else None
 
     def targets(self, Y: Any, m: int, /) -> Array:
         """Validate targets for m examples and return them as (m, n_out) on the backend
         (class labels one-hot encoded for categorical cross-entropy; plain lists of
         integer labels work too)."""
-        return as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
+        y = as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
+        if self.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
+            check_cross_entropy_targets(y.T, xp=self.xp, loss=self.loss.name)
+        return y
 
     def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Array:
         """Network outputs Ŷ = A^[L] for inputs X.
@@ -436,6 +450,8 @@ class Network(Trainer, Saver):
         Parameters
         ----------
         X : array_like, shape (m, n_in)
+            A pandas DataFrame is matched by column name when :attr:`feature_names`
+            are recorded (extra columns dropped with a warning), by position otherwise.
         batch_size : int or None, default 4096
             Evaluate this many rows at a time, so large inputs never hold every
             layer's activations at once; ``None`` evaluates all rows in one pass.
@@ -446,11 +462,12 @@ class Network(Trainer, Saver):
         """
         if is_rows(X):  # a memory map or .npy path: read and forwarded chunk by chunk
             return predict_rows(self, X, batch_size=batch_size)
-        x = self.inputs(X)
-        m = x.shape[0]
-        step = m if batch_size is None else positive_int(batch_size, "batch_size")
-        parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
-        return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
+        with self.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
+            x = self.inputs(X)
+            m = x.shape[0]
+            step = m if batch_size is None else positive_int(batch_size, "batch_size")
+            parts = [self.forward_columns(x[i : min(i + step, m), :].T)[0][-1].T for i in range(0, m, step)]
+            return parts[0] if len(parts) == 1 else self.xp.concat(parts, axis=0)
 
     def cost(self, X: Any, Y: Any, /) -> float:
         """J (P1 (9)) of the whole batch (X, Y) as a Python float."""

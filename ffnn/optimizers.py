@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from backends import Backend, get_backend, to_numpy
+from backends import Backend, device_of, get_backend, to_numpy
 
 from ._registry import Registry
 from ._types import Array, Namespace, OptState, Params
@@ -282,7 +282,7 @@ class Optimizer:
 
 
 def _zeros_like(p: Array, xp: Namespace) -> Array:
-    return xp.zeros_like(p, dtype=p.dtype, device=p.device)
+    return xp.zeros_like(p, dtype=p.dtype, device=device_of(p))
 
 
 _LIBRARIES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "jax": "jax", "jaxlib": "jax"}

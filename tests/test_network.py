@@ -167,6 +167,18 @@ def test_initializer_scales(init: str) -> None:
     assert abs(W.mean()) < 0.01 and np.all(net.get_weights()[1] == 0)
 
 
+@pytest.mark.parametrize(
+    ("activation", "expected"),
+    [("relu", "he_normal"), ("leaky_relu", "he_normal"), ("leaky_relu(alpha=0.05)", "he_normal"),
+     ("elu", "he_normal"), ("tanh", "glorot_uniform"), ("sigmoid", "glorot_uniform"), ("linear", "glorot_uniform")],
+)
+def test_default_initializer_is_he_for_rectifiers(activation: str, expected: str) -> None:
+    layer = Dense(400, 300, activation=activation)
+    assert layer.init.name == expected
+    W = Network([layer], backend="numpy", dtype="float64", seed=0).get_weights()[0]
+    assert W.var() == pytest.approx(2 / 400 if expected == "he_normal" else 2 / 700, rel=0.03)
+
+
 def test_extreme_inputs_give_finite_cost_and_gradients(backend: Backend) -> None:
     for output, loss in VALID:
         net = make_net(backend, output, loss, dtype="float32")

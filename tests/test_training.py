@@ -357,9 +357,53 @@ def test_progress_bar_only_when_verbose_on_a_terminal(monkeypatch, capsys):
     classifier("numpy").fit(X, y, epochs=2, verbose=True, validation_split=0.25)
     shown = terminal.getvalue()
     assert "fit: 100%" in shown and "2/2" in shown
-    assert "cost=" in shown and "acc=" in shown and "val_cost=" in shown and "val_acc=" in shown
+    assert "cost=" in shown and "acc=" in shown and "vcost=" in shown and "vacc=" in shown
+    lines = [line for part in shown.split("\r") for line in part.split("\n")]
+    assert max(len(line) for line in lines) <= 80, lines
     classifier("numpy").fit(X, y, epochs=2, verbose=False)
     assert terminal.getvalue() == shown
+
+
+def test_progress_bar_fits_80_columns_with_every_metric(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    X, y = circles(40)
+    regressor("numpy").fit(X, X[:, 0] * 1234.5678, epochs=120, verbose=True, validation_split=0.25)
+    classifier("numpy").fit(X, y, epochs=120, verbose=True, validation_split=0.25)
+    lines = [line for part in terminal.getvalue().split("\r") for line in part.split("\n") if line]
+    assert any("r2=" in line and "vr2=" in line for line in lines)
+    assert any("acc=" in line and "vacc=" in line and "120/120" in line for line in lines)
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+
+
+# ---------------------------------------------------------------------- regression metrics
+def test_history_reports_r2_mae_rmse_for_regression(backend):
+    from ffnn.metrics import regression_report
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(30, 2))
+    Y = np.c_[3 * X[:, 0] + 1, X[:, 1] - 2]
+    X_val, Y_val = X[:12] + 0.1, Y[:12]
+    layers = [Dense(2, 6, activation="tanh"), Dense(6, 2, activation="linear")]
+    net = Network(layers, loss="mse", backend=backend, dtype="float64", seed=1)
+    before = to_numpy(net.predict(X))  # the full batch's outputs before the first update
+    history = net.fit(X, Y, epochs=2, batch_size=None, shuffle=False, optimizer=SGD(0.05),
+                      validation_data=(X_val, Y_val))
+    first = regression_report(Y, before)
+    assert history.train_r2[0] == pytest.approx(first["r2"], rel=1e-10)
+    assert history.train_mae[0] == pytest.approx(first["mae"], rel=1e-10)
+    assert history.train_rmse[0] == pytest.approx(first["rmse"], rel=1e-10)
+    after = regression_report(Y_val, to_numpy(net.predict(X_val)))
+    for key in ("r2", "mae", "rmse"):
+        assert getattr(history, f"val_{key}")[-1] == pytest.approx(after[key], rel=1e-10)
+    assert len(history.val_r2) == 2 and history.train_accuracy == []
+    scores = net.evaluate(X_val, Y_val)
+    assert scores["accuracy"] is None
+    for key in ("r2", "mae", "rmse"):
+        assert scores[key] == pytest.approx(after[key], rel=1e-10)
+    from ffnn.training import History
+
+    assert History.from_dict(history.as_dict()).as_dict() == history.as_dict()
 
 
 # ---------------------------------------------------------------------- continuing and resuming in process

@@ -8,6 +8,7 @@ from .._validation import PREDICT_BATCH_SIZE
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
 from .evaluation import evaluate, predict_classes, predict_proba
 from .history import History, TrainingState
+from .loop import DivergedError
 from .sampling import ShuffleSampler, shuffle_order
 from .step import Step, make_step, train_step
 from .trainer import Trainer, fit
@@ -17,6 +18,7 @@ __all__ = [
     "PREDICT_BATCH_SIZE",
     "Callback",
     "Checkpoint",
+    "DivergedError",
     "EarlyStopping",
     "History",
     "ShuffleSampler",

@@ -7,7 +7,10 @@ from typing import Any
 
 from .._types import Array
 
-__all__ = ["History", "TrainingState"]
+__all__ = ["REGRESSION", "History", "TrainingState"]
+
+REGRESSION = ("train_r2", "train_mae", "train_rmse", "val_r2", "val_mae", "val_rmse")
+"""The History lists of a regression (saved only when not empty)."""
 
 
 class History:
@@ -23,6 +26,10 @@ class History:
     train_accuracy, val_accuracy : list of float
         Fraction classified correctly (see :func:`ffnn.metrics.correct_count`);
         empty for regression (and val_accuracy without validation data).
+    train_r2, train_mae, train_rmse, val_r2, val_mae, val_rmse : list of float
+        Regression only: R², mean absolute error and root mean squared error in the
+        targets' units (:func:`ffnn.metrics.regression_report`); the train ones from
+        each batch's outputs before its update, as ``train_cost``.
     stop_reason : str
         "completed" (all epochs ran), "early_stopping", "diverged" (a non-finite
         cost or weight; the weights were restored to the last finite epoch),
@@ -34,6 +41,12 @@ class History:
         self.val_cost: list[float] = []
         self.train_accuracy: list[float] = []
         self.val_accuracy: list[float] = []
+        self.train_r2: list[float] = []
+        self.train_mae: list[float] = []
+        self.train_rmse: list[float] = []
+        self.val_r2: list[float] = []
+        self.val_mae: list[float] = []
+        self.val_rmse: list[float] = []
         self.stop_reason = ""
 
     @property
@@ -49,6 +62,7 @@ class History:
             "val_cost": list(self.val_cost),
             "train_accuracy": list(self.train_accuracy),
             "val_accuracy": list(self.val_accuracy),
+            **{key: list(getattr(self, key)) for key in REGRESSION if getattr(self, key)},
             "stop_reason": self.stop_reason,
         }
 
@@ -56,13 +70,13 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild a History from :meth:`as_dict`."""
         history = cls()
-        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
+        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy", *REGRESSION):
             setattr(history, key, [float(v) for v in data.get(key, [])])
         history.stop_reason = str(data.get("stop_reason", ""))
         return history
 
     def _record(self, logs: dict[str, float]) -> None:
-        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
+        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy", *REGRESSION):
             if key in logs:
                 getattr(self, key).append(logs[key])
 

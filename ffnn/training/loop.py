@@ -3,20 +3,25 @@ per epoch, the stopping rule, callbacks and checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
+from backends import device_of
+
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from ..losses import check_cross_entropy_targets
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
+from ..sources import RowSource
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
-from .evaluation import totals
+from .evaluation import regression_metrics, regression_sums, totals
 from .history import History, TrainingState
 from .step import make_step
 
@@ -61,10 +66,15 @@ def training_data(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             msg = f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}"
             raise TypeError(msg)
-        val_x = as_inputs(validation_data[0], net.backend, net.dtype, net.n_in, name="X_val")
+        val_x = as_inputs(
+            validation_data[0], net.backend, net.dtype, net.n_in, name="X_val",
+            feature_names=getattr(net, "feature_names", None),
+        )
         val_y = as_targets(
             validation_data[1], net.backend, net.dtype, net.loss.name, net.n_out, val_x.shape[0], name="y_val"
         )
+        if net.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
+            check_cross_entropy_targets(val_y.T, xp=net.xp, loss=net.loss.name)
     elif validation_split:
         m = x.shape[0]
         fraction = validation_split
@@ -216,6 +226,47 @@ def _copy_state(xp: Namespace, state: OptState) -> OptState:
     return {k: (_copies(xp, v) if isinstance(v, dict) else v) for k, v in state.items()}
 
 
+@dataclass(frozen=True)
+class _SavedState:
+    """What :func:`_copy_training` keeps of a training state to roll back to."""
+
+    values: dict[str, Any]
+    lengths: dict[str, int]
+    stop_reason: str
+    history: History
+
+
+def _copy_training(state: TrainingState) -> _SavedState:
+    """The training state to roll back to. The History is kept by its lists' lengths
+    (an epoch only appends to them), so a snapshot costs O(1), not O(epochs);
+    best_weights is rebound, never written into, so it is shared."""
+    values = {f.name: getattr(state, f.name) for f in fields(TrainingState) if f.name != "history"}
+    values["settings"] = copy.deepcopy(state.settings)
+    lengths = {k: len(v) for k, v in vars(state.history).items() if isinstance(v, list)}
+    return _SavedState(values, lengths, state.history.stop_reason, state.history)
+
+
+def _restore_training(state: TrainingState, saved: _SavedState) -> None:
+    """Put ``state`` back as :func:`_copy_training` saw it."""
+    for key, length in saved.lengths.items():
+        del getattr(saved.history, key)[length:]
+    saved.history.stop_reason = saved.stop_reason
+    for name, value in saved.values.items():
+        setattr(state, name, copy.deepcopy(value) if name == "settings" else value)
+    state.history = saved.history
+
+
+def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
+    """0-d bool on the device: every entry of every array is finite (no read)."""
+    return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+
+
+class DivergedError(ValueError, ArithmeticError):
+    """A fit could not hand back a finite network: its parameters, optimizer state or
+    predictions on the training inputs became NaN or infinite and no earlier epoch of
+    the fit was safe. The network is left as it was before the fit."""
+
+
 class Loop:
     """The epoch loop of one fit call.
 
@@ -253,6 +304,7 @@ class Loop:
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
+        self._snapshot: tuple[Params, OptState, _SavedState] | None = None
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
@@ -263,47 +315,135 @@ class Loop:
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
+        self.check_start()
         for hook in self.hooks:
             hook.on_train_begin(self.net)
-        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True)
+        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True,
+                   ncols=80 if verbose else None, bar_format=BAR_FORMAT)
         reason = ""
+        start = self.snapshot()
         # Non-finite values are detected once per epoch and handled (stop reason
         # "diverged"), so NumPy's own floating-point warnings would only repeat it.
         with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while not reason and state.epoch < epochs:
-                logs = self.epoch()
-                reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
-                if reason:
-                    self.finish(reason)
-                writes = self.parallel is None or self.parallel.writes  # rank 0 only
-                if logs is not None and writes and self.saver is not None and self.saver.due(state.history):
-                    self.net.save(self.saver.target(state.epoch), overwrite=True)
+                # One epoch is one transaction: everything it changes (parameters,
+                # optimizer state, training state, checkpoint) is committed at its end;
+                # an exception anywhere before (KeyboardInterrupt included) rolls the
+                # network back to the last completed epoch, so resume=True is exact.
+                self._snapshot = self.snapshot()
+                try:
+                    logs = self.epoch()
+                    reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
+                    if reason:
+                        self.finish(reason)
+                    writes = self.parallel is None or self.parallel.writes  # rank 0 only
+                    if logs is not None and writes and self.saver is not None and self.saver.due(state.history):
+                        self.net.save(self.saver.target(state.epoch), overwrite=True)
+                except BaseException:
+                    self.rollback(self._snapshot)
+                    raise
                 bar.update(0 if logs is None else 1)
                 bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
             if not reason:
                 self.finish("completed")
+            self.verify(start)
         for hook in self.hooks:
             hook.on_train_end(self.net, state.history)
+
+    def check_start(self) -> None:
+        """Refuse to train a network whose parameters or optimizer state are not finite
+        (one device read per fit): training would only spread the NaN.
+
+        Raises
+        ------
+        ValueError
+            Naming the first non-finite array and the way out.
+        """
+        xp = self.net.xp
+        arrays = self._arrays()
+        flags = self.net.backend.to_numpy(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+        if bool(np.all(flags)):
+            return
+        names = list(self.net.named_parameters())
+        slots = [(k, v) for k, v in (self.opt.state or {}).items() if isinstance(v, dict)]
+        names += [f"optimizer state {slot}[{key!r}]" for slot, arrays_ in slots for key in arrays_]
+        bad = names[int(np.argmin(flags))]
+        msg = (
+            f"cannot fit: {bad} holds NaN or infinite values. Set finite weights (set_weights), or fit "
+            "without resume so the optimizer starts afresh"
+        )
+        raise ValueError(msg)
+
+    def snapshot(self) -> tuple[Params, OptState, _SavedState]:
+        """Copies of everything an epoch changes: parameters, optimizer state, training state."""
+        xp, opt = self.net.xp, self.opt
+        assert opt.state is not None
+        return _copies(xp, self.net.named_parameters()), _copy_state(xp, opt.state), _copy_training(self.state)
+
+    def rollback(self, snapshot: tuple[Params, OptState, _SavedState]) -> None:
+        """Put the network, optimizer and training state back as ``snapshot`` holds them."""
+        params, opt_state, saved = snapshot
+        self.restore((params, opt_state))
+        _restore_training(self.state, saved)
+
+    def verify(self, start: tuple[Params, OptState, _SavedState]) -> None:
+        """The fit's guarantee: parameters, optimizer state and the predictions on the
+        training inputs are finite (one device read per fit), or the network goes back
+        to where the fit started and :class:`DivergedError` is raised."""
+        net, xp = self.net, self.net.xp
+        checks = [_all_finite(xp, self._arrays())]
+        x = self.data.x
+        rows = isinstance(x, RowSource)  # inputs read by rows: check them chunk by chunk as well
+        for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
+            stop = min(begin + PREDICT_BATCH_SIZE, x.shape[0])
+            chunk = net.inputs(x.take(np.arange(begin, stop))) if rows else x[begin:stop, :]
+            outputs = net.forward_columns(chunk.T)[0][-1]
+            checks.append(xp.all(xp.isfinite(outputs)))
+        if bool(net.backend.to_numpy(xp.all(xp.stack(checks)))):
+            return
+        reached = self.state.history.epochs
+        self.rollback(start)
+        msg = (
+            f"training diverged: after {reached} epoch(s) the network's predictions on the training inputs "
+            "are not finite (NaN or inf), and no earlier epoch of this fit is known to be safe; the network is "
+            "back at its weights from before this fit. Lower the learning rate, standardize the inputs or "
+            "targets, or use float64"
+        )
+        raise DivergedError(msg)
+
+    def _arrays(self) -> list[Array]:
+        """Parameters and every array of the optimizer state."""
+        assert self.opt.state is not None
+        slots = [v for v in self.opt.state.values() if isinstance(v, dict)]
+        return list(self.net.parameters()) + [a for slot in slots for a in slot.values()]
 
     def epoch(self) -> dict[str, float] | None:
         """Train one epoch; its metrics, or None when something became non-finite
         (the network and optimizer are then back at the start of the epoch)."""
-        net, opt, data, xp = self.net, self.opt, self.data, self.net.xp
-        assert opt.state is not None
-        snapshot = (_copies(xp, net.named_parameters()), _copy_state(xp, opt.state))
+        net, _opt, data, xp = self.net, self.opt, self.data, self.net.xp
+        snapshot = self._snapshot[:2] if self._snapshot is not None else self.snapshot()[:2]
         try:
             cost, hits, total_weight = self.train_batches()
         except BaseException:
             self.restore(snapshot)
             raise
-        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.parameters()]))
-        parts = [cost, hits, xp.astype(finite, cost.dtype)]
+        finite = _all_finite(xp, self._arrays())  # parameters and optimizer state (Adam's v can overflow)
+        zero = xp.zeros((), dtype=cost.dtype, device=device_of(cost))
         if self.parallel is not None:  # per-rank shares, all-reduced: ffnn.training.parallel
+            parts = [cost, hits if self.task != "regression" else zero, xp.astype(finite, cost.dtype)]
             values = self.parallel.epoch_values(self, parts)
         else:
+            # hits is the vector of regression_sums for a regression (R², MAE, RMSE)
+            parts = [cost, zero, xp.astype(finite, cost.dtype)]
+            extra = [hits]
             if data.val_x is not None:
-                parts += totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE)
-            values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+                val = totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE, regression=True)
+                parts += val[:2]
+                extra += val[2:]
+            if self.task != "regression":
+                parts[1], extra = hits, []
+            flat = xp.concat([xp.reshape(v, (-1,)) for v in parts + extra])  # one read per epoch
+            values = [float(v) for v in net.backend.to_numpy(flat)]
         if not all(math.isfinite(v) for v in values) or values[2] != 1:
             self.restore(snapshot)
             return None
@@ -315,6 +455,13 @@ class Loop:
             logs["val_cost"] = values[3] / data.val_x.shape[0]
             if classifier:
                 logs["val_accuracy"] = values[4] / data.val_x.shape[0]
+        if not classifier and self.parallel is None:  # R², MAE, RMSE: one process only, for now
+            width = 1 + 2 * int(data.y.shape[1])
+            rest = values[len(parts) :]
+            logs.update({f"train_{k}": v for k, v in regression_metrics(rest[:width], m).items()})
+            if data.val_x is not None:
+                val_m = data.val_x.shape[0]
+                logs.update({f"val_{k}": v for k, v in regression_metrics(rest[width:], val_m).items()})
         return logs
 
     def order(self) -> np.ndarray | None:
@@ -356,8 +503,7 @@ class Loop:
                         wb = xp.take(self.weights, rows, axis=1)
                 params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb)
                 costs.append(cost)
-                if count:
-                    predictions.append(predicted_columns(A, task=self.task, xp=xp))
+                predictions.append(predicted_columns(A, task=self.task, xp=xp) if count else A)
         finally:
             net.set_parameters(params)
             opt.state = opt_state
@@ -370,9 +516,9 @@ class Loop:
             batch_weights = np.add.reduceat(ordered, starts)
             total = float(np.sum(ordered))
         cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(batch_weights.astype(net.dtype)))
-        if not count:
-            return cost_sum, xp.zeros((), dtype=x.dtype, device=x.device), total
         targets = y if order is None else xp.take(y, order, axis=0)
+        if not count:  # regression: the sums of R², MAE and RMSE over the batches' outputs
+            return cost_sum, regression_sums(xp.concat(predictions, axis=1), targets.T, xp=xp), total
         return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp), total
 
     def restore(self, snapshot: tuple[Params, OptState]) -> None:
@@ -413,13 +559,21 @@ class Loop:
 
 
 def _postfix(logs: dict[str, float] | None) -> str:
-    names = {"train_cost": "cost", "train_accuracy": "acc", "val_cost": "val_cost", "val_accuracy": "val_acc"}
+    names = {
+        "train_cost": "cost", "train_accuracy": "acc", "train_r2": "r2", "val_cost": "vcost",
+        "val_accuracy": "vacc", "val_r2": "vr2",
+    }
     return ", ".join(f"{short}={logs[key]:.4g}" for key, short in names.items() if logs and key in logs)
 
 
+BAR_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} |{bar:6}|{postfix}"
+"""The progress bar of fit(verbose=True): short enough for 80 columns with every metric."""
+
 __all__ = [
+    "BAR_FORMAT",
     "MONITORS",
     "Data",
+    "DivergedError",
     "Loop",
     "check_monitors",
     "check_options",

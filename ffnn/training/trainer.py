@@ -124,7 +124,8 @@ class Trainer:
         sample_weight : array_like (m,), optional
             Per-example weights s_i ≥ 0: each batch's cost becomes
             J = Σ s_i J0^(i) / Σ s_i (the epoch's train_cost the weighted mean).
-            Needs losses that take ``weights=`` (NotImplementedError until then).
+            Integer weights train exactly as the rows repeated that many times
+            (with full batches).
         sampler : callable (epoch, m) → permutation, optional
             The order of the rows in each epoch when ``shuffle`` (default:
             :class:`~ffnn.training.ShuffleSampler` of the network's seed, i.e.
@@ -148,7 +149,9 @@ class Trainer:
         -------
         History
             Per-epoch ``train_cost``, ``val_cost``, ``train_accuracy``,
-            ``val_accuracy`` (Python floats), ``epochs`` and ``stop_reason``.
+            ``val_accuracy`` (classifiers) or ``train_r2``, ``train_mae``,
+            ``train_rmse`` and the ``val_`` ones (regression), as Python floats;
+            ``epochs`` and ``stop_reason``.
 
         Raises
         ------
@@ -164,8 +167,20 @@ class Trainer:
 
         Notes
         -----
-        A non-finite cost or weight ends training (``stop_reason == "diverged"``)
-        with the weights and optimizer state of the last finite epoch.
+        A non-finite cost, weight or optimizer-state entry ends training
+        (``stop_reason == "diverged"``) with the weights and optimizer state of the
+        last finite epoch. After every fit the parameters, the optimizer state and
+        the predictions on the training inputs are finite; when no epoch of the fit
+        gives that, :class:`~ffnn.training.DivergedError` (a ValueError) is raised
+        with the network back at its weights from before the fit. A fit refuses to
+        start from non-finite weights (ValueError).
+
+        Every epoch is one transaction: an exception anywhere in it (Ctrl-C
+        included) leaves the network, its optimizer and :attr:`training_state` at
+        the last completed epoch, so ``resume=True`` continues exactly.
+
+        A pandas DataFrame X is matched by column name when the network's
+        :attr:`metadata` records ``"feature_names"`` (by position otherwise).
         """
         net: Model = self  # type: ignore[assignment]
         epochs = positive_int(epochs, "epochs")
@@ -180,7 +195,8 @@ class Trainer:
             msg = "reduce_gradients cannot be combined with distributed= or inputs read by rows (they reduce already)"
             raise ValueError(msg)
         reader = row_data if by_rows else training_data
-        data = reader(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
+        with net.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
+            data = reader(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
         if data.weights is not None:
             require_weighted_loss(net)
         check_monitors(stopper, saver, data, net.task)
@@ -236,7 +252,8 @@ class Trainer:
             reduce_gradients=reduce_gradients,
             parallel=parallel,
         )
-        loop.run(epochs, verbose)
+        with net.backend.on_device():
+            loop.run(epochs, verbose)
 
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float | None]:
         """Cost J (P1 (9), no penalty) and accuracy on (X, y), in batches.
@@ -244,7 +261,8 @@ class Trainer:
         Returns
         -------
         dict
-            ``{"cost": float, "accuracy": float or None}`` (None for regression).
+            ``{"cost": float, "accuracy": float or None}`` (None for regression);
+            a regression adds ``"r2"``, ``"mae"`` and ``"rmse"`` (in the targets' units).
         """
         return evaluate(self, X, y, batch_size=batch_size)  # type: ignore[arg-type]
 
