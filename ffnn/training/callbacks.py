@@ -15,15 +15,16 @@ if TYPE_CHECKING:
 
 __all__ = ["MONITORS", "Callback", "Checkpoint", "EarlyStopping", "StopCheck"]
 
-MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy")
-"""The quantities a stopping rule or a best-only checkpoint can watch (the History's lists)."""
+MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy", "val_score")
+"""The quantities a stopping rule or a best-only checkpoint can watch (the History's lists;
+"val_score", higher is better, comes from a :class:`~ffnn.training.Loop` metrics hook)."""
 
 
 def direction_of(monitor: str, mode: str = "auto") -> str:
     """ "min" or "max": ``mode``, or for "auto" "max" for accuracies and "min" for costs."""
     if mode != "auto":
         return mode
-    return "max" if monitor.endswith("accuracy") else "min"
+    return "max" if monitor.endswith(("accuracy", "score")) else "min"
 
 
 class StopCheck(NamedTuple):
@@ -60,6 +61,9 @@ class EarlyStopping:
         less than ``min_delta`` (scikit-learn's MLP, whose ``n_iter_no_change = n``
         is ``patience = n + 1``). The best epoch (for ``restore_best``) is the one
         with the best value in both cases.
+    inclusive : bool, default False
+        An improvement by exactly ``min_delta`` counts (scikit-learn's MLP: no
+        improvement is loss > best − tol, or score < best + tol).
 
     Raises
     ------
@@ -74,6 +78,7 @@ class EarlyStopping:
     monitor: str = "val_cost"
     mode: str = "auto"
     reference: str = "improvement"
+    inclusive: bool = False
 
     def __post_init__(self) -> None:
         positive_int(self.patience, "patience")
@@ -82,6 +87,7 @@ class EarlyStopping:
         Options(*MONITORS).check(self.monitor, "monitor")
         Options("auto", "min", "max").check(self.mode, "mode")
         Options("improvement", "best").check(self.reference, "reference")
+        check_bool(self.inclusive, "inclusive")
 
     @property
     def direction(self) -> str:
@@ -95,7 +101,8 @@ class EarlyStopping:
         sign = 1.0 if self.direction == "min" else -1.0
         if best is None:
             return StopCheck(value, 0, True, False)
-        improved = sign * value < sign * best - self.min_delta
+        target = sign * best - self.min_delta
+        improved = sign * value <= target if self.inclusive else sign * value < target
         new_best = improved if self.reference == "improvement" else sign * value < sign * best
         wait = 0 if improved else wait + 1
         return StopCheck(value if new_best else best, wait, new_best, wait >= self.patience)

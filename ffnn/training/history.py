@@ -23,6 +23,9 @@ class History:
     train_accuracy, val_accuracy : list of float
         Fraction classified correctly (see :func:`ffnn.metrics.correct_count`);
         empty for regression (and val_accuracy without validation data).
+    val_score : list of float
+        A validation score recorded by a metrics hook (scikit-learn's estimators:
+        accuracy or R²); usually empty.
     stop_reason : str
         "completed" (all epochs ran), "early_stopping", "diverged" (a non-finite
         cost or weight; the weights were restored to the last finite epoch),
@@ -34,6 +37,7 @@ class History:
         self.val_cost: list[float] = []
         self.train_accuracy: list[float] = []
         self.val_accuracy: list[float] = []
+        self.val_score: list[float] = []
         self.stop_reason = ""
 
     @property
@@ -62,7 +66,7 @@ class History:
         return history
 
     def _record(self, logs: dict[str, float]) -> None:
-        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
+        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy", "val_score"):
             if key in logs:
                 getattr(self, key).append(logs[key])
 
