@@ -401,7 +401,17 @@ class MLPBase(BaseEstimator):
                 self._best_params = _copies(net.named_parameters(), xp)
         self._no_improvement_count = state.wait
         if history.stop_reason == "diverged":
-            self._diverged = True
+            # The loop stops at the first non-finite epoch (its weights undone), where MLP
+            # runs on with non-finite weights: record that epoch as MLP would (nan loss
+            # and score), then keep the best weights (early stopping) or fail as MLP does.
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = math.nan
+            self.loss_curve_.append(math.nan)
+            if early_stopping:
+                self.validation_scores_.append(math.nan)
+            else:
+                self._diverged = True
         elif history.stop_reason == "completed" and not incremental:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
