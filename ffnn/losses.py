@@ -331,6 +331,6 @@ class Poisson(Loss):
         return 1 - y / a
 
 
-for _cls in (HalfSquaredError, Poisson):
-    LOSSES.register(_cls.name, _cls())
+for _new in (HalfSquaredError(), Poisson()):
+    LOSSES.register(_new.name, _new)
 __all__ += ["HalfSquaredError", "Poisson", "poisson_terms"]  # noqa: PLE0605

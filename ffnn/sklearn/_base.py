@@ -215,9 +215,9 @@ class MLPBase(BaseEstimator):
         self.intercepts_ = [params[f"b{l}"][:, 0] for l in range(1, n + 1)]
         self._best_params: Any = None  # None: the initial weights (copied when training starts)
         if self.solver != "lbfgs":
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
-            self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_scores_: list[float] | None = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self.best_loss_ = None if self.early_stopping else np.inf
 
@@ -355,11 +355,12 @@ class MLPBase(BaseEstimator):
         )
         rows = Data(train.X, train.Y, None, None, batch_size, bool(self.shuffle), train.sw_host, mean_by_rows=True)
 
-        def metrics(net: Network, logs: dict[str, float]) -> dict[str, float]:
+        def metrics(net: Any, logs: dict[str, float]) -> dict[str, float]:
             if self.verbose:
                 print(f"Iteration {self.n_iter_ + int(logs['epoch'])}, loss = {logs['train_cost']:.8f}")
             if not early_stopping:
                 return {}
+            assert val is not None and y_val is not None
             score = self._validation_score(net, val, y_val, sw_val)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -391,6 +392,7 @@ class MLPBase(BaseEstimator):
         if history.train_cost:
             self.loss_ = history.train_cost[-1]
         if early_stopping:
+            assert self.validation_scores_ is not None
             self.validation_scores_.extend(history.val_score)
             self.best_validation_score_ = state.best
             # MLP keeps its best weights as the live ones: a later warm start trains them in place.
@@ -409,6 +411,7 @@ class MLPBase(BaseEstimator):
             self.loss_ = math.nan
             self.loss_curve_.append(math.nan)
             if early_stopping:
+                assert self.validation_scores_ is not None
                 self.validation_scores_.append(math.nan)
             else:
                 self._diverged = True
