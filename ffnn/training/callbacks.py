@@ -13,11 +13,15 @@ if TYPE_CHECKING:
     from ._model import Model
     from .history import History
 
-__all__ = ["MONITORS", "Callback", "Checkpoint", "EarlyStopping", "StopCheck"]
+__all__ = ["MONITORS", "SCORE_MONITOR", "Callback", "Checkpoint", "EarlyStopping", "StopCheck"]
 
-MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy", "val_score")
-"""The quantities a stopping rule or a best-only checkpoint can watch (the History's lists;
-"val_score", higher is better, comes from a :class:`~ffnn.training.Loop` metrics hook)."""
+MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy")
+"""The quantities a stopping rule or a best-only checkpoint can watch (the History's lists)."""
+
+SCORE_MONITOR = "val_score"
+"""What a stopping rule may also watch: a validation score, higher is better, that an
+epoch metrics hook of :class:`~ffnn.training.Loop` adds to the logs (the scikit-learn
+estimators' accuracy or R²); ``fit`` itself records none."""
 
 
 def direction_of(monitor: str, mode: str = "auto") -> str:
@@ -52,7 +56,8 @@ class EarlyStopping:
     restore_best : bool, default True
         When training ends (for any reason), put back the weights of the best epoch.
     monitor : {"val_cost", "train_cost", "val_accuracy", "train_accuracy"}, default "val_cost"
-        "val_*" needs ``validation_data`` or ``validation_split``; accuracies need a classifier.
+        "val_*" needs ``validation_data`` or ``validation_split``; accuracies need a
+        classifier. "val_score" (:data:`SCORE_MONITOR`) watches what a loop's metrics hook adds.
     mode : {"auto", "min", "max"}, default "auto"
         Whether lower or higher is better; "auto": higher for accuracies.
     reference : {"improvement", "best"}, default "improvement"
@@ -84,7 +89,8 @@ class EarlyStopping:
         positive_int(self.patience, "patience")
         Interval(0.0, None).check(self.min_delta, "min_delta")
         check_bool(self.restore_best, "restore_best")
-        Options(*MONITORS).check(self.monitor, "monitor")
+        if self.monitor != SCORE_MONITOR:
+            Options(*MONITORS).check(self.monitor, "monitor")
         Options("auto", "min", "max").check(self.mode, "mode")
         Options("improvement", "best").check(self.reference, "reference")
         check_bool(self.inclusive, "inclusive")
@@ -108,8 +114,12 @@ class EarlyStopping:
         return StopCheck(value if new_best else best, wait, new_best, wait >= self.patience)
 
     def get_config(self) -> dict[str, Any]:
-        """The settings as a dict (recorded with the training state)."""
-        return asdict(self)
+        """The settings as a dict (recorded with the training state); ``inclusive`` only
+        when True (files written before it existed read the same)."""
+        config = asdict(self)
+        if not self.inclusive:
+            del config["inclusive"]
+        return config
 
 
 @dataclass(frozen=True)
