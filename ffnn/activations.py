@@ -466,3 +466,25 @@ def _build(name: str, params: dict[str, Any], spec: Any) -> Activation:
         msg = f"activation {key!r} takes only 'alpha', got {sorted(unknown)} in {spec!r}"
         raise ValueError(msg)
     return _PARAMETERISED[key](**params)
+
+
+class Exp(Activation):
+    """Exponential output, a = eᶻ; g'(z) = eᶻ = a (from A alone). The canonical
+    output of the Poisson loss (:class:`ffnn.losses.Poisson`), whose fused
+    dJ/dZ^[L] is (1/m)(Ŷ − Y) (MATH.md §4)."""
+
+    name = "exp"
+
+    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+        return xp.exp(Z)
+
+    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        return A
+
+    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+        dA *= A
+        return dA
+
+
+ACTIVATIONS.register(Exp.name, Exp())
+__all__ += ["Exp"]  # noqa: PLE0605

@@ -278,3 +278,61 @@ def get_loss(spec: str | Loss) -> Loss:
         Unknown name; the message lists the known ones.
     """
     return LOSSES.get(spec)
+
+
+class HalfSquaredError(Loss):
+    """Half the squared error: J = (1/2m) Σ_i Σ_j (y_ji − ŷ_ji)² (L6 with a factor ½);
+    seed dJ/dŶ = (1/m)(Ŷ − Y), which is also the fused dJ/dZ^[L] with a linear
+    output (P3's (1/m)(A − Y) form). It is MSE / 2: same minimiser, unit seed.
+    Weighted: J = Σ_i s_i J0^(i) / Σ_i s_i.
+    """
+
+    name = "half_squared_error"
+    fused_activation = "linear"
+
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        D = Y - A
+        return _mean(D * D, weights, xp=xp) * 0.5
+
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return (A - Y) * example_scale(A.shape[1], weights, xp=xp)
+
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.cost(Z, Y, xp=xp, weights=weights)
+
+    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+        return a - y
+
+
+def poisson_terms(A: Any, Y: Any, /, *, xp: Any) -> Any:
+    """y log(y/ŷ) − y + ŷ element-wise (half the Poisson deviance), with 0 log 0 = 0."""
+    ratio = xp.where(Y > 0, Y / A, xp.ones_like(A))
+    return Y * xp.log(ratio) - Y + A
+
+
+class Poisson(Loss):
+    """Half the Poisson deviance for counts/rates y ≥ 0 and predictions ŷ > 0:
+    J = (1/m) Σ_i Σ_j (y log(y/ŷ) − y + ŷ) (0 log 0 = 0); seed dJ/dŶ = (1/m)(1 − Y/Ŷ).
+    Fused with the exponential output (ŷ = eᶻ, :class:`ffnn.activations.Exp`):
+    dJ/dZ = (1/m)(Ŷ − Y). Weighted: J = Σ_i s_i J0^(i) / Σ_i s_i.
+    """
+
+    name = "poisson"
+    fused_activation = "exp"
+
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return _mean(poisson_terms(A, Y, xp=xp), weights, xp=xp)
+
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return (1 - Y / A) * example_scale(A.shape[1], weights, xp=xp)
+
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.cost(xp.exp(Z), Y, xp=xp, weights=weights)
+
+    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+        return 1 - y / a
+
+
+for _new in (HalfSquaredError(), Poisson()):
+    LOSSES.register(_new.name, _new)
+__all__ += ["HalfSquaredError", "Poisson", "poisson_terms"]  # noqa: PLE0605

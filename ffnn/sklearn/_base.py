@@ -1,9 +1,12 @@
 """The estimator shared by FFNNClassifier and FFNNRegressor: MLP's parameters, fit,
-partial_fit, warm start, the stochastic solvers' epoch driver and L-BFGS."""
+partial_fit, warm start; the stochastic solvers on ffnn's training loop
+(:class:`ffnn.training.Loop`) and L-BFGS on scipy."""
 
 from __future__ import annotations
 
 import copy
+import math
+import sys
 import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -24,14 +27,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from backends import Backend, get_backend
 
 from .. import optimizers
-from ..layers import Dense
 from ..network import Network
+from ..training import EarlyStopping, History, TrainingState
+from ..training.loop import Data, Loop
 from ._dispatch import as_dispatchable, backend_of, dispatch_enabled, float_dtypes, host, is_host
 from ._init import mlp_initial_parameters
-from ._losses import Exp, l2_gradient, l2_penalty, mlp_loss
+from ._losses import CORE_LOSSES, MLPPenalty, MLPReportedLoss
 from ._optim import MLPSGD, MLPAdam
-from ._sampler import MLPSampler, batch_slices
-from ._stopping import MLPStopping
+from ._sampler import MLPSampler
 
 __all__ = ["MLPBase"]
 
@@ -44,77 +47,14 @@ HIDDEN_ACTIVATIONS = {
     "sigmoid": "sigmoid",
     "linear": "linear",
 }
-_OUTPUT_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "softmax": "softmax", "exp": Exp()}
+_OUTPUT_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "softmax": "softmax", "exp": "exp"}
 _STOCHASTIC = ("sgd", "adam", "adamw")
 PREDICT_BATCH_ROWS = 4096
 
 
-class _FFNNSolver:
-    """An ffnn optimizer object (an extension of ``solver``) behind the functional
-    interface of :mod:`._optim`: it updates the network it is bound to."""
-
-    def __init__(self, optimizer: optimizers.Optimizer, net: Network) -> None:
-        self.optimizer, self.net = optimizer, net
-
-    def init(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"learning_rate": self.optimizer.learning_rate_at(0)}
-
-    def update(self, params: dict[str, Any], grads: dict[str, Any], state: dict[str, Any]) -> tuple[dict, dict]:
-        n = len(self.net.layers)
-        self.optimizer.step(self.net, [(grads[f"W{l}"], grads[f"b{l}"]) for l in range(1, n + 1)])
-        state["learning_rate"] = self.optimizer.learning_rate_at(self.optimizer.iterations)
-        return get_params(self.net), state
-
-    def epoch_end(self, state: dict[str, Any], samples_seen: int) -> dict[str, Any]:
-        return state
-
-    def on_plateau(self, state: dict[str, Any], message: str = "", *, verbose: bool = False) -> bool:
-        if verbose:
-            print(message + " Stopping.")
-        return True
-
-
-class _SolverRun:
-    """A solver and its state, kept between fit and partial_fit calls (``_optimizer``)."""
-
-    def __init__(self, solver: Any, params: dict[str, Any]) -> None:
-        self.solver = solver
-        self.state = solver.init(params)
-
-    @property
-    def learning_rate(self) -> float:
-        """The current learning rate (MLP's ``_optimizer.learning_rate``)."""
-        return self.state["learning_rate"]
-
-
 def get_params(net: Network) -> dict[str, Any]:
-    """The network's parameters keyed by name: {"W1": W^[1], "b1": b^[1], …} (not copies)."""
-    out = {}
-    for l, layer in enumerate(net.layers, start=1):
-        out[f"W{l}"], out[f"b{l}"] = layer.W, layer.b
-    return out
-
-
-def set_params(net: Network, params: dict[str, Any]) -> None:
-    """Bind ``params`` (keyed as :func:`get_params`) to the network's layers (no copies)."""
-    for l, layer in enumerate(net.layers, start=1):
-        layer.W, layer.b = params[f"W{l}"], params[f"b{l}"]
-
-
-def backward_from_seed(net: Network, cache: list[Any], dZ: Any) -> dict[str, Any]:
-    """ffnn's backward pass (P1 (15)/(16)/(22), P2) from a given output seed dZ^[L].
-
-    The same layer rules as :meth:`ffnn.Network.backward_columns`, which computes its
-    seed from the network's loss; MLP seeds (Ŷ − Y) ⊙ s / Σs with sample weights s,
-    which the core will offer as ``backward_columns(cache, Y, weights=s)``.
-    """
-    xp, layers = net.xp, net.layers
-    grads: dict[str, Any] = {}
-    for l in range(len(layers) - 1, 0, -1):
-        grads[f"W{l + 1}"], grads[f"b{l + 1}"], dA = layers[l].backward(dZ, cache[l], xp=xp)
-        dZ = layers[l - 1].activation.backward_in_place(cache[l], dA, xp=xp)
-    grads["W1"], grads["b1"], _ = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=False)
-    return grads
+    """The network's parameters keyed by name (not copies)."""
+    return net.named_parameters()
 
 
 def _copies(params: dict[str, Any], xp: Any) -> dict[str, Any]:
@@ -122,15 +62,15 @@ def _copies(params: dict[str, Any], xp: Any) -> dict[str, Any]:
 
 
 class _Rows:
-    """Training rows on the network's device: dense X moved once, sparse X densified per
-    batch; targets Y (m, n_out) and sample weights (m,) follow X."""
+    """Rows on the network's device: X (sparse X densified once), targets Y (m, n_out)
+    and sample weights (m,), with the host copy of the weights the loop takes."""
 
     def __init__(self, X: Any, Y: np.ndarray, sw: np.ndarray | None, backend: Backend, dtype: str) -> None:
         self.backend, self.xp = backend, backend.xp
         self.dtype = backend.dtype(dtype)
-        self.sparse = sp.issparse(X)
-        self.X = X if self.sparse else self._put(X)
+        self.X = self._put(X.toarray() if sp.issparse(X) else X)
         self.Y = self._put(Y)
+        self.sw_host = None if sw is None else np.asarray(sw)
         self.sw = None if sw is None else self._put(sw)
         self.n = X.shape[0]
 
@@ -141,28 +81,17 @@ class _Rows:
         """The rows ``index`` (host ints) as a new _Rows."""
         sub = copy.copy(self)
         ix = self.backend.asarray(index)
-        sub.X = self.X[index] if self.sparse else self.xp.take(self.X, ix, axis=0)
+        sub.X = self.xp.take(self.X, ix, axis=0)
         sub.Y = self.xp.take(self.Y, ix, axis=0)
         sub.sw = None if self.sw is None else self.xp.take(self.sw, ix, axis=0)
+        sub.sw_host = None if self.sw_host is None else self.sw_host[index]
         sub.n = int(index.shape[0])
         return sub
 
-    def batch(self, start: int, stop: int, order: np.ndarray | None, order_dev: Any) -> tuple[Any, Any, Any]:
-        """(X, Y, s) of rows order[start:stop] (or start:stop), X and Y as columns, s as a (1, m) row."""
-        xp = self.xp
-        if order is None:
-            X = self.X[start:stop] if self.sparse else self.X[start:stop, :]
-            Y, s = self.Y[start:stop, :], None if self.sw is None else self.sw[start:stop]
-        else:
-            ix = order_dev[start:stop]
-            X = self.X[order[start:stop]] if self.sparse else xp.take(self.X, ix, axis=0)
-            Y, s = xp.take(self.Y, ix, axis=0), None if self.sw is None else xp.take(self.sw, ix, axis=0)
-        if self.sparse:
-            X = self._put(X.toarray())
-        return X.T, Y.T, None if s is None else xp.reshape(s, (1, -1))
-
     def full(self) -> tuple[Any, Any, Any]:
-        return self.batch(0, self.n, None, None)
+        """(X, Y, s): X and Y as columns, s as a (1, m) row or None."""
+        s = None if self.sw is None else self.xp.reshape(self.sw, (1, -1))
+        return self.X.T, self.Y.T, s
 
 
 class MLPBase(BaseEstimator):
@@ -259,13 +188,13 @@ class MLPBase(BaseEstimator):
             self._initialize(layer_units, dtype)
         net = self._build_network(backend, dtype)
         data = _Rows(X, Y, sample_weight, backend, dtype)
-        self._loss = mlp_loss(self._loss_name(), self.out_activation_)
+        net.loss = MLPReportedLoss(self.out_activation_, self.n_outputs_)
         if self.solver == "lbfgs":
             self._fit_lbfgs(net, data)
         else:
             self._fit_stochastic(net, data, incremental)
         self._store(net)
-        if not _all_finite(net):
+        if self.__dict__.pop("_diverged", False) or not _all_finite(net):
             msg = (
                 "Solver produced non-finite parameter weights. The input data may contain large values "
                 "and need to be preprocessed."
@@ -286,21 +215,24 @@ class MLPBase(BaseEstimator):
         self.intercepts_ = [params[f"b{l}"][:, 0] for l in range(1, n + 1)]
         self._best_params: Any = None  # None: the initial weights (copied when training starts)
         if self.solver != "lbfgs":
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
-            rule = MLPStopping.fresh(self.tol, self.n_iter_no_change, self.early_stopping)
-            self.validation_scores_ = rule.scores
-            self.best_validation_score_ = rule.best_score
-            self.best_loss_ = rule.best_loss
+            self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self.best_loss_ = None if self.early_stopping else np.inf
+
+    def _network_config(self, dtype: str) -> dict[str, Any]:
+        """The network's architecture as :meth:`Network.get_config` writes it (W^[l] = coefs_[l-1]ᵀ)."""
+        shapes = [tuple(int(n) for n in c.shape) for c in self.coefs_]
+        names = [HIDDEN_ACTIVATIONS[self.activation]] * (len(shapes) - 1) + [_OUTPUT_ACTIVATIONS[self.out_activation_]]
+        layers = [
+            {"n_in": a, "n_out": b, "activation": g, "init": "glorot_uniform"} for (a, b), g in zip(shapes, names)
+        ]
+        return {"layers": layers, "loss": CORE_LOSSES[self.out_activation_], "dtype": dtype, "seed": 0}
 
     def _build_network(self, backend: Backend, dtype: str, *, copy: bool = True) -> Network:
-        """An ffnn Network holding ``coefs_``/``intercepts_`` (W^[l] = coefs_[l-1]ᵀ) on ``backend``."""
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        output = _OUTPUT_ACTIVATIONS[self.out_activation_]
-        shapes = [tuple(c.shape) for c in self.coefs_]
-        layers = [Dense(a, b, activation=hidden) for a, b in shapes[:-1]]
-        layers.append(Dense(*shapes[-1], activation=output))
-        net = Network(layers, loss=_ffnn_loss(self.out_activation_), backend=backend, dtype=dtype, seed=0)
+        """An ffnn Network (:meth:`Network.from_config`) holding ``coefs_``/``intercepts_`` on ``backend``."""
+        net = Network.from_config(self._network_config(dtype), backend=backend)
         xp, dt = backend.xp, backend.dtype(dtype)
         params = {}
         for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_), start=1):
@@ -308,7 +240,7 @@ class MLPBase(BaseEstimator):
             b = backend.asarray(intercept if is_host(intercept) or backend.owns(intercept) else host(intercept))
             params[f"W{l}"] = xp.asarray(xp.astype(W.T, dt), copy=copy)
             params[f"b{l}"] = xp.asarray(xp.astype(xp.reshape(b, (-1, 1)), dt), copy=copy)
-        set_params(net, params)
+        net.set_parameters(params)
         return net
 
     def _store(self, net: Network) -> None:
@@ -322,57 +254,82 @@ class MLPBase(BaseEstimator):
 
     # ------------------------------------------------------------------ one step's maths
     def _loss_and_gradients(self, net: Network, X: Any, Y: Any, s: Any) -> tuple[Any, dict[str, Any]]:
-        """MLP's cost (with the L2 term) and its gradients for one batch (X, Y columns, s row)."""
-        xp = net.xp
-        cache, _ = net.forward_columns(X)
-        A = cache[-1]
-        denominator = X.shape[1] if s is None else xp.sum(s)
-        params = get_params(net)
-        weights = [p for k, p in params.items() if k.startswith("W")]
-        loss = self._loss.value(A, Y, s, xp=xp) + l2_penalty(weights, float(self.alpha), denominator, xp=xp)
-        grads = backward_from_seed(net, cache, self._loss.seed(A, Y, s, xp=xp))
-        l2_gradient(grads, params, float(self.alpha), denominator)
+        """MLP's cost (with the L2 term) and its gradients for one batch (X, Y columns, s row):
+        the network's forward, cost and backward (``weights=s``) and :class:`MLPPenalty`,
+        as one step of the training loop computes them."""
+        params = net.named_parameters()
+        cache, Z_L = net.forward_columns(X)
+        loss = net.cost_columns(cache, Z_L, Y, weights=s)
+        grads = net.backward(cache, Y, weights=s)
+        assert isinstance(grads, dict)
+        loss = loss + MLPPenalty(float(self.alpha))(params, grads, X.shape[1], s, xp=net.xp)
         return loss, grads
 
     # ------------------------------------------------------------------ sgd / adam
     def _new_solver(self, net: Network) -> Any:
+        """A fresh optimizer of the training loop's protocol, its state built for ``net``."""
         if isinstance(self.solver, optimizers.Optimizer) or self.solver == "adamw":
             opt = (
                 copy.deepcopy(self.solver)
                 if isinstance(self.solver, optimizers.Optimizer)
                 else optimizers.OPTIMIZERS.get("adamw")(float(self.learning_rate_init))
             )
-            return _FFNNSolver(opt, net)
-        if self.solver == "sgd":
-            return MLPSGD(
+        elif self.solver == "sgd":
+            opt = MLPSGD(
                 self.learning_rate_init,
                 self.learning_rate,
                 momentum=self.momentum,
                 nesterov=self.nesterovs_momentum,
                 power_t=self.power_t,
                 backend=net.backend,
+                samples_seen=self.t_,
             )
-        return MLPAdam(
-            self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, backend=net.backend
+        else:
+            opt = MLPAdam(
+                self.learning_rate_init,
+                beta_1=self.beta_1,
+                beta_2=self.beta_2,
+                epsilon=self.epsilon,
+                backend=net.backend,
+            )
+        opt.state = opt.init(net.named_parameters(), xp=net.xp)
+        return opt
+
+    def _stopping_rule(self) -> EarlyStopping:
+        """MLP's tol / n_iter_no_change as the loop's stopping rule: no improvement when
+        loss > best − tol (or, with early stopping, validation score < best + tol), for
+        more than n_iter_no_change epochs; the best weights restored with early stopping."""
+        finite = not (isinstance(self.n_iter_no_change, float) and math.isinf(self.n_iter_no_change))
+        return EarlyStopping(
+            patience=int(self.n_iter_no_change) + 1 if finite else sys.maxsize,
+            min_delta=float(self.tol),
+            restore_best=bool(self.early_stopping),
+            monitor="val_score" if self.early_stopping else "train_cost",
+            mode="max" if self.early_stopping else "min",
+            reference="best",
+            inclusive=True,
         )
 
     def _fit_stochastic(self, net: Network, data: _Rows, incremental: bool) -> None:
-        """MLP's epochs. (A small driver; the shared ffnn training loop takes these
-        components — sampler, solver, stopping rule, gradient hook — once it has them.)"""
+        """MLP's epochs on ffnn's training loop (:class:`ffnn.training.Loop`) with MLP's
+        components: its sampler, solver, stopping rule, reported cost and L2 penalty."""
         xp = net.xp
-        params = get_params(net)
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = _SolverRun(self._new_solver(net), params)
-        run = self._optimizer
-        if isinstance(run.solver, _FFNNSolver):
-            run.solver.net = net
         if self.early_stopping and incremental:
             msg = "partial_fit does not support early_stopping=True"
             raise ValueError(msg)
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_solver(net)
+        opt = self._optimizer
+        if isinstance(opt, (MLPSGD, MLPAdam)):
+            what = "Validation score" if self.early_stopping else "Training loss"
+            opt.plateau_message = (
+                f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+            )
+            opt.verbose = bool(self.verbose)
         early_stopping = self.early_stopping
         if getattr(self, "_best_params", None) is None:
-            self._best_params = _copies(params, xp)
-        train, val = data, None
+            self._best_params = _copies(net.named_parameters(), xp)
+        train, val, y_val, sw_val = data, None, None, None
         if early_stopping:
             train, val, y_val, sw_val = self._split(data)
         n = train.n
@@ -384,70 +341,87 @@ class MLPBase(BaseEstimator):
                     "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=5
                 )
             batch_size = int(np.clip(self.batch_size, 1, n))
-        rule = MLPStopping(
-            self.tol,
-            self.n_iter_no_change,
-            early_stopping,
-            best_loss=getattr(self, "best_loss_", None),
-            best_score=getattr(self, "best_validation_score_", None),
-            scores=getattr(self, "validation_scores_", None),
-            count=getattr(self, "_no_improvement_count", 0),
+        stopper = self._stopping_rule()
+        best = self.best_validation_score_ if early_stopping else self.best_loss_
+        kept = None if isinstance(self._best_params, str) else list(self._best_params.values())
+        state = TrainingState(
+            epoch=0,
+            shuffle_seed=0,
+            history=History(),
+            settings={},
+            best=best,
+            wait=getattr(self, "_no_improvement_count", 0),
+            best_weights=kept if early_stopping else None,
         )
-        sampler = MLPSampler(self._random_state, n, shuffle=self.shuffle)
-        slices = batch_slices(n, batch_size)
+        rows = Data(train.X, train.Y, None, None, batch_size, bool(self.shuffle), train.sw_host, mean_by_rows=True)
+
+        def metrics(net: Any, logs: dict[str, float]) -> dict[str, float]:
+            if self.verbose:
+                print(f"Iteration {self.n_iter_ + int(logs['epoch'])}, loss = {logs['train_cost']:.8f}")
+            if not early_stopping:
+                return {}
+            assert val is not None and y_val is not None
+            score = self._validation_score(net, val, y_val, sw_val)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            return {"val_score": score}
+
+        loop = Loop(
+            net,
+            opt,
+            state,
+            rows,
+            stopper=stopper,
+            saver=None,
+            hooks=[],
+            l2=MLPPenalty(float(self.alpha)),
+            sampler=MLPSampler(self._random_state, n, shuffle=self.shuffle),
+            metrics=metrics,
+        )
         self.n_iter_ = 0
         try:
-            for _ in range(self.max_iter):
-                order = sampler.next_epoch()
-                order_dev = None if order is None else net.backend.asarray(order)
-                total = None
-                for start, stop in slices:
-                    Xb, Yb, sb = train.batch(start, stop, order, order_dev)
-                    loss, grads = self._loss_and_gradients(net, Xb, Yb, sb)
-                    total = loss * (stop - start) if total is None else total + loss * (stop - start)
-                    params, run.state = run.solver.update(params, grads, run.state)
-                    set_params(net, params)
-                self.n_iter_ += 1
-                self.loss_ = float(total) / n
-                self.t_ += n
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                score = self._validation_score(net, val, y_val, sw_val) if early_stopping else None
-                if rule.update(self.loss_, score):
-                    self._best_params = _copies(params, xp)
-                if early_stopping and self.verbose:
-                    print(f"Validation score: {score:f}")
-                self.best_loss_, self.best_validation_score_ = rule.best_loss, rule.best_score
-                self._no_improvement_count = rule.count
-                run.state = run.solver.epoch_end(run.state, self.t_)
-                if rule.plateau:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    message = (
-                        f"{what} did not improve more than tol={self.tol:f} for "
-                        f"{self.n_iter_no_change} consecutive epochs."
-                    )
-                    if run.solver.on_plateau(run.state, message, verbose=bool(self.verbose)):
-                        break
-                    rule.count = self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                        "optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=5,
-                    )
+            loop.run(1 if incremental else self.max_iter, verbose=False)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
+            if early_stopping and state.best_weights is not None:
+                net.set_weights([host(w) for w in state.best_weights])
+        history = state.history
+        self.n_iter_ = history.epochs
+        self.t_ += n * history.epochs
+        self.loss_curve_.extend(history.train_cost)
+        if history.train_cost:
+            self.loss_ = history.train_cost[-1]
         if early_stopping:
-            if self._best_params != "live":
-                set_params(net, self._best_params)
+            assert self.validation_scores_ is not None
+            self.validation_scores_.extend(history.val_score)
+            self.best_validation_score_ = state.best
             # MLP keeps its best weights as the live ones: a later warm start trains them in place.
             self._best_params = "live"
-        elif self._best_params == "live":
-            self._best_params = _copies(get_params(net), xp)
+        else:
+            self.best_loss_ = state.best
+            if self._best_params == "live":
+                self._best_params = _copies(net.named_parameters(), xp)
+        self._no_improvement_count = state.wait
+        if history.stop_reason == "diverged":
+            # The loop stops at the first non-finite epoch (its weights undone), where MLP
+            # runs on with non-finite weights: record that epoch as MLP would (nan loss
+            # and score), then keep the best weights (early stopping) or fail as MLP does.
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = math.nan
+            self.loss_curve_.append(math.nan)
+            if early_stopping:
+                assert self.validation_scores_ is not None
+                self.validation_scores_.append(math.nan)
+            else:
+                self._diverged = True
+        elif history.stop_reason == "completed" and not incremental:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
 
     def _split(self, data: _Rows) -> tuple[_Rows, _Rows, np.ndarray, np.ndarray | None]:
         """MLP's hold-out: train_test_split of the row indices with ``_random_state``,
@@ -507,7 +481,7 @@ class MLPBase(BaseEstimator):
     def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, y: Any, sample_weight: Any = None, *buffers: Any) -> Any:
         """MLP's cost and packed gradient at ``packed`` (MLP's private hook, kept for its tests)."""
         net = self._build_network(get_backend(self.backend, self.device), _dtype_name(np.asarray(packed)))
-        self._loss = mlp_loss(self._loss_name(), self.out_activation_)
+        net.loss = MLPReportedLoss(self.out_activation_, net.n_out)
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         Xc, Yc, s = _Rows(np.asarray(X, dtype=np.float64), Y, sw, net.backend, "float64").full()
@@ -561,15 +535,6 @@ class MLPBase(BaseEstimator):
         out = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         return out if dispatch_enabled() and not is_host(X) else host(out)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        if isinstance(state.get("_optimizer"), _SolverRun) and isinstance(state["_optimizer"].solver, _FFNNSolver):
-            run = copy.copy(state["_optimizer"])
-            run.solver = copy.copy(run.solver)
-            run.solver.net = None
-            state["_optimizer"] = run
-        return state
-
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -582,12 +547,6 @@ class MLPBase(BaseEstimator):
 
     def _validation_targets(self, Y_val: np.ndarray) -> np.ndarray:
         return Y_val
-
-
-def _ffnn_loss(out_activation: str) -> Any:
-    """ffnn's loss for the output (what ``network_.save`` records); Poisson has none in the core."""
-    names = {"identity": "mse", "logistic": "binary_crossentropy", "softmax": "categorical_crossentropy"}
-    return names.get(out_activation, "mse")
 
 
 def _dtype_name(x: Any) -> str:
@@ -627,4 +586,4 @@ def _unpack(net: Network, packed: np.ndarray) -> None:
         end = start + layer.n_out
         params[f"b{l}"] = backend.xp.astype(backend.asarray(packed[start:end].reshape(layer.n_out, 1).copy()), dt)
         start = end
-    set_params(net, params)
+    net.set_parameters({k: params[k] for k in net.parameter_names()})

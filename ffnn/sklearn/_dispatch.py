@@ -34,7 +34,10 @@ def backend_of(x: Any) -> Backend:
     """
     library = _LIBRARIES.get(type(x).__module__.split(".")[0])
     if library is None:
-        msg = f"array API dispatch got a {type(x).__name__}; ffnn trains on numpy, cupy, torch, jax or array_api_strict arrays"
+        msg = (
+            f"array API dispatch got a {type(x).__name__}; "
+            "ffnn trains on numpy, cupy, torch, jax or array_api_strict arrays"
+        )
         raise TypeError(msg)
     probe = get_backend(library)
     return get_backend(library, probe.array_device_name(x))

@@ -1,6 +1,18 @@
-"""MLP's costs, written with ffnn's losses: the value it reports and the seed dJ/dZ^[L] it
-backpropagates (they differ by 1/n_outputs for the squared error), its L2 term, and the
-exponential output of the Poisson loss.
+"""MLP's costs, written with ffnn's core losses (:mod:`ffnn.losses`).
+
+Each MLP loss is a core loss with the same backpropagation seed (Ŷ − Y) ⊙ s / Σs
+(s = 1 without weights), MATH.md §4:
+
+- squared_error: ``half_squared_error`` after a linear output;
+- poisson: ``poisson`` after an ``exp`` output;
+- log_loss: ``categorical_crossentropy`` after softmax, ``binary_crossentropy`` (summed
+  over labels) after a logistic output.
+
+What differs is only the number MLP reports (``loss_``, ``loss_curve_``, what L-BFGS
+sees): :class:`MLPReportedLoss` computes it from the probabilities clamped to
+[ε, 1 − ε] (not from the logits) and divides the squared error by n_outputs. The L2
+term with MLP's denominator (m, or Σ s with sample weights) is :class:`MLPPenalty`,
+the training loop's penalty protocol (:data:`ffnn.training.step.Penalty`).
 
 Arrays use the seeds' layout (one example per column): A, Y of shape (n^[L], m); sample
 weights s are a (1, m) row or None.
@@ -8,112 +20,71 @@ weights s are a (1, m) row or None.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from ..activations import Activation
-from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, clamp_probability
+from ..activations import get_activation
+from ..losses import Loss, get_loss
 
-__all__ = ["Exp", "MLPLoss", "l2_gradient", "l2_penalty", "mlp_loss"]
+__all__ = ["CORE_LOSSES", "MLPPenalty", "MLPReportedLoss", "l2_gradient", "l2_penalty"]
 
-_MSE = MeanSquaredError()
-_BCE = BinaryCrossEntropy()
-_CCE = CategoricalCrossEntropy()
-
-
-class Exp(Activation):
-    """A = exp(Z), dJ/dZ = dJ/dA ⊙ A: the output of MLPRegressor(loss="poisson")."""
-
-    name = "exp"
-
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        return xp.exp(Z)
-
-    def backward(self, A: Any, dA: Any, /, *, xp: Any) -> Any:
-        return dA * A
-
-    def derivative(self, A: Any, /, *, xp: Any) -> Any:
-        return A
+CORE_LOSSES = {
+    "identity": "half_squared_error",
+    "exp": "poisson",
+    "logistic": "binary_crossentropy",
+    "softmax": "categorical_crossentropy",
+}
+"""The core loss (:mod:`ffnn.losses`) of each of MLP's output activations."""
 
 
-class MLPLoss:
-    """One of MLP's costs for its output activation (the canonical pairs).
+class MLPReportedLoss(Loss):
+    """A core loss whose cost is the value MLP reports; its seeds are the core loss's.
 
-    ``value`` is the number MLP reports (``loss_``, ``loss_curve_``, what L-BFGS sees);
-    ``seed`` is what MLP backpropagates: (Ŷ − Y) ⊙ s / Σs (s = 1 without weights),
-    the fused dJ/dZ^[L] of ffnn's losses (MATH.md §4).
+    The cost is the core loss's ``cost`` of the output probabilities (clamped; from
+    Z^[L] on the fused path by applying the output activation, which recomputes A^[L]
+    bit for bit) times ``scale`` (1/n_outputs for the squared error). The gradients
+    (``fused_gradient``, ``gradient``) are the core loss's unchanged. It keeps the core
+    loss's ``name`` (the network's task) and is installed as ``net.loss`` only while
+    the estimator trains.
 
     Parameters
     ----------
-    name : {"squared_error", "poisson", "log_loss", "binary_log_loss"}
+    out_activation : {"identity", "exp", "logistic", "softmax"}
+    n_outputs : int
     """
 
-    _OUTPUT: ClassVar[dict[str, str]] = {
-        "squared_error": "identity",
-        "poisson": "exp",
-        "log_loss": "softmax",
-        "binary_log_loss": "logistic",
-    }
+    def __init__(self, out_activation: str, n_outputs: int) -> None:
+        self.core = get_loss(CORE_LOSSES[out_activation])
+        self.name, self.fused_activation = self.core.name, self.core.fused_activation
+        self.output = get_activation(self.fused_activation)
+        self.scale = 1 / n_outputs if out_activation == "identity" else 1.0
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.out_activation = self._OUTPUT[name]
+    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        J = self.core.cost(A, Y, xp=xp, weights=weights)
+        return J if self.scale == 1 else J * self.scale
 
-    def value(self, A: Any, Y: Any, weights: Any = None, /, *, xp: Any) -> Any:
-        """MLP's data cost, a 0-d array.
+    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.cost(self.output.forward(Z, xp=xp), Y, xp=xp, weights=weights)
 
-        - squared_error: ½ · (1/n_out) · ffnn's MSE = Σ (y − ŷ)² / (2 m n_out);
-        - log_loss / binary_log_loss: ffnn's categorical / binary cross-entropy on
-          probabilities clamped to [ε, 1 − ε] (seed H), summed over outputs;
-        - poisson: half the Poisson deviance, Σ (y log(y/ŷ) − y + ŷ) / m.
+    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.core.gradient(A, Y, xp=xp, weights=weights)
 
-        With ``weights`` s (1, m) the mean over examples becomes Σ s_i J0_i / Σ s_i.
-        """
-        if weights is not None:
-            return _weighted_value(self.name, A, Y, weights, xp=xp)
-        n_out = A.shape[0]
-        if self.name == "squared_error":
-            return _MSE.cost(A, Y, xp=xp) * (0.5 / n_out)
-        if self.name == "binary_log_loss":
-            return _BCE.cost(A, Y, xp=xp)
-        if self.name == "log_loss":
-            return _CCE.cost(A, Y, xp=xp)
-        return xp.sum(_poisson_terms(A, Y, xp=xp)) * (1 / A.shape[1])
-
-    def seed(self, A: Any, Y: Any, weights: Any = None, /, *, xp: Any) -> Any:
-        """dJ/dZ^[L] = (Ŷ − Y)/m, or (Ŷ − Y) ⊙ s / Σs with weights (no 1/n_out)."""
-        if weights is None:
-            return _BCE.fused_gradient(A, Y, xp=xp)
-        return (A - Y) * weights / xp.sum(weights)
+    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+        return self.core.fused_gradient(A, Y, xp=xp, weights=weights)
 
 
-def mlp_loss(estimator_loss: str, out_activation: str) -> MLPLoss:
-    """The MLP cost for an estimator's ``loss`` and output activation (log_loss with a
-    logistic output is the binary log loss, summed over labels)."""
-    if estimator_loss == "log_loss" and out_activation == "logistic":
-        return MLPLoss("binary_log_loss")
-    return MLPLoss(estimator_loss)
+class MLPPenalty:
+    """MLP's L2 term as the training loop's penalty: (α/2d) Σ_l ‖W^[l]‖² added to the
+    batch cost and (α/d) W^[l] to each dW^[l], d = m rows or Σ s with sample weights
+    (biases are not penalised)."""
 
+    def __init__(self, alpha: float) -> None:
+        self.alpha = float(alpha)
 
-def _poisson_terms(A: Any, Y: Any, /, *, xp: Any) -> Any:
-    """y log(y/ŷ) − y + ŷ element-wise, with 0 log 0 = 0."""
-    ratio = xp.where(Y > 0, Y / A, xp.ones_like(A))
-    return Y * xp.log(ratio) - Y + A
-
-
-def _weighted_value(name: str, A: Any, Y: Any, weights: Any, /, *, xp: Any) -> Any:
-    """Σ s_i J0_i / Σ s_i for MLP's per-example costs J0 (the one place that weights a cost;
-    to become ffnn's loss(..., weights=) once the core has it)."""
-    if name == "squared_error":
-        D = Y - A
-        J0 = xp.sum(D * D, axis=0, keepdims=True) * (0.5 / A.shape[0])
-    elif name == "binary_log_loss":
-        P = clamp_probability(A, xp=xp)
-        J0 = -xp.sum(Y * xp.log(P) + (1 - Y) * xp.log(1 - P), axis=0, keepdims=True)
-    elif name == "log_loss":
-        J0 = -xp.sum(Y * xp.log(clamp_probability(A, xp=xp)), axis=0, keepdims=True)
-    else:
-        J0 = xp.sum(_poisson_terms(A, Y, xp=xp), axis=0, keepdims=True)
-    return xp.sum(J0 * weights) / xp.sum(weights)
+    def __call__(self, params: dict[str, Any], grads: dict[str, Any], m: int, weights: Any, /, *, xp: Any) -> Any:
+        d = m if weights is None else xp.sum(weights)
+        value = l2_penalty([W for k, W in params.items() if k.startswith("W")], self.alpha, d, xp=xp)
+        l2_gradient(grads, params, self.alpha, d)
+        return value
 
 
 def l2_penalty(weights: list[Any], alpha: float, denominator: Any, /, *, xp: Any) -> Any:
@@ -123,7 +94,7 @@ def l2_penalty(weights: list[Any], alpha: float, denominator: Any, /, *, xp: Any
 
 
 def l2_gradient(grads: dict[str, Any], params: dict[str, Any], alpha: float, denominator: Any) -> None:
-    """Add (α/d) W^[l] to each dW^[l] in place (MLP's gradient hook), d = m or Σ s_i."""
+    """Add (α/d) W^[l] to each dW^[l] in place, d = m or Σ s_i."""
     if alpha == 0:
         return
     for name, W in params.items():

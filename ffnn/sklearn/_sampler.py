@@ -1,4 +1,5 @@
-"""MLP's epoch order: cumulative shuffles drawn from the estimator's RandomState."""
+"""MLP's epoch order: cumulative shuffles drawn from the estimator's RandomState, as a
+sampler of ffnn's training loop (``sampler(epoch, m)``, :mod:`ffnn.training.sampling`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class MLPSampler:
         self.random_state.shuffle(permutation)
         self.order = self.order[permutation]
         return self.order
+
+    def __call__(self, epoch: int, m: int) -> np.ndarray | None:
+        """The training loop's sampler protocol: the next epoch's order (``epoch`` is
+        not needed: each call draws the next cumulative shuffle)."""
+        return self.next_epoch()
 
 
 def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:

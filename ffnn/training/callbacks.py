@@ -13,17 +13,22 @@ if TYPE_CHECKING:
     from ._model import Model
     from .history import History
 
-__all__ = ["MONITORS", "Callback", "Checkpoint", "EarlyStopping", "StopCheck"]
+__all__ = ["MONITORS", "SCORE_MONITOR", "Callback", "Checkpoint", "EarlyStopping", "StopCheck"]
 
 MONITORS = ("val_cost", "train_cost", "val_accuracy", "train_accuracy")
 """The quantities a stopping rule or a best-only checkpoint can watch (the History's lists)."""
+
+SCORE_MONITOR = "val_score"
+"""What a stopping rule may also watch: a validation score, higher is better, that an
+epoch metrics hook of :class:`~ffnn.training.Loop` adds to the logs (the scikit-learn
+estimators' accuracy or R²); ``fit`` itself records none."""
 
 
 def direction_of(monitor: str, mode: str = "auto") -> str:
     """ "min" or "max": ``mode``, or for "auto" "max" for accuracies and "min" for costs."""
     if mode != "auto":
         return mode
-    return "max" if monitor.endswith("accuracy") else "min"
+    return "max" if monitor.endswith(("accuracy", "score")) else "min"
 
 
 class StopCheck(NamedTuple):
@@ -51,7 +56,8 @@ class EarlyStopping:
     restore_best : bool, default True
         When training ends (for any reason), put back the weights of the best epoch.
     monitor : {"val_cost", "train_cost", "val_accuracy", "train_accuracy"}, default "val_cost"
-        "val_*" needs ``validation_data`` or ``validation_split``; accuracies need a classifier.
+        "val_*" needs ``validation_data`` or ``validation_split``; accuracies need a
+        classifier. "val_score" (:data:`SCORE_MONITOR`) watches what a loop's metrics hook adds.
     mode : {"auto", "min", "max"}, default "auto"
         Whether lower or higher is better; "auto": higher for accuracies.
     reference : {"improvement", "best"}, default "improvement"
@@ -60,6 +66,9 @@ class EarlyStopping:
         less than ``min_delta`` (scikit-learn's MLP, whose ``n_iter_no_change = n``
         is ``patience = n + 1``). The best epoch (for ``restore_best``) is the one
         with the best value in both cases.
+    inclusive : bool, default False
+        An improvement by exactly ``min_delta`` counts (scikit-learn's MLP: no
+        improvement is loss > best − tol, or score < best + tol).
 
     Raises
     ------
@@ -74,14 +83,17 @@ class EarlyStopping:
     monitor: str = "val_cost"
     mode: str = "auto"
     reference: str = "improvement"
+    inclusive: bool = False
 
     def __post_init__(self) -> None:
         positive_int(self.patience, "patience")
         Interval(0.0, None).check(self.min_delta, "min_delta")
         check_bool(self.restore_best, "restore_best")
-        Options(*MONITORS).check(self.monitor, "monitor")
+        if self.monitor != SCORE_MONITOR:
+            Options(*MONITORS).check(self.monitor, "monitor")
         Options("auto", "min", "max").check(self.mode, "mode")
         Options("improvement", "best").check(self.reference, "reference")
+        check_bool(self.inclusive, "inclusive")
 
     @property
     def direction(self) -> str:
@@ -95,14 +107,19 @@ class EarlyStopping:
         sign = 1.0 if self.direction == "min" else -1.0
         if best is None:
             return StopCheck(value, 0, True, False)
-        improved = sign * value < sign * best - self.min_delta
+        target = sign * best - self.min_delta
+        improved = sign * value <= target if self.inclusive else sign * value < target
         new_best = improved if self.reference == "improvement" else sign * value < sign * best
         wait = 0 if improved else wait + 1
         return StopCheck(value if new_best else best, wait, new_best, wait >= self.patience)
 
     def get_config(self) -> dict[str, Any]:
-        """The settings as a dict (recorded with the training state)."""
-        return asdict(self)
+        """The settings as a dict (recorded with the training state); ``inclusive`` only
+        when True (files written before it existed read the same)."""
+        config = asdict(self)
+        if not self.inclusive:
+            del config["inclusive"]
+        return config
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class History:
         Regression only: R², mean absolute error and root mean squared error in the
         targets' units (:func:`ffnn.metrics.regression_report`); the train ones from
         each batch's outputs before its update, as ``train_cost``.
+    val_score : list of float
+        A validation score recorded by a metrics hook (scikit-learn's estimators:
+        accuracy or R²); usually empty.
     stop_reason : str
         "completed" (all epochs ran), "early_stopping", "diverged" (a non-finite
         cost or weight; the weights were restored to the last finite epoch),
@@ -47,6 +50,7 @@ class History:
         self.val_r2: list[float] = []
         self.val_mae: list[float] = []
         self.val_rmse: list[float] = []
+        self.val_score: list[float] = []
         self.stop_reason = ""
 
     @property
@@ -76,7 +80,7 @@ class History:
         return history
 
     def _record(self, logs: dict[str, float]) -> None:
-        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy", *REGRESSION):
+        for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy", "val_score", *REGRESSION):
             if key in logs:
                 getattr(self, key).append(logs[key])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from ..sources import RowSource
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
 from .evaluation import regression_metrics, regression_sums, totals
 from .history import History, TrainingState
-from .step import make_step
+from .step import Penalty, make_step
 
 if TYPE_CHECKING:
     from ._model import Model
@@ -42,6 +43,9 @@ class Data:
     shuffle: bool
     weights: np.ndarray | None = None
     """Host per-example weights of the training rows, or None."""
+    mean_by_rows: bool = False
+    """Report train_cost as the batch costs averaged by rows even with weights
+    (scikit-learn's MLP: Σ_b J_b·|b| / m) instead of by the batches' weights."""
 
 
 def training_data(
@@ -111,6 +115,12 @@ def require_weighted_loss(net: Model) -> None:
 def check_monitors(stopper: EarlyStopping | None, saver: Checkpoint | None, data: Data, task: str) -> None:
     """Refuse watching a quantity this fit will not record."""
     for monitor in {stopper.monitor if stopper else "", saver.monitor if saver and saver.best_only else ""}:
+        if monitor == "val_score":
+            msg = (
+                "monitor 'val_score' is recorded by an epoch metrics hook (Loop(metrics=...), used by the "
+                "scikit-learn estimators), which fit does not take: monitor val_cost or val_accuracy"
+            )
+            raise ValueError(msg)
         if monitor.startswith("val_") and data.val_x is None:
             msg = (
                 f"early stopping / best-only checkpoints monitor {monitor!r} but no validation data was given: "
@@ -282,6 +292,17 @@ class Loop:
         The per-epoch order of the rows (used when ``data.shuffle``).
     reduce_gradients : callable, optional
         The gradient hook of :func:`make_step`.
+    metrics : callable (net, logs) → dict, optional
+        Called after each finite epoch; its entries join the epoch's logs before the
+        stopping rule reads them (e.g. "val_score", scikit-learn's validation score).
+
+    Notes
+    -----
+    Optional optimizer hooks: ``opt.epoch_end(state, m) -> state`` after each
+    recorded epoch of m rows (per-epoch schedules), and ``opt.on_plateau(state) ->
+    bool`` when the stopping rule asks to stop: False continues (the rule's count of
+    epochs without improvement restarts), e.g. a learning rate divided on a plateau.
+    ``l2`` may be a :data:`~ffnn.training.step.Penalty` object.
     """
 
     def __init__(
@@ -294,15 +315,17 @@ class Loop:
         stopper: EarlyStopping | None,
         saver: Checkpoint | None,
         hooks: list[Callback],
-        l2: float,
+        l2: float | Penalty,
         sampler: Sampler,
         reduce_gradients: GradientHook | None = None,
         parallel: Parallel | None = None,
+        metrics: Callable[[Model, dict[str, float]], dict[str, float]] | None = None,
     ) -> None:
         self.net, self.opt, self.state, self.data = net, opt, state, data
         self.parallel = parallel  # distributed / read-by-rows fits: ffnn.training.parallel
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
+        self.metrics = metrics
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
@@ -462,6 +485,8 @@ class Loop:
             if data.val_x is not None:
                 val_m = data.val_x.shape[0]
                 logs.update({f"val_{k}": v for k, v in regression_metrics(rest[width:], val_m).items()})
+        if self.metrics is not None:
+            logs.update(self.metrics(net, logs))
         return logs
 
     def order(self) -> np.ndarray | None:
@@ -508,7 +533,7 @@ class Loop:
             net.set_parameters(params)
             opt.state = opt_state
         starts = np.arange(0, m, size)
-        if data.weights is None:
+        if data.weights is None or data.mean_by_rows:
             batch_weights = np.minimum(starts + size, m) - starts
             total = float(m)
         else:
@@ -532,6 +557,9 @@ class Loop:
         state.history._record(logs)
         state.epoch += 1
         reason = ""
+        epoch_end = getattr(self.opt, "epoch_end", None)
+        if epoch_end is not None:
+            self.opt.state = epoch_end(self.opt.state, int(self.data.x.shape[0]))
         if stopper is not None:
             check = stopper.observe(logs[stopper.monitor], state.best, state.wait)
             state.best, state.wait = check.best, check.wait
@@ -539,7 +567,10 @@ class Loop:
                 state.best_epoch = state.epoch
                 if stopper.restore_best:
                     state.best_weights = list(_copies(self.net.xp, self.net.named_parameters()).values())
-            if check.stop:
+            on_plateau = getattr(self.opt, "on_plateau", None)
+            if check.stop and on_plateau is not None and not on_plateau(self.opt.state):
+                state.wait = 0  # the optimizer took the plateau (e.g. a smaller learning rate)
+            elif check.stop:
                 reason = "early_stopping"
         stop = [hook.on_epoch_end(self.net, dict(logs)) for hook in self.hooks]
         if not reason and any(stop):

@@ -12,14 +12,19 @@ if TYPE_CHECKING:
     from ..optimizers import Optimizer
     from ._model import Model
 
-__all__ = ["Step", "make_step", "train_step"]
+__all__ = ["Penalty", "Step", "make_step", "train_step"]
+
+Penalty = Callable[..., Array]
+"""``penalty(params, grads, m, weights, *, xp) -> cost term``: adds its gradient to
+``grads`` (in place or by rebinding the dict's entries) and returns the 0-d term added
+to the batch cost (``m`` the batch's rows, ``weights`` its (1, m) row or None)."""
 
 Step = Callable[..., tuple[Params, OptState, Array, Array]]
 """``step(params, opt_state, xb, yb, weights=None) -> (params, opt_state, cost, A_L)``."""
 
 
 def make_step(
-    net: Model, optimizer: Optimizer, /, *, l2: float = 0.0, reduce_gradients: GradientHook | None = None
+    net: Model, optimizer: Optimizer, /, *, l2: float | Penalty = 0.0, reduce_gradients: GradientHook | None = None
 ) -> Step:
     """The training step of ``net`` with ``optimizer``, as a function of its arrays only.
 
@@ -36,9 +41,12 @@ def make_step(
     net : Network
         Supplies the maths (forward/backward); its own parameters are not read.
     optimizer : Optimizer
-    l2 : float, default 0
+    l2 : float or Penalty, default 0
         λ of the L2 penalty: J + (λ/2m) Σ_l ‖W^[l]‖² and dW^[l] + (λ/m) W^[l]
-        (biases are not penalised). λ = 0 adds no work.
+        (biases are not penalised). λ = 0 adds no work. A :class:`Penalty` object
+        (a callable ``penalty(params, grads, m, weights, xp=xp)`` that adds its
+        gradient to ``grads`` and returns its cost term) replaces this rule, e.g.
+        scikit-learn's (α/2Σs) Σ‖W‖² with sample weights.
     reduce_gradients : callable, optional
         Called on the name-keyed gradients between backward and update, e.g. an
         all-reduce averaging them over processes; returns the gradients to apply.
@@ -58,7 +66,9 @@ def make_step(
         cost = net.cost_columns(cache, Z_L, yb, weights=weights)
         grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)
         assert isinstance(grads, dict)
-        if l2:
+        if callable(l2):
+            cost = cost + l2(params, grads, xb.shape[1], weights, xp=xp)
+        elif l2:
             cost = cost + apply_l2(params, grads, l2, xb.shape[1], xp=xp)
         if reduce_gradients is not None:
             grads = reduce_gradients(grads)
