@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
+from ..dropout import EpochMasks
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
@@ -251,6 +252,8 @@ class Loop:
         self.sampler = sampler
         self.task = net.task
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        probs = getattr(net, "dropout", None)  # D (1)–(8): keep probabilities by layer
+        self.masks = EpochMasks(probs, getattr(net, "sizes"), net.backend, net.dtype) if probs else None
         xp = net.xp
         self.weights = (
             None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
@@ -327,6 +330,8 @@ class Loop:
         m = x.shape[0]
         host_order = self.order()
         order = None if host_order is None else net.backend.asarray(host_order)  # one copy per epoch
+        if self.masks is not None:  # the epoch's dropout masks: one host draw, one copy
+            self.masks.start_epoch(self.state.shuffle_seed, self.state.epochs_trained, m)
         costs, predictions = [], []
         count = self.task != "regression"
         params, opt_state = net.named_parameters(), opt.state
@@ -343,7 +348,8 @@ class Loop:
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
-                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb)
+                extra = {} if self.masks is None else {"masks": self.masks.batch(start, stop, xp=xp)}
+                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb, **extra)
                 costs.append(cost)
                 if count:
                     predictions.append(predicted_columns(A, task=self.task, xp=xp))
