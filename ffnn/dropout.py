@@ -21,6 +21,7 @@ bool per unit and example) and one copy per epoch.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -64,7 +65,10 @@ def _entry(value: Any, l: int, n: int) -> float | tuple[float, ...]:
         return _probability(value, where)
     values = list(np.asarray(value, dtype=object).ravel()) if isinstance(value, np.ndarray) else list(value)
     if len(values) != n:
-        msg = f"{where} gives {len(values)} keep probabilities, but layer {l} has {n} units: give one per unit or a scalar"
+        msg = (
+            f"{where} gives {len(values)} keep probabilities, but layer {l} has {n} units: "
+            "give one per unit or a scalar"
+        )
         raise DropoutError(msg)
     return tuple(_probability(v, f"{where}, unit {k}") for k, v in enumerate(values))
 
@@ -145,9 +149,9 @@ def keep_probabilities(spec: Any, sizes: Sequence[int]) -> Probabilities:
         if not 0 <= l < L:
             msg = f"dropout names layer {l}, but this network's layers are 0 (the input) … {L - 1}"
             raise DropoutError(msg)
-        p = _entry(value, l, int(sizes[l]))
-        if (p != 1.0) if isinstance(p, float) else any(v != 1.0 for v in p):
-            out[l] = p
+        entry = _entry(value, l, int(sizes[l]))
+        if (entry != 1.0) if isinstance(entry, float) else any(v != 1.0 for v in entry):
+            out[l] = entry
     return out
 
 
@@ -205,7 +209,7 @@ class EpochMasks:
         self.probs, self.sizes, self.backend = probs, list(sizes), backend
         self.layers = sorted(probs)
         offsets = np.cumsum([0] + [int(sizes[l]) for l in self.layers])
-        self.rows = [(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
+        self.rows = [(int(a), int(b)) for a, b in itertools.pairwise(offsets)]
         self.scale = backend.asarray(scales(probs, sizes, dtype))
         self.keep: Array = None
 

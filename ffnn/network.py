@@ -550,8 +550,9 @@ class Network(Trainer, Saver):
             host = as_sample_weight(sample_weight, m)
             weights = self.xp.reshape(self.backend.asarray(host, dtype=self._dtype), (1, m))
         cache, _ = self.forward_columns(x.T)
-        _, dX = self.backward(cache, t.T, weights=weights, input_gradient=True)
-        return dX.T
+        result = self.backward(cache, t.T, weights=weights, input_gradient=True)
+        assert isinstance(result, tuple)
+        return result[1].T
 
     # ------------------------------------------------------------------ description
     def summary(self) -> str:

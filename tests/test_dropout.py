@@ -39,7 +39,11 @@ def _data(loss: str, m: int = M) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _net(backend, hidden: str, output: str, loss: str, *, dropout=DROP, dtype="float64", fuse=True) -> Network:
-    layers = [Dense(N_IN, N_H, activation=hidden), Dense(N_H, N_H, activation=hidden), Dense(N_H, N_OUT, activation=output)]
+    layers = [
+        Dense(N_IN, N_H, activation=hidden),
+        Dense(N_H, N_H, activation=hidden),
+        Dense(N_H, N_OUT, activation=output),
+    ]
     return Network(layers, loss=loss, backend=backend, dtype=dtype, seed=5, fuse_output=fuse, dropout=dropout)
 
 

@@ -24,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from backends import Backend, get_backend
 
 from .. import optimizers
+from ..activations import get_activation
 from ..layers import Dense
 from ..network import Network
 from ._dispatch import as_dispatchable, backend_of, dispatch_enabled, float_dtypes, host, is_host
@@ -46,6 +47,9 @@ HIDDEN_ACTIVATIONS = {
 }
 _OUTPUT_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "softmax": "softmax", "exp": Exp()}
 _STOCHASTIC = ("sgd", "adam", "adamw")
+_DRIVER_APPLIES_DROPOUT = False
+"""Whether the epoch driver passes dropout masks to the step (True once it runs on
+ffnn.training's loop, which draws them: MATH.md §8, ffnn.dropout)."""
 PREDICT_BATCH_ROWS = 4096
 
 
@@ -112,7 +116,7 @@ def backward_from_seed(net: Network, cache: list[Any], dZ: Any) -> dict[str, Any
     grads: dict[str, Any] = {}
     for l in range(len(layers) - 1, 0, -1):
         grads[f"W{l + 1}"], grads[f"b{l + 1}"], dA = layers[l].backward(dZ, cache[l], xp=xp)
-        dZ = layers[l - 1].activation.backward_in_place(cache[l], dA, xp=xp)
+        dZ = layers[l - 1].activation_backward(cache[l], dA, xp=xp, Z=getattr(cache, "z", {}).get(l), in_place=True)
     grads["W1"], grads["b1"], _ = layers[0].backward(dZ, cache[0], xp=xp, need_input_grad=False)
     return grads
 
@@ -174,7 +178,7 @@ class MLPBase(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "activation": [str],  # MLP's names or any ffnn activation spec: checked by _hidden_activation
         "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"}), optimizers.Optimizer],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -199,6 +203,7 @@ class MLPBase(BaseEstimator):
         "backend": [StrOptions({"auto", "numpy", "cupy", "torch", "jax", "array_api_strict"})],
         "device": [None, str],
         "dtype": [None, StrOptions({"float32", "float64"})],
+        "dropout": [None, Interval(Real, 0, 1, closed="right"), dict, list, tuple],  # D (1): keep probabilities
     }
 
     # ------------------------------------------------------------------ fit
@@ -244,6 +249,10 @@ class MLPBase(BaseEstimator):
         if np.any(np.array(sizes) <= 0):
             msg = f"hidden_layer_sizes must be > 0, got {sizes}."
             raise ValueError(msg)
+        _hidden_activation(self.activation)  # a clear ValueError before any work
+        if self.dropout is not None and self.solver == "lbfgs":
+            msg = "dropout needs a stochastic solver (sgd, adam, adamw); lbfgs minimises one fixed cost"
+            raise ValueError(msg)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y, sample_weight = as_dispatchable(X), as_dispatchable(y), as_dispatchable(sample_weight)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -257,7 +266,13 @@ class MLPBase(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, dtype)
-        net = self._build_network(backend, dtype)
+        net = self._build_network(backend, dtype)  # validates dropout against the layer sizes
+        if net.dropout and not _DRIVER_APPLIES_DROPOUT:
+            msg = (
+                "dropout= is validated and stored in network_, but this estimator's epoch driver does not apply "
+                "masks yet (it will on ffnn's shared training loop); train ffnn.Network(..., dropout=...) meanwhile"
+            )
+            raise NotImplementedError(msg)
         data = _Rows(X, Y, sample_weight, backend, dtype)
         self._loss = mlp_loss(self._loss_name(), self.out_activation_)
         if self.solver == "lbfgs":
@@ -279,7 +294,7 @@ class MLPBase(BaseEstimator):
         self.t_ = 0
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        activation = "logistic" if HIDDEN_ACTIVATIONS[self.activation] == "sigmoid" else self.activation
+        activation = "logistic" if _hidden_activation(self.activation) == "sigmoid" else self.activation
         params = mlp_initial_parameters(layer_units, activation, self._random_state, dtype)
         n = len(layer_units) - 1
         self.coefs_ = [params[f"W{l}"].T for l in range(1, n + 1)]
@@ -295,12 +310,14 @@ class MLPBase(BaseEstimator):
 
     def _build_network(self, backend: Backend, dtype: str, *, copy: bool = True) -> Network:
         """An ffnn Network holding ``coefs_``/``intercepts_`` (W^[l] = coefs_[l-1]ᵀ) on ``backend``."""
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        hidden = _hidden_activation(self.activation)
         output = _OUTPUT_ACTIVATIONS[self.out_activation_]
         shapes = [tuple(c.shape) for c in self.coefs_]
         layers = [Dense(a, b, activation=hidden) for a, b in shapes[:-1]]
         layers.append(Dense(*shapes[-1], activation=output))
-        net = Network(layers, loss=_ffnn_loss(self.out_activation_), backend=backend, dtype=dtype, seed=0)
+        net = Network(
+            layers, loss=_ffnn_loss(self.out_activation_), backend=backend, dtype=dtype, seed=0, dropout=self.dropout
+        )
         xp, dt = backend.xp, backend.dtype(dtype)
         params = {}
         for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_), start=1):
@@ -582,6 +599,29 @@ class MLPBase(BaseEstimator):
 
     def _validation_targets(self, Y_val: np.ndarray) -> np.ndarray:
         return Y_val
+
+
+def _hidden_activation(name: str) -> str:
+    """ffnn's spec of the hidden activation: MLP's names mapped (logistic → sigmoid,
+    identity → linear), any other ffnn activation (leaky_relu(alpha=0.2), elu,
+    softplus, silu, gelu …, MATH.md §9) as given.
+
+    Raises
+    ------
+    ValueError
+        An activation neither MLP nor ffnn knows (the message lists ffnn's).
+    """
+    if name in HIDDEN_ACTIVATIONS:
+        return HIDDEN_ACTIVATIONS[name]
+    try:
+        g = get_activation(name)
+    except (TypeError, ValueError) as exc:
+        msg = f"The 'activation' parameter of the estimator must be one of {sorted(HIDDEN_ACTIVATIONS)} or an ffnn activation: {exc}"
+        raise ValueError(msg) from None
+    if not g.elementwise:
+        msg = f"The 'activation' parameter must be an element-wise activation for hidden layers, got {name!r}"
+        raise ValueError(msg)
+    return g.spec
 
 
 def _ffnn_loss(out_activation: str) -> Any:

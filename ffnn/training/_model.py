@@ -25,6 +25,8 @@ class Model(Protocol):
     seed: int | None
     optimizer: Optimizer | None
     training_state: TrainingState | None
+    dropout: dict[int, Any]
+    """Keep probabilities by layer (D (1)), {} without dropout."""
 
     @property
     def xp(self) -> Namespace: ...
@@ -32,6 +34,8 @@ class Model(Protocol):
     def n_in(self) -> int: ...
     @property
     def n_out(self) -> int: ...
+    @property
+    def sizes(self) -> list[int]: ...
     @property
     def task(self) -> str: ...
 

@@ -12,8 +12,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
-from ..dropout import EpochMasks
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from ..dropout import EpochMasks
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
@@ -252,8 +252,8 @@ class Loop:
         self.sampler = sampler
         self.task = net.task
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
-        probs = getattr(net, "dropout", None)  # D (1)–(8): keep probabilities by layer
-        self.masks = EpochMasks(probs, getattr(net, "sizes"), net.backend, net.dtype) if probs else None
+        # D (1)–(8): the keep probabilities by layer; masks drawn per epoch
+        self.masks = EpochMasks(net.dropout, net.sizes, net.backend, net.dtype) if net.dropout else None
         xp = net.xp
         self.weights = (
             None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
