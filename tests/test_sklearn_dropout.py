@@ -9,8 +9,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ffnn.dropout import DropoutError
-from ffnn.sklearn import FFNNClassifier, FFNNRegressor
-from ffnn.sklearn import _base
+from ffnn.sklearn import FFNNClassifier, FFNNRegressor, _base
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:

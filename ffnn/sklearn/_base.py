@@ -616,7 +616,10 @@ def _hidden_activation(name: str) -> str:
     try:
         g = get_activation(name)
     except (TypeError, ValueError) as exc:
-        msg = f"The 'activation' parameter of the estimator must be one of {sorted(HIDDEN_ACTIVATIONS)} or an ffnn activation: {exc}"
+        msg = (
+            f"The 'activation' parameter of the estimator must be one of {sorted(HIDDEN_ACTIVATIONS)} "
+            f"or an ffnn activation: {exc}"
+        )
         raise ValueError(msg) from None
     if not g.elementwise:
         msg = f"The 'activation' parameter must be an element-wise activation for hidden layers, got {name!r}"
