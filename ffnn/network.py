@@ -262,16 +262,18 @@ class Network(Trainer, Saver):
 
     # ------------------------------------------------------------------ configuration
     def get_config(self) -> dict[str, Any]:
-        """JSON-ready architecture: layers, loss, dtype, seed, fuse_output, dropout (the
-        keep probabilities {"l": p}, or None) (no parameters)."""
-        return {
+        """JSON-ready architecture: layers, loss, dtype, seed, fuse_output, and with
+        dropout its keep probabilities {"l": p} (no parameters)."""
+        config = {
             "layers": [layer.get_config() for layer in self.layers],
             "loss": self.loss.name,
             "dtype": self.dtype,
             "seed": self.seed,
             "fuse_output": self.fuse_output,
-            "dropout": dropout_config(self.dropout),
         }
+        if self.dropout:  # absent without dropout: such files read as before issue 12
+            config["dropout"] = dropout_config(self.dropout)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, backend: str | Backend = "auto", device: Device = None) -> Network:
