@@ -71,20 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (e.g. main at fb68fd5)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs per tree and activation")
+    parser.add_argument(
+        "--activations", default="relu,tanh,sigmoid", help="compared in both trees (default: relu,tanh,sigmoid)"
+    )
+    parser.add_argument("--new-only", default="silu,gelu", help="measured in this tree only (default: silu,gelu)")
     args = parser.parse_args(argv)
     now = Path(__file__).resolve().parents[1]
     trees = {"before": args.before.resolve(), "now": now}
     results: dict[tuple[str, str], list[dict]] = {}
-    plan = [(t, a) for a in ("relu", "tanh", "sigmoid") for t in trees] + [("now", a) for a in ("silu", "gelu")]
+    both, new = args.activations.split(","), [a for a in args.new_only.split(",") if a]
+    plan = [(t, a) for a in both for t in trees] + [("now", a) for a in new]
     for _ in range(args.rounds):
         for tree, act in plan:  # interleaved: drift of the shared machine hits both trees alike
             results.setdefault((tree, act), []).append(_run(trees[tree], act, STEPS))
     print(f"network {'-'.join(map(str, SIZES))}, batch {BATCH}, float32, numpy, SGD; {args.rounds} rounds x {STEPS} steps")
-    print(f"{'tree':8} {'activation':10} {'peak MiB':>9} {'fastest ms':>11} {'median ms':>10}")
+    print(f"{'tree':8} {'activation':10} {'peak bytes':>11} {'fastest ms':>11} {'median ms':>10}")
     for (tree, act), runs in results.items():
-        peak = max(r["peak"] for r in runs) / 2**20
+        peak = max(r["peak"] for r in runs)
         times = [t * 1e3 for r in runs for t in r["times"]]
-        print(f"{tree:8} {act:10} {peak:9.2f} {min(times):11.2f} {statistics.median(times):10.2f}")
+        print(f"{tree:8} {act:10} {peak:11d} {min(times):11.2f} {statistics.median(times):10.2f}")
     return 0
 
 
