@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for tree, act in plan:  # interleaved: drift of the shared machine hits both trees alike
             results.setdefault((tree, act), []).append(_run(trees[tree], act, STEPS))
-    print(f"network {'-'.join(map(str, SIZES))}, batch {BATCH}, float32, numpy, SGD; {args.rounds} rounds x {STEPS} steps")
+    shape = "-".join(map(str, SIZES))
+    print(f"network {shape}, batch {BATCH}, float32, numpy, SGD; {args.rounds} rounds x {STEPS} steps")
     print(f"{'tree':8} {'activation':10} {'peak bytes':>11} {'fastest ms':>11} {'median ms':>10}")
     for (tree, act), runs in results.items():
         peak = max(r["peak"] for r in runs)

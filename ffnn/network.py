@@ -264,7 +264,7 @@ class Network(Trainer, Saver):
     def get_config(self) -> dict[str, Any]:
         """JSON-ready architecture: layers, loss, dtype, seed, fuse_output, and with
         dropout its keep probabilities {"l": p} (no parameters)."""
-        config = {
+        config: dict[str, Any] = {
             "layers": [layer.get_config() for layer in self.layers],
             "loss": self.loss.name,
             "dtype": self.dtype,
