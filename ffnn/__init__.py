@@ -1,8 +1,10 @@
 """ffnn: feedforward neural networks written once, by hand, against the Array API."""
 
-from . import activations, datasets, initializers, jacobians, losses, optimizers, schedules, testing, training
+from . import activations, datasets, dropout, initializers, jacobians, losses, optimizers, schedules, testing, training
 from ._version import __version__ as __version__
 from .activations import get_activation
+from .dropout import DropoutError
+from .explain import ExplainedGradient, explain_gradient
 from .gradcheck import GradcheckResult, gradcheck, numerical_partial
 from .layers import Dense
 from .losses import get_loss
@@ -20,7 +22,9 @@ __all__ = [
     "Checkpoint",
     "CosineDecay",
     "Dense",
+    "DropoutError",
     "EarlyStopping",
+    "ExplainedGradient",
     "ExponentialDecay",
     "GradcheckResult",
     "History",
@@ -29,6 +33,8 @@ __all__ = [
     "StepDecay",
     "activations",
     "datasets",
+    "dropout",
+    "explain_gradient",
     "get_activation",
     "get_loss",
     "get_optimizer",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -183,17 +184,46 @@ def _learning_rate(value: Any, where: str) -> None:
     (SCHEDULE if isinstance(value, dict) else number())(value, where)
 
 
+def _keep_probability(value: Any, where: str) -> None:
+    if not (_is_number(value) and 0 < value <= 1):
+        _fail(where, "a keep probability in (0, 1]", value)
+
+
+def _dropout_entry(value: Any, where: str) -> None:
+    (array(_keep_probability, min_length=1) if isinstance(value, list) else _keep_probability)(value, where)
+
+
+def _dropout(value: Any, where: str) -> None:
+    """{"l": p or [p_1, …]}: D (1)'s keep probabilities by layer number (MATH.md §8)."""
+    if not isinstance(value, dict):
+        _fail(where, "an object of keep probabilities by layer", value)
+    for key, item in value.items():
+        if not (key.isdigit() and key.isascii()):
+            _fail(f"{where} key", "a layer number", key)
+        _dropout_entry(item, f"{where}.{key}")
+
+
+_ACTIVATION = re.compile(r"^[a-z_]+(\(alpha=[0-9.eE+-]+\))?$")
+
+
+def _activation(value: Any, where: str) -> None:
+    """An activation's spec: its name, or name(alpha=…) (``Activation.spec``)."""
+    if not (isinstance(value, str) and _ACTIVATION.match(value)):
+        _fail(where, "an activation such as 'relu' or 'leaky_relu(alpha=0.2)'", value)
+
+
 COUNT = integer()
 SEED = integer(0, None)
 ARCHITECTURE = obj(
     {
         "layers": array(
-            obj({"n_in": integer(1), "n_out": integer(1), "activation": string(), "init": string()}), min_length=1
+            obj({"n_in": integer(1), "n_out": integer(1), "activation": _activation, "init": string()}), min_length=1
         ),
         "loss": string(),
         "fuse_output": boolean,
         "seed": optional(SEED),
-    }
+    },
+    {"dropout": optional(_dropout)},
 )
 OPTIMIZER = obj(
     {

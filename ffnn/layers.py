@@ -70,8 +70,9 @@ class Dense:
         return self.n_out * (self.n_in + 1)
 
     def get_config(self) -> dict[str, Any]:
-        """JSON-ready description: sizes, activation and initializer names."""
-        return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.name, "init": self.init.name}
+        """JSON-ready description: sizes, the activation's spec (its name with any
+        parameter, e.g. ``"leaky_relu(alpha=0.2)"``) and the initializer's name."""
+        return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation.spec, "init": self.init.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:

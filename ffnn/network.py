@@ -17,7 +17,8 @@ import numpy as np
 from backends import Backend, get_backend
 
 from ._types import Array, Device, Namespace, Params
-from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_targets, positive_int
+from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, as_targets, positive_int
+from .dropout import Probabilities, apply, dropout_config, keep_probabilities
 from .layers import Dense
 from .losses import Loss, check_cross_entropy_targets, get_loss
 from .metrics import task_of
@@ -42,11 +43,14 @@ def infer_loss(output_activation: str) -> str:
 
 class Cache(list[Array]):
     """The forward pass's cache [A^[0], …, A^[L]] (a list), plus ``z``: Z^[l] by layer
-    number l for the layers whose activation declares ``needs_z`` (no other Z is kept)."""
+    number l for the layers whose activation declares ``needs_z`` (no other Z is kept);
+    with dropout, ``masks`` {l: (1/p^[l]) ⊙ R^[l]} and ``dropped`` {l: Ã^[l]} (D (2))."""
 
     def __init__(self, items: Sequence[Array] = ()) -> None:
         super().__init__(items)
         self.z: dict[int, Array] = {}
+        self.masks: dict[int, Array] = {}
+        self.dropped: dict[int, Array] = {}
 
 
 class Network(Trainer, Saver):
@@ -77,6 +81,12 @@ class Network(Trainer, Saver):
         Use the exact fused dJ/dZ^[L] and the stable cost-from-Z when the output
         activation matches the loss (sigmoid+BCE, softmax+CCE, linear+MSE).
         ``False`` forces the general path: seed dJ/dA^[L], then P2's backward.
+    dropout : float, dict or list, optional
+        Inverted dropout (MATH.md §8, D (1)–(8)) while training: KEEP probabilities
+        p^[l] in (0, 1] (1 keeps every unit). A number is p of every hidden layer;
+        ``{l: p}`` picks layers, 0 being the input; a list gives layers 0 … L−1; each
+        p^[l] is a scalar or one value per unit. ``predict``/``evaluate``/``cost``
+        never drop. See :func:`ffnn.dropout.keep_probabilities`.
 
     Raises
     ------
@@ -86,6 +96,9 @@ class Network(Trainer, Saver):
         (relu, tanh, linear).
     TypeError
         A layer that is not a Dense.
+    DropoutError (a ValueError)
+        Keep probabilities outside (0, 1], a per-unit list of the wrong length, or
+        dropout on the output layer.
     """
 
     def __init__(
@@ -98,9 +111,11 @@ class Network(Trainer, Saver):
         dtype: str = "float32",
         seed: int | None = None,
         fuse_output: bool = True,
+        dropout: Any = None,
     ) -> None:
         self.layers = list(layers)
         _check_layers(self.layers)
+        self.dropout: Probabilities = keep_probabilities(dropout, self.sizes)
         self.loss = get_loss(infer_loss(self.layers[-1].activation.name) if loss is None else loss)
         _check_pairing(self.layers[-1].activation.name, self.loss.name)
         self.backend = get_backend(backend, device)
@@ -128,6 +143,11 @@ class Network(Trainer, Saver):
     def n_out(self) -> int:
         """n^[L], the number of outputs."""
         return self.layers[-1].n_out
+
+    @property
+    def sizes(self) -> list[int]:
+        """[n^[0], n^[1], …, n^[L]]."""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
 
     @property
     def n_params(self) -> int:
@@ -245,14 +265,18 @@ class Network(Trainer, Saver):
 
     # ------------------------------------------------------------------ configuration
     def get_config(self) -> dict[str, Any]:
-        """JSON-ready architecture: layers, loss, dtype, seed, fuse_output (no parameters)."""
-        return {
+        """JSON-ready architecture: layers, loss, dtype, seed, fuse_output, and with
+        dropout its keep probabilities {"l": p} (no parameters)."""
+        config: dict[str, Any] = {
             "layers": [layer.get_config() for layer in self.layers],
             "loss": self.loss.name,
             "dtype": self.dtype,
             "seed": self.seed,
             "fuse_output": self.fuse_output,
         }
+        if self.dropout:  # absent without dropout: such files read as before issue 12
+            config["dropout"] = dropout_config(self.dropout)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, backend: str | Backend = "auto", device: Device = None) -> Network:
@@ -271,6 +295,7 @@ class Network(Trainer, Saver):
             dtype=config.get("dtype", "float32"),
             seed=config.get("seed"),
             fuse_output=bool(config.get("fuse_output", True)),
+            dropout=config.get("dropout"),
         )
 
     def copy(self, *, backend: str | Backend | None = None, device: Device = None, dtype: str | None = None) -> Network:
@@ -288,6 +313,7 @@ class Network(Trainer, Saver):
             dtype=dtype or self.dtype,
             seed=self.seed,
             fuse_output=self.fuse_output,
+            dropout=self.dropout,
         )
         clone.set_weights(self.get_weights())
         clone.metadata = copy.deepcopy(self.metadata)
@@ -312,25 +338,35 @@ class Network(Trainer, Saver):
         return self
 
     # ------------------------------------------------------------------ column-layout core
-    def forward_columns(self, X: Array, /, params: Params | None = None) -> tuple[Cache, Array]:
+    def forward_columns(
+        self, X: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None
+    ) -> tuple[Cache, Array]:
         """Forward pass in the seeds' layout: P1 (5)/(6) for l = 1..L.
 
         ``X`` is A^[0], shape (n^[0], m), already on the backend. ``params`` (keyed
         as :meth:`named_parameters`) evaluates the network at other parameters than
-        its own. Returns the :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the
-        layers that need it) and Z^[L] (for the fused cost).
+        its own. ``masks`` ({l: (1/p^[l]) ⊙ R^[l]}, each (n^[l], m), l < L) applies
+        dropout: layer l+1 reads Ã^[l] = mask ⊙ A^[l] (D (2)/(3)); training passes
+        them (:class:`ffnn.dropout.EpochMasks`), nothing else does. Returns the
+        :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the layers that need it, and
+        the masks and Ã^[l]) and Z^[L] (for the fused cost).
         """
         xp = self.xp
         cache = Cache([X])
         Z = X
+        masks = masks or {}
         for l, layer in enumerate(self.layers, start=1):
+            if l - 1 in masks:  # D (2)
+                cache.masks[l - 1] = masks[l - 1]
+                cache.dropped[l - 1] = apply(cache[-1], masks[l - 1])
             W, b = (None, None) if params is None else (params[f"W{l}"], params[f"b{l}"])
             if W is layer.W and b is layer.b:  # the layer's own parameters (in-place updates keep them)
                 W = b = None
+            A_prev = cache.dropped.get(l - 1, cache[-1])  # D (3): the next layer reads Ã
             if W is None and b is None:
-                Z, A = layer.forward(cache[-1], xp=xp)
+                Z, A = layer.forward(A_prev, xp=xp)
             else:
-                Z, A = layer.forward(cache[-1], xp=xp, W=W, b=b)
+                Z, A = layer.forward(A_prev, xp=xp, W=W, b=b)
             if layer.needs_z:
                 cache.z[l] = Z
             cache.append(A)
@@ -392,6 +428,7 @@ class Network(Trainer, Saver):
         xp = self.xp
         layers = self.layers
         z = getattr(cache, "z", {})
+        masks, dropped = getattr(cache, "masks", {}), getattr(cache, "dropped", {})
         L = len(layers)
         extra = {} if weights is None else {"weights": weights}
         A_L = cache[-1]
@@ -401,15 +438,20 @@ class Network(Trainer, Saver):
             dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
         pairs: list[tuple[Array, Array]] = [(None, None)] * L
         for l in range(L - 1, 0, -1):
-            dW, db, dZ = layers[l].backward(dZ, cache[l], xp=xp, **_other_W(params, l + 1, layers[l]))
-            pairs[l] = (dW, db)
+            dW, db, dZ = layers[l].backward(dZ, dropped.get(l, cache[l]), xp=xp, **_other_W(params, l + 1, layers[l]))
+            pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
+            if l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
+                dZ = apply(dZ, masks[l])
             dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
             if release_cache:
                 cache[l] = None
+                dropped.pop(l, None)
         dW, db, dX = layers[0].backward(
-            dZ, cache[0], xp=xp, need_input_grad=input_gradient, **_other_W(params, 1, layers[0])
+            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **_other_W(params, 1, layers[0])
         )
         pairs[0] = (dW, db)
+        if input_gradient and 0 in masks:  # D (8) on the input
+            dX = apply(dX, masks[0])
         grads: Params = {}
         for l, (dW, db) in enumerate(pairs, start=1):
             grads[f"W{l}"], grads[f"b{l}"] = dW, db
@@ -497,6 +539,42 @@ class Network(Trainer, Saver):
         cache, Z_L = self.forward_columns(x.T)
         cost = self.cost_columns(cache, Z_L, y.T)
         return float(cost), self.backward_columns(cache, y.T)
+
+    def input_gradient(self, X: Any, y: Any, /, *, sample_weight: Any = None) -> Array:
+        """dJ/dX: the gradient of the cost J (P1 (9), the mean over the rows) with
+        respect to the inputs, by P1 (22) carried down to l = 1 (MATH.md §3).
+
+        No dropout is applied (the network as :meth:`predict` sees it).
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_in)
+        y : array_like, targets as :meth:`targets` takes them
+        sample_weight : array_like (m,), optional
+            Per-example weights s_i: J = Σ s_i J0^(i) / Σ s_i.
+
+        Returns
+        -------
+        array of the backend, shape (m, n_in)
+            Row i is ∂J/∂x^(i); it carries J's 1/m (or s_i / Σ s), so it is the
+            gradient of the batch cost, not of example i's own loss.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Bad X, y or sample_weight (as for :meth:`fit`).
+        """
+        x = self.inputs(X)
+        m = x.shape[0]
+        t = self.targets(y, m)
+        weights = None
+        if sample_weight is not None:
+            host = as_sample_weight(sample_weight, m)
+            weights = self.xp.reshape(self.backend.asarray(host, dtype=self._dtype), (1, m))
+        cache, _ = self.forward_columns(x.T)
+        result = self.backward(cache, t.T, weights=weights, input_gradient=True)
+        assert isinstance(result, tuple)
+        return result[1].T
 
     # ------------------------------------------------------------------ description
     def summary(self) -> str:

@@ -352,6 +352,7 @@ def load(path: str | os.PathLike[str], *, backend: str | Backend = "auto", devic
             "dtype": meta["dtype"],
             "seed": arch["seed"],
             "fuse_output": bool(arch["fuse_output"]),
+            "dropout": arch.get("dropout"),  # keep probabilities (D (1)); absent in older files
         }
         net = model.from_config(config, backend=target)
     except (KeyError, TypeError, ValueError) as exc:

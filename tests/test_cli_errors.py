@@ -31,7 +31,7 @@ def iris_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["train", "--device", "tpu"], ["argument --device: expected cpu, gpu or cuda:N"]),
         (["train", "--backend", "tensorflow"], ["argument --backend: invalid choice"]),
         (["train", "--optimizer", "rmsprop"], ["unknown optimizer 'rmsprop'"]),
-        (["train", "--activation", "swish"], ["unknown activation 'swish'"]),
+        (["train", "--activation", "mish"], ["unknown activation 'mish'"]),  # swish is E (4) now
         (["train", "--loss", "mse"], ["--loss mse is for regression", "--task regression"]),
         (["train", "--dataset", "regression", "--loss", "cce"], ["needs class labels", "--loss mse"]),
         (["train", "--output-activation", "relu"], ["needs outputs in (0, 1)"]),

@@ -32,7 +32,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ffnn.optimizers import SGD
 from ffnn.sklearn import FFNNClassifier, FFNNRegressor
 
-EXTENSIONS = {"backend": "numpy", "device": None, "dtype": None}
+EXTENSIONS = {"backend": "numpy", "device": None, "dtype": None, "dropout": None}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

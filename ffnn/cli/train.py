@@ -88,7 +88,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="hidden layer sizes, e.g. 128,64 (default), or none",
     )
     net.add_argument(
-        "--activation", default="relu", help="hidden activation: relu, tanh, sigmoid, linear (default: relu)"
+        "--activation",
+        default="relu",
+        help=(
+            "hidden activation: relu, tanh, sigmoid, linear, leaky_relu, elu, softplus, silu, gelu; "
+            "leaky_relu/elu take α as leaky_relu(alpha=0.2) (default: relu)"
+        ),
     )
     net.add_argument(
         "--output-activation",
@@ -97,6 +102,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="output layer activation (default: softmax, sigmoid or linear from the task)",
     )
     net.add_argument("--loss", default=None, help="mse, bce or cce (default: from the task)")
+    net.add_argument(
+        "--dropout",
+        type=_dropout,
+        default=None,
+        metavar="P|L:P,...",
+        help=(
+            "inverted dropout while training (MATH.md §8), given as KEEP probabilities in (0, 1]: P for every "
+            "hidden layer, or layer:P pairs such as 0:0.9,1:0.5 (layer 0 is the input). Saved with the model; "
+            "prediction never drops (default: none)"
+        ),
+    )
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=argtypes.positive_int, default=30, help="(default: 30)")
     fit.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="(default: 32)")
@@ -133,6 +149,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.set_defaults(func=run)
     parser.see_also = {"--output": ("--save",), "--model": ("--save",)}  # predict's output file is train's --save
     return parser
+
+
+def _dropout(text: str) -> float | dict[int, float]:
+    """``0.5`` → 0.5; ``0:0.9,2:0.5`` → {0: 0.9, 2: 0.5} (checked against the network later)."""
+    try:
+        if ":" not in text:
+            return float(text)
+        pairs = [part.split(":") for part in text.split(",")]
+        return {int(l): float(p) for l, p in pairs}
+    except ValueError:
+        msg = f"{text!r} is not a keep probability P or layer:P pairs such as 0:0.9,1:0.5"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 @dataclass
@@ -208,7 +236,7 @@ def _build_network(data: Dataset, args: argparse.Namespace, backend: Any) -> Net
     check_network_size(sizes, min(args.batch_size, data.n_samples), itemsize, copies=4, option="--hidden")
     layers = [Dense(a, b, activation=args.activation) for a, b in itertools.pairwise(sizes[:-1])]
     layers.append(Dense(sizes[-2], n_out, activation=output))
-    return Network(layers, loss=loss, backend=backend, dtype=args.dtype, seed=args.seed)
+    return Network(layers, loss=loss, backend=backend, dtype=args.dtype, seed=args.seed, dropout=args.dropout)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Dataset, Network, Split, Any]:

@@ -27,6 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from backends import Backend, get_backend
 
 from .. import optimizers
+from ..activations import get_activation
 from ..network import Network
 from ..training import EarlyStopping, History, TrainingState
 from ..training.loop import Data, Loop
@@ -103,7 +104,7 @@ class MLPBase(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "activation": [str],  # MLP's names or any ffnn activation spec: checked by _hidden_activation
         "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"}), optimizers.Optimizer],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -128,6 +129,7 @@ class MLPBase(BaseEstimator):
         "backend": [StrOptions({"auto", "numpy", "cupy", "torch", "jax", "array_api_strict"})],
         "device": [None, str],
         "dtype": [None, StrOptions({"float32", "float64"})],
+        "dropout": [None, Interval(Real, 0, 1, closed="right"), dict, list, tuple],  # D (1): keep probabilities
     }
 
     # ------------------------------------------------------------------ fit
@@ -173,6 +175,10 @@ class MLPBase(BaseEstimator):
         if np.any(np.array(sizes) <= 0):
             msg = f"hidden_layer_sizes must be > 0, got {sizes}."
             raise ValueError(msg)
+        _hidden_activation(self.activation)  # a clear ValueError before any work
+        if self.dropout is not None and self.solver == "lbfgs":
+            msg = "dropout needs a stochastic solver (sgd, adam, adamw); lbfgs minimises one fixed cost"
+            raise ValueError(msg)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y, sample_weight = as_dispatchable(X), as_dispatchable(y), as_dispatchable(sample_weight)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -186,7 +192,7 @@ class MLPBase(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, dtype)
-        net = self._build_network(backend, dtype)
+        net = self._build_network(backend, dtype)  # validates dropout against the layer sizes
         data = _Rows(X, Y, sample_weight, backend, dtype)
         net.loss = MLPReportedLoss(self.out_activation_, self.n_outputs_)
         if self.solver == "lbfgs":
@@ -208,7 +214,7 @@ class MLPBase(BaseEstimator):
         self.t_ = 0
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        activation = "logistic" if HIDDEN_ACTIVATIONS[self.activation] == "sigmoid" else self.activation
+        activation = "logistic" if _hidden_activation(self.activation) == "sigmoid" else self.activation
         params = mlp_initial_parameters(layer_units, activation, self._random_state, dtype)
         n = len(layer_units) - 1
         self.coefs_ = [params[f"W{l}"].T for l in range(1, n + 1)]
@@ -224,11 +230,14 @@ class MLPBase(BaseEstimator):
     def _network_config(self, dtype: str) -> dict[str, Any]:
         """The network's architecture as :meth:`Network.get_config` writes it (W^[l] = coefs_[l-1]ᵀ)."""
         shapes = [tuple(int(n) for n in c.shape) for c in self.coefs_]
-        names = [HIDDEN_ACTIVATIONS[self.activation]] * (len(shapes) - 1) + [_OUTPUT_ACTIVATIONS[self.out_activation_]]
+        names = [_hidden_activation(self.activation)] * (len(shapes) - 1) + [_OUTPUT_ACTIVATIONS[self.out_activation_]]
         layers = [
             {"n_in": a, "n_out": b, "activation": g, "init": "glorot_uniform"} for (a, b), g in zip(shapes, names)
         ]
-        return {"layers": layers, "loss": CORE_LOSSES[self.out_activation_], "dtype": dtype, "seed": 0}
+        config = {"layers": layers, "loss": CORE_LOSSES[self.out_activation_], "dtype": dtype, "seed": 0}
+        if self.dropout is not None:
+            config["dropout"] = self.dropout
+        return config
 
     def _build_network(self, backend: Backend, dtype: str, *, copy: bool = True) -> Network:
         """An ffnn Network (:meth:`Network.from_config`) holding ``coefs_``/``intercepts_`` on ``backend``."""
@@ -547,6 +556,32 @@ class MLPBase(BaseEstimator):
 
     def _validation_targets(self, Y_val: np.ndarray) -> np.ndarray:
         return Y_val
+
+
+def _hidden_activation(name: str) -> str:
+    """ffnn's spec of the hidden activation: MLP's names mapped (logistic → sigmoid,
+    identity → linear), any other ffnn activation (leaky_relu(alpha=0.2), elu,
+    softplus, silu, gelu …, MATH.md §9) as given.
+
+    Raises
+    ------
+    ValueError
+        An activation neither MLP nor ffnn knows (the message lists ffnn's).
+    """
+    if name in HIDDEN_ACTIVATIONS:
+        return HIDDEN_ACTIVATIONS[name]
+    try:
+        g = get_activation(name)
+    except (TypeError, ValueError) as exc:
+        msg = (
+            f"The 'activation' parameter of the estimator must be one of {sorted(HIDDEN_ACTIVATIONS)} "
+            f"or an ffnn activation: {exc}"
+        )
+        raise ValueError(msg) from None
+    if not g.elementwise:
+        msg = f"The 'activation' parameter must be an element-wise activation for hidden layers, got {name!r}"
+        raise ValueError(msg)
+    return g.spec
 
 
 def _dtype_name(x: Any) -> str:

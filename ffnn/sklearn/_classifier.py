@@ -52,6 +52,7 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         backend: str = "numpy",
         device: str | None = None,
         dtype: str | None = None,
+        dropout: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -79,6 +80,7 @@ class FFNNClassifier(ClassifierMixin, MLPBase):
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.dropout = dropout
 
     # ------------------------------------------------------------------ targets
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:

@@ -29,7 +29,9 @@ _PARAMETERS = """
     ----------
     hidden_layer_sizes : array-like of int, default (100,)
     activation : {"identity", "logistic", "tanh", "relu"}, default "relu"
-        ("linear" and "sigmoid", ffnn's names, work too.)
+        ("linear" and "sigmoid", ffnn's names, work too, and so do ffnn's E activations
+        as an extension: "leaky_relu", "leaky_relu(alpha=0.2)", "elu(alpha=0.5)",
+        "softplus", "silu", "gelu"; MATH.md §9.)
     solver : {"lbfgs", "sgd", "adam"}, "adamw" or an ffnn.optimizers.Optimizer, default "adam"
         "adamw" and optimizer objects (deep-copied at each fit) are ffnn extensions.
     alpha : float, default 1e-4
@@ -61,6 +63,11 @@ _PARAMETERS = """
         ffnn extension: the backend's device ("cpu", "cuda:0", ...).
     dtype : {"float32", "float64"} or None, default None
         ffnn extension: the network's precision; None follows X's float dtype.
+    dropout : float, dict or list, optional
+        ffnn extension: inverted dropout (MATH.md §8) given as KEEP probabilities
+        in (0, 1], as ``ffnn.Network(dropout=...)`` takes them: a number for every
+        hidden layer, ``{l: p}`` (0 is the input) or a list per layer; each p a
+        scalar or one value per unit. Stochastic solvers only; predictions never drop.
 """
 
 _ATTRIBUTES = """

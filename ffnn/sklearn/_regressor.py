@@ -57,6 +57,7 @@ class FFNNRegressor(RegressorMixin, MLPBase):
         backend: str = "numpy",
         device: str | None = None,
         dtype: str | None = None,
+        dropout: Any = None,
     ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -85,6 +86,7 @@ class FFNNRegressor(RegressorMixin, MLPBase):
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.dropout = dropout
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         X, y = validate_data(

@@ -17,6 +17,7 @@ from backends import device_of
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from ..dropout import EpochMasks
 from ..losses import check_cross_entropy_targets
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
@@ -329,6 +330,8 @@ class Loop:
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
         self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        # D (1)–(8): the keep probabilities by layer; masks drawn per epoch
+        self.masks = EpochMasks(net.dropout, net.sizes, net.backend, net.dtype) if net.dropout else None
         xp = net.xp
         self.weights = (
             None
@@ -510,6 +513,8 @@ class Loop:
         m = x.shape[0]
         host_order = self.order()
         order = None if host_order is None else net.backend.asarray(host_order)  # one copy per epoch
+        if self.masks is not None:  # the epoch's dropout masks: one host draw, one copy
+            self.masks.start_epoch(self.state.shuffle_seed, self.state.epochs_trained, m)
         costs, predictions = [], []
         count = self.task != "regression"
         params, opt_state = net.named_parameters(), opt.state
@@ -526,7 +531,8 @@ class Loop:
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
-                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb)
+                extra = {} if self.masks is None else {"masks": self.masks.batch(start, stop, xp=xp)}
+                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb, **extra)
                 costs.append(cost)
                 predictions.append(predicted_columns(A, task=self.task, xp=xp) if count else A)
         finally:

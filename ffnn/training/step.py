@@ -19,8 +19,10 @@ Penalty = Callable[..., Array]
 ``grads`` (in place or by rebinding the dict's entries) and returns the 0-d term added
 to the batch cost (``m`` the batch's rows, ``weights`` its (1, m) row or None)."""
 
+Masks = dict[int, Array] | None
+
 Step = Callable[..., tuple[Params, OptState, Array, Array]]
-"""``step(params, opt_state, xb, yb, weights=None) -> (params, opt_state, cost, A_L)``."""
+"""``step(params, opt_state, xb, yb, weights=None, masks=None) -> (params, opt_state, cost, A_L)``."""
 
 
 def make_step(
@@ -55,14 +57,15 @@ def make_step(
     -----
     ``xb`` (n^[0], m) and ``yb`` (n^[L], m) are in the seeds' column layout, on the
     network's device and dtype; ``weights`` is an optional (1, m) row of per-example
-    weights.
+    weights; ``masks`` the batch's scaled dropout masks {l: (1/p^[l]) ⊙ R^[l]}
+    (D (2)/(8), from :class:`ffnn.dropout.EpochMasks`), or None.
     """
     xp = net.xp
 
     def step(
-        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
-        cache, Z_L = net.forward_columns(xb, params)
+        cache, Z_L = net.forward_columns(xb, params, masks=masks) if masks else net.forward_columns(xb, params)
         cost = net.cost_columns(cache, Z_L, yb, weights=weights)
         grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)
         assert isinstance(grads, dict)
@@ -79,7 +82,9 @@ def make_step(
 
 
 def apply_l2(params: Params, grads: Params, l2: float, m: int, /, *, xp: Namespace) -> Array:
-    """Add (λ/m) W to each dW (in place where possible) and return (λ/2m) Σ ‖W‖² (D)."""
+    """L2 regularization, D (4)–(5) of MATH.md §8: add (λ/m) W^[l] to each dJ/dW^[l]
+    (in place where possible; D (6): biases get nothing) and return the penalty
+    f_complexity = (1/m)(λ/2) Σ_l Σ_{j,k} (w^[l]_{j,k})², m the batch size."""
     squares: Array = 0
     for k, W in params.items():
         if k.startswith("W"):

@@ -194,6 +194,12 @@ class Trainer:
         if (distributed is not None or by_rows) and reduce_gradients is not None:
             msg = "reduce_gradients cannot be combined with distributed= or inputs read by rows (they reduce already)"
             raise ValueError(msg)
+        if (distributed is not None or by_rows) and getattr(net, "dropout", None):
+            msg = (
+                "dropout is not supported yet with distributed= or inputs read by rows (memory maps, .npy paths): "
+                "the masks would not be applied; train with in-memory arrays on one process, or without dropout"
+            )
+            raise ValueError(msg)
         reader = row_data if by_rows else training_data
         with net.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
             data = reader(net, X, y, validation_data, validation_split, batch_size, shuffle, sample_weight)
