@@ -59,7 +59,9 @@ __all__ = [
 def is_rows(data: Any) -> bool:
     """Whether ``data`` is read by rows (a NumPy memory map, a ``.npy`` path or a
     :class:`~ffnn.sources.RowSource`) rather than moved to the device whole."""
-    return isinstance(data, (np.memmap, RowSource, str, os.PathLike))
+    if isinstance(data, (str, os.PathLike)):  # a path names a .npy file; any other string is not data
+        return os.fspath(data).lower().endswith(".npy")
+    return isinstance(data, (np.memmap, RowSource))
 
 
 class RowRange(RowSource):
