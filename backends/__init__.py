@@ -16,6 +16,7 @@ from ._backend import (
     get_backend,
     gpu_available,
     namespace_spec,
+    reductions,
     to_device,
     to_numpy,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "gpu_available",
     "namespace_spec",
     "reduced_precision_disabled",
+    "reductions",
     "register",
     "set_threads",
     "thread_pools",

