@@ -301,6 +301,31 @@ class Backend:
         with self.on_device():
             return self.spec.from_host(self.module, self.xp, host, dtype, self.device, None)
 
+    @property
+    def can_compile(self) -> bool:
+        """Whether the library has a whole-function compiler (:meth:`compile`)."""
+        return self.spec.compile is not None
+
+    def compile(self, fn: Any) -> Any:
+        """``fn`` compiled whole by the library's compiler: ``jax.jit`` for jax,
+        ``torch.compile`` for torch. ``fn`` must be a function of arrays (and dicts
+        and tuples of them) that returns arrays; under jax it must also be pure.
+
+        Raises
+        ------
+        ValueError
+            The library has no compiler (numpy, cupy, array_api_strict, ...); the
+            message names the backends that have one.
+        """
+        if self.spec.compile is None:
+            able = [name for name, spec in LIBRARIES.items() if spec.compile is not None]
+            msg = (
+                f"backend {self.name!r} has no compiler; compiled training steps need one of "
+                f"{', '.join(able)} (e.g. Network(..., backend='jax')), or train without compile"
+            )
+            raise ValueError(msg)
+        return self.spec.compile(self.module, fn)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         """The host (NumPy) version of an array of this backend; see :func:`backends.to_numpy`."""
         return to_numpy(x)

@@ -5,6 +5,7 @@ Nothing here imports :mod:`ffnn.network`: the network subclasses :class:`Trainer
 """
 
 from .._validation import PREDICT_BATCH_SIZE
+from .compile import compile_step, compiled_step
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
 from .evaluation import evaluate, predict_classes, predict_proba
 from .history import History, TrainingState
@@ -24,6 +25,8 @@ __all__ = [
     "StopCheck",
     "Trainer",
     "TrainingState",
+    "compile_step",
+    "compiled_step",
     "evaluate",
     "fit",
     "make_step",

@@ -18,6 +18,7 @@ from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
 from .evaluation import totals
 from .history import History, TrainingState
+from .compile import compiled_step
 from .step import make_step
 
 if TYPE_CHECKING:
@@ -230,6 +231,8 @@ class Loop:
         The per-epoch order of the rows (used when ``data.shuffle``).
     reduce_gradients : callable, optional
         The gradient hook of :func:`make_step`.
+    compile : bool, default False
+        Use :func:`~ffnn.training.compiled_step` (the step compiled by the backend).
     """
 
     def __init__(
@@ -245,12 +248,16 @@ class Loop:
         l2: float,
         sampler: Sampler,
         reduce_gradients: GradientHook | None = None,
+        compile: bool = False,
     ) -> None:
         self.net, self.opt, self.state, self.data = net, opt, state, data
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
-        self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        if compile:
+            self.step = compiled_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        else:
+            self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
         self.weights = (
             None if data.weights is None else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))

@@ -1,0 +1,150 @@
+"""Compiled training steps: ffnn's own step (:func:`~ffnn.training.make_step`, the
+equations of P1/P2/P3 and the optimizer's update) compiled whole by the backend's
+compiler, ``jax.jit`` for jax and ``torch.compile`` for torch, so that XLA/Inductor fuse
+the element-wise work (bias add, activation, the update) the Array API cannot express.
+
+Nothing here writes an equation: the compiled function calls the same
+:meth:`Network.forward_columns`, :meth:`Network.cost_columns`, :meth:`Network.backward`
+and optimizer rules as the eager step. What changes is only how the update's per-step
+numbers (Adam's bias corrections, a scheduled learning rate) enter: as 0-d device
+arrays, inputs of the compiled function, so that it is traced once per batch shape and
+never recompiled as they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._types import Array, GradientHook, Namespace, OptState, Params
+from ..optimizers import Optimizer
+from .step import Step, make_step
+
+if TYPE_CHECKING:
+    from ._model import Model
+
+__all__ = ["compile_step", "compiled_step"]
+
+
+class _UpdateWithScalars:
+    """The optimizer's update (its own ``_decay``/``_delta`` rules, as
+    :meth:`Optimizer.update` applies them) with the per-step scalars read from
+    ``state["scalars"]`` instead of computed on the host from the step count."""
+
+    def __init__(self, optimizer: Optimizer, static_lr: float | None) -> None:
+        self.optimizer, self.static_lr = optimizer, static_lr
+
+    def update(self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace = None) -> tuple[Params, OptState]:
+        opt = self.optimizer
+        scalars: dict[str, Any] = dict(state["scalars"])
+        if self.static_lr is not None:
+            scalars["lr"] = self.static_lr
+        if opt.needs_namespace:
+            scalars["xp"] = xp
+        new_state: OptState = {slot: dict(state[slot]) for slot in opt.slot_names}
+        new_params: Params = {}
+        for k, p in params.items():
+            p = opt._decay(k, p, scalars)
+            p -= opt._delta(k, grads[k], new_state, scalars)
+            new_params[k] = p
+        return new_params, new_state
+
+
+def compiled_step(
+    net: Model, optimizer: Optimizer, /, *, l2: float = 0.0, reduce_gradients: GradientHook | None = None
+) -> Step:
+    """:func:`~ffnn.training.make_step`'s step of ``net`` and ``optimizer``, compiled whole
+    by the network's backend (:meth:`backends.Backend.compile`: ``jax.jit``, ``torch.compile``).
+
+    Same call and results as the eager step: ``step(params, opt_state, xb, yb,
+    weights=None) -> (params, opt_state, cost, A_L)`` (the batch in the column layout,
+    on the device). The optimizer state's host step count advances outside the
+    compiled function; the per-step scalars of the update (learning rate, Adam's bias
+    corrections) enter it as 0-d device arrays, so the function compiles once per
+    batch shape (the last, smaller batch of an epoch compiles once more). Optimizers
+    with decoupled weight decay (AdamW) take the learning rate as a constant: a
+    schedule then compiles once per distinct rate.
+
+    The first call compiles (seconds for jax, tens of seconds for torch on CPU).
+
+    Raises
+    ------
+    ValueError
+        The backend has no compiler (numpy, cupy, array_api_strict): the message
+        names those that have one; or a ``reduce_gradients`` hook is given (it
+        communicates between processes, which a compiled function cannot).
+    """
+    if reduce_gradients is not None:
+        msg = (
+            "a compiled step cannot call reduce_gradients (it talks to other processes between backward and "
+            "update); train without compile=True when reducing gradients"
+        )
+        raise ValueError(msg)
+    backend = net.backend
+    if not backend.can_compile:
+        backend.compile(None)  # raises the backend's explanation
+    dtype = backend.dtype(net.dtype)
+    static = type(optimizer)._decay is not Optimizer._decay  # its rule branches on the rate's value
+    compiled: dict[float | None, Callable[..., Any]] = {}
+    last: dict[str, tuple[float, Array]] = {}
+
+    def device_scalar(name: str, value: float) -> Array:
+        held = last.get(name)
+        if held is None or held[0] != value:
+            held = last[name] = (value, backend.scalar(value, dtype))
+        return held[1]
+
+    def pure_for(static_lr: float | None) -> Callable[..., Any]:
+        inner = make_step(net, _UpdateWithScalars(optimizer, static_lr), l2=l2)  # type: ignore[arg-type]
+
+        def pure(params: Params, state: OptState, xb: Array, yb: Array, weights: Array) -> Any:
+            params, state, cost, A_L = inner(params, state, xb, yb, weights)
+            return params, state, cost, A_L
+
+        return backend.compile(pure)
+
+    def step(
+        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+    ) -> tuple[Params, OptState, Array, Array]:
+        t = int(opt_state["step"])
+        host = optimizer._scalars(optimizer.learning_rate_at(t), t + 1)
+        static_lr = float(host.pop("lr")) if static else None
+        scalars = {name: device_scalar(name, float(value)) for name, value in host.items()}
+        fn = compiled.get(static_lr)
+        if fn is None:
+            fn = compiled[static_lr] = pure_for(static_lr)
+        state = {slot: opt_state[slot] for slot in optimizer.slot_names}
+        state["scalars"] = scalars
+        names = list(params)
+        new_params, new_state, cost, A_L = fn(params, state, xb, yb, weights)
+        # jax returns dicts with sorted keys: give back the parameter order
+        out: OptState = {"step": t + 1}
+        out.update((slot, {k: new_state[slot][k] for k in names}) for slot in optimizer.slot_names)
+        return {k: new_params[k] for k in names}, out, cost, A_L
+
+    return step
+
+
+def compile_step(net: Model, optimizer: Optimizer, /, *, l2: float = 0.0) -> Callable[[Array, Array], Array]:
+    """:func:`~ffnn.training.train_step` compiled: ``step(X_cols, Y_cols) -> cost``.
+
+    Each call trains ``net``'s own parameters one step, with the state kept in
+    ``optimizer.state`` (built on first use), through :func:`compiled_step`, and
+    returns the 0-d batch cost before the update. ``X_cols`` (n^[0], m) and ``Y_cols``
+    (n^[L], m) are in the column layout, on the network's device and dtype.
+
+    Raises
+    ------
+    ValueError
+        The backend has no compiler.
+    """
+    fn = compiled_step(net, optimizer, l2=l2)
+
+    def step(X_cols: Array, Y_cols: Array) -> Array:
+        params = net.named_parameters()
+        state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
+        params, optimizer.state, cost, _ = fn(params, state, X_cols, Y_cols)
+        net.set_parameters(params)
+        return cost
+
+    return step
