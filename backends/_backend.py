@@ -724,3 +724,40 @@ def reductions(xp: ModuleType) -> tuple[Any, Any]:
 
     _REDUCTIONS[id(xp)] = (xp, sum_along, max_along)
     return sum_along, max_along
+
+
+_CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}
+_CONSTANTS: dict[tuple[Any, ...], Any] = {}
+_MAX_CONSTANTS = 4096
+
+
+def constant(value: float, like: Any) -> Any:
+    """``value`` in the form that mixes best with array ``like``: the Python number
+    itself for most libraries, and for those whose spec sets ``scalar_arrays`` (JAX) a
+    0-d array of ``like``'s dtype on its device, made once by an explicit transfer and
+    reused (a Python number would be an implicit host-to-device transfer on every
+    operation, refused under ``jax.transfer_guard("disallow")``).
+
+    Under ``jax.jit`` tracing (``like`` a tracer) the Python number is returned: it
+    becomes a constant of the compiled function.
+    """
+    kind = type(like)
+    try:
+        spec = _CONSTANT_SPECS[kind]
+    except KeyError:
+        found = _spec_of(like)
+        spec = _CONSTANT_SPECS[kind] = found if found is not None and found.scalar_arrays else None
+    if spec is None:
+        return value
+    device = getattr(like, "device", None)
+    if device is None:
+        return value
+    key = (spec.name, value, like.dtype, device)
+    held = _CONSTANTS.get(key)
+    if held is None:
+        if len(_CONSTANTS) >= _MAX_CONSTANTS:
+            _CONSTANTS.clear()
+        module = load_module(spec.name)
+        host = np.asarray(value, dtype=_host_dtype_of(like.dtype))
+        held = _CONSTANTS[key] = spec.from_host(module, spec.namespace(module), host, None, device, None)
+    return held

@@ -247,6 +247,7 @@ register(
         setup=_jax_setup,
         from_host=_jax_from_host,
         gpu=True,
+        scalar_arrays=True,
         compile=_jax_compile,
     )
 )

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backends import reductions
+from backends import constant, reductions
 
 from ._registry import Registry
 
@@ -157,20 +157,22 @@ class ReLU(Activation):
 
     name = "relu"
 
+    # The 0 is backends.constant's: a Python number, or for JAX a device scalar made
+    # once (a Python number would be a host-to-device transfer at every call).
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        return xp.maximum(Z, 0.0)
+        return xp.maximum(Z, constant(0.0, Z))
 
     def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
-        return dA * xp.astype(A > 0, dA.dtype)
+        return dA * xp.astype(A > constant(0.0, A), dA.dtype)
 
     def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
-        dA *= xp.astype(A > 0, dA.dtype)
+        dA *= xp.astype(A > constant(0.0, A), dA.dtype)
         return dA
 
     def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
-        return xp.astype(A > 0, A.dtype)
+        return xp.astype(A > constant(0.0, A), A.dtype)
 
 
 class Sigmoid(Activation):

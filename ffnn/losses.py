@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends import reductions
+from backends import constant, reductions
 
 from ._registry import Registry
 
@@ -52,7 +52,7 @@ def example_scale(m: int, weights: Any = None, /, *, xp: Any) -> Any:
 def _mean(per_entry: Any, weights: Any, /, *, xp: Any) -> Any:
     """(1/m) Σ of an (n, m) array, or Σ_i s_i Σ_j per_entry_{j,i} / Σ s (weighted)."""
     if weights is None:
-        return xp.sum(per_entry) * (1 / per_entry.shape[1])
+        return xp.sum(per_entry) * constant(1 / per_entry.shape[1], per_entry)
     return xp.sum(xp.sum(per_entry, axis=0, keepdims=True) * weights) / xp.sum(weights)
 
 
@@ -278,7 +278,7 @@ class CategoricalCrossEntropy(Loss):
     def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         dZ = A * reductions(xp)[0](Y, 0)
         dZ -= Y
-        dZ *= example_scale(A.shape[1], weights, xp=xp)
+        dZ *= constant(1 / A.shape[1], dZ) if weights is None else example_scale(A.shape[1], weights, xp=xp)
         return dZ
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:

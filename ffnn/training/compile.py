@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
 from ..optimizers import Optimizer
-from .step import Step, make_step
+from .step import DeviceScalarUpdate, Step, apply_update, make_step
 
 if TYPE_CHECKING:
     from ._model import Model
@@ -27,27 +27,19 @@ __all__ = ["compile_step", "compiled_step"]
 
 
 class _UpdateWithScalars:
-    """The optimizer's update (its own ``_decay``/``_delta`` rules, as
-    :meth:`Optimizer.update` applies them) with the per-step scalars read from
-    ``state["scalars"]`` instead of computed on the host from the step count."""
+    """The optimizer's update with the per-step numbers read from ``state["scalars"]``
+    (inputs of the compiled function) instead of computed from the host step count."""
 
     def __init__(self, optimizer: Optimizer, static_lr: float | None) -> None:
         self.optimizer, self.static_lr = optimizer, static_lr
 
     def update(self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace = None) -> tuple[Params, OptState]:
-        opt = self.optimizer
         scalars: dict[str, Any] = dict(state["scalars"])
         if self.static_lr is not None:
             scalars["lr"] = self.static_lr
-        if opt.needs_namespace:
+        if self.optimizer.needs_namespace:
             scalars["xp"] = xp
-        new_state: OptState = {slot: dict(state[slot]) for slot in opt.slot_names}
-        new_params: Params = {}
-        for k, p in params.items():
-            p = opt._decay(k, p, scalars)
-            p -= opt._delta(k, grads[k], new_state, scalars)
-            new_params[k] = p
-        return new_params, new_state
+        return apply_update(self.optimizer, params, grads, state, scalars)
 
 
 def compiled_step(
@@ -83,16 +75,8 @@ def compiled_step(
     backend = net.backend
     if not backend.can_compile:
         backend.compile(None)  # raises the backend's explanation
-    dtype = backend.dtype(net.dtype)
-    static = type(optimizer)._decay is not Optimizer._decay  # its rule branches on the rate's value
+    numbers = DeviceScalarUpdate(optimizer, backend, net.dtype)
     compiled: dict[float | None, Callable[..., Any]] = {}
-    last: dict[str, tuple[float, Array]] = {}
-
-    def device_scalar(name: str, value: float) -> Array:
-        held = last.get(name)
-        if held is None or held[0] != value:
-            held = last[name] = (value, backend.scalar(value, dtype))
-        return held[1]
 
     def pure_for(static_lr: float | None) -> Callable[..., Any]:
         inner = make_step(net, _UpdateWithScalars(optimizer, static_lr), l2=l2)  # type: ignore[arg-type]
@@ -107,9 +91,8 @@ def compiled_step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
     ) -> tuple[Params, OptState, Array, Array]:
         t = int(opt_state["step"])
-        host = optimizer._scalars(optimizer.learning_rate_at(t), t + 1)
-        static_lr = float(host.pop("lr")) if static else None
-        scalars = {name: device_scalar(name, float(value)) for name, value in host.items()}
+        scalars = numbers.scalars(t)
+        static_lr = float(scalars.pop("lr")) if numbers.static_lr else None
         fn = compiled.get(static_lr)
         if fn is None:
             fn = compiled[static_lr] = pure_for(static_lr)

@@ -334,6 +334,7 @@ class Loop:
         m = x.shape[0]
         host_order = self.order()
         order = None if host_order is None else net.backend.asarray(host_order)  # one copy per epoch
+        rows_of = _device_rows(net.backend, host_order, m, size)
         costs, predictions = [], []
         count = self.task != "regression"
         params, opt_state = net.named_parameters(), opt.state
@@ -341,12 +342,12 @@ class Loop:
         try:
             for start in range(0, m, size):
                 stop = min(start + size, m)  # array-api slices must stay in bounds
-                if order is None:
+                if order is None and rows_of is None:
                     xb, yb = x[start:stop, :], y[start:stop, :]
                     if self.weights is not None:
                         wb = self.weights[:, start:stop]
                 else:
-                    rows = order[start:stop]
+                    rows = order[start:stop] if rows_of is None else rows_of[start]
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
@@ -406,6 +407,16 @@ class Loop:
             state.best_weights = [np.array(net.backend.to_numpy(a)) for a in state.best_weights]
             if self.stopper is not None and self.stopper.restore_best:
                 net.set_weights([np.array(w) for w in state.best_weights])
+
+
+def _device_rows(backend: Any, host_order: np.ndarray | None, m: int, size: int) -> dict[int, Array] | None:
+    """For libraries where slicing with Python numbers is a host-to-device transfer
+    (JAX, ``scalar_arrays``): every batch's row indices, uploaded once per epoch by
+    explicit transfers and keyed by the batch's first position; None for the others."""
+    if not getattr(backend.spec, "scalar_arrays", False):
+        return None
+    rows = np.arange(m) if host_order is None else host_order
+    return {start: backend.asarray(rows[start : start + size]) for start in range(0, m, size)}
 
 
 def _postfix(logs: dict[str, float] | None) -> str:
