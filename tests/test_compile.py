@@ -44,8 +44,8 @@ def test_jax_compiled_step_agrees_with_eager(dtype: str, make_optimizer: object)
     pe, pc = eager.named_parameters(), jitted.named_parameters()
     se, sc = opt_e.init(pe, xp=eager.xp), opt_c.init(pc, xp=jitted.xp)
     for _ in range(20):
-        pe, se, cost_e, A_e = step_e(pe, se, xb, yb)
-        pc, sc, cost_c, A_c = step_c(pc, sc, xb, yb)
+        pe, se, cost_e, _ = step_e(pe, se, xb, yb)
+        pc, sc, cost_c, _ = step_c(pc, sc, xb, yb)
         assert_close(cost_c, cost_e, rtol=TRAINING_TOLERANCE[dtype])
     assert list(pc) == list(pe) and sc["step"] == se["step"] == 20
     for k in pe:
@@ -107,7 +107,7 @@ def test_compile_refused_without_a_compiler() -> None:
     net = _net("numpy")
     assert not net.backend.can_compile
     X, y = _data()
-    with pytest.raises(ValueError, match="no compiler.*jax"):
+    with pytest.raises(ValueError, match=r"no compiler.*jax"):
         net.fit(X, y, epochs=1, optimizer="sgd", compile=True)
     with pytest.raises(ValueError, match="no compiler"):
         compile_step(net, SGD())

@@ -68,8 +68,8 @@ def test_a_python_number_would_be_refused() -> None:
     """The guard does catch what the step avoids (so the tests above can fail)."""
     jax = _jax()
     Z = get_backend("jax").asarray(np.ones((2, 2), dtype=np.float32))
-    with pytest.raises(Exception, match="(?i)disallowed host-to-device"), jax.transfer_guard("disallow"):  # type: ignore[attr-defined]
-        Z * 0.5  # noqa: B018
+    with pytest.raises(Exception, match=r"(?i)disallowed host-to-device"), jax.transfer_guard("disallow"):  # type: ignore[attr-defined]
+        Z * 0.5
 
 
 def test_constant_is_a_reused_device_scalar_on_jax_and_a_number_elsewhere() -> None:

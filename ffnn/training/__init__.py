@@ -5,8 +5,8 @@ Nothing here imports :mod:`ffnn.network`: the network subclasses :class:`Trainer
 """
 
 from .._validation import PREDICT_BATCH_SIZE
-from .compile import compile_step, compiled_step
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
+from .compile import compile_step, compiled_step
 from .evaluation import evaluate, predict_classes, predict_proba
 from .history import History, TrainingState
 from .sampling import ShuffleSampler, shuffle_order

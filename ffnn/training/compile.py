@@ -33,7 +33,9 @@ class _UpdateWithScalars:
     def __init__(self, optimizer: Optimizer, static_lr: float | None) -> None:
         self.optimizer, self.static_lr = optimizer, static_lr
 
-    def update(self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace = None) -> tuple[Params, OptState]:
+    def update(
+        self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace = None
+    ) -> tuple[Params, OptState]:
         scalars: dict[str, Any] = dict(state["scalars"])
         if self.static_lr is not None:
             scalars["lr"] = self.static_lr

@@ -16,9 +16,9 @@ from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_ta
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
+from .compile import compiled_step
 from .evaluation import totals
 from .history import History, TrainingState
-from .compile import compiled_step
 from .step import make_step
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ class Loop:
                     if self.weights is not None:
                         wb = self.weights[:, start:stop]
                 else:
-                    rows = order[start:stop] if rows_of is None else rows_of[start]
+                    rows = rows_of[start] if rows_of is not None else order[start:stop]  # type: ignore[index]
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
