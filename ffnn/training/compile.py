@@ -13,10 +13,13 @@ never recompiled as they change.
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
+from ..metrics import predicted_columns
 from ..optimizers import Optimizer
 from .step import DeviceScalarUpdate, Step, apply_update, make_step
 
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from ._model import Model
 
 __all__ = ["compile_step", "compiled_step"]
+
+_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Optimizer, Step]]] = weakref.WeakKeyDictionary()
 
 
 class _UpdateWithScalars:
@@ -77,37 +82,99 @@ def compiled_step(
     backend = net.backend
     if not backend.can_compile:
         backend.compile(None)  # raises the backend's explanation
-    numbers = DeviceScalarUpdate(optimizer, backend, net.dtype)
-    compiled: dict[float | None, Callable[..., Any]] = {}
+    # One compiled step per (network, optimizer object, settings): repeated fit calls
+    # reuse it instead of compiling again (jax.jit caches by function object).
+    key = (id(optimizer), json.dumps(optimizer.get_config(), sort_keys=True, default=str), float(l2), backend)
+    cache = _CACHE.setdefault(net, {})
+    held = cache.get(key)
+    if held is not None and held[0] is optimizer:
+        return held[1]
+    step = _compile(net, optimizer, l2)
+    cache.clear()  # keep the latest only: a compiled step holds its optimizer and code
+    cache[key] = (optimizer, step)
+    return step
 
-    def pure_for(static_lr: float | None) -> Callable[..., Any]:
-        inner = make_step(net, _UpdateWithScalars(optimizer, static_lr), l2=l2)  # type: ignore[arg-type]
 
-        def pure(params: Params, state: OptState, xb: Array, yb: Array, weights: Array) -> Any:
-            params, state, cost, A_L = inner(params, state, xb, yb, weights)
-            return params, state, cost, A_L
+class _Compiled:
+    """A compiled training step: called as :func:`make_step`'s step; :meth:`with_rows`
+    also gathers the batch from the whole training arrays and returns the decisions
+    for hit counting (compiled on first use, a second function)."""
 
-        return backend.compile(pure)
+    def __init__(self, net: Model, optimizer: Optimizer, l2: float) -> None:
+        self.net, self.optimizer, self.l2 = net, optimizer, l2
+        self.numbers = DeviceScalarUpdate(optimizer, net.backend, net.dtype)
+        self.compiled: dict[tuple[str, float | None], Callable[..., Any]] = {}
 
-    def step(
-        params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
-    ) -> tuple[Params, OptState, Array, Array]:
+    def _function(self, kind: str, static_lr: float | None) -> Callable[..., Any]:
+        fn = self.compiled.get((kind, static_lr))
+        if fn is not None:
+            return fn
+        net, xp = self.net, self.net.xp
+        inner = make_step(net, _UpdateWithScalars(self.optimizer, static_lr), l2=self.l2)  # type: ignore[arg-type]
+        if kind == "step":
+
+            def pure(params: Params, state: OptState, xb: Array, yb: Array, weights: Array) -> Any:
+                return inner(params, state, xb, yb, weights)
+
+        else:
+            task = kind
+
+            def pure(  # type: ignore[misc]
+                params: Params, state: OptState, x: Array, y: Array, rows: Array, weights: Array
+            ) -> Any:
+                xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
+                wb = None if weights is None else xp.take(weights, rows, axis=1)
+                params, state, cost, A_L = inner(params, state, xb.T, yb.T, wb)
+                decided = None if task == "regression" else predicted_columns(A_L, task=task, xp=xp)
+                return params, state, cost, decided
+
+        fn = self.compiled[(kind, static_lr)] = net.backend.compile(pure)
+        return fn
+
+    def _call(self, kind: str, params: Params, opt_state: OptState, *arrays: Array) -> Any:
+        optimizer = self.optimizer
         t = int(opt_state["step"])
-        scalars = numbers.scalars(t)
-        static_lr = float(scalars.pop("lr")) if numbers.static_lr else None
-        fn = compiled.get(static_lr)
-        if fn is None:
-            fn = compiled[static_lr] = pure_for(static_lr)
+        scalars = self.numbers.scalars(t)
+        static_lr = float(scalars.pop("lr")) if self.numbers.static_lr else None
+        fn = self._function(kind, static_lr)
         state = {slot: opt_state[slot] for slot in optimizer.slot_names}
         state["scalars"] = scalars
         names = list(params)
-        new_params, new_state, cost, A_L = fn(params, state, xb, yb, weights)
+        new_params, new_state, cost, extra = fn(params, state, *arrays)
         # jax returns dicts with sorted keys: give back the parameter order
         out: OptState = {"step": t + 1}
         out.update((slot, {k: new_state[slot][k] for k in names}) for slot in optimizer.slot_names)
-        return {k: new_params[k] for k in names}, out, cost, A_L
+        return {k: new_params[k] for k in names}, out, cost, extra
 
-    return step
+    def __call__(
+        self, params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+    ) -> tuple[Params, OptState, Array, Array]:
+        return self._call("step", params, opt_state, xb, yb, weights)  # type: ignore[no-any-return]
+
+    def with_rows(
+        self, params: Params, opt_state: OptState, x: Array, y: Array, rows: Array, weights: Array, task: str
+    ) -> tuple[Params, OptState, Array, Array]:
+        """The step on the batch ``x[rows]``, ``y[rows]`` (rows layout, the whole training
+        arrays; ``weights`` a (1, m) row or None), gathered inside the compiled function;
+        returns the decisions of :func:`~ffnn.metrics.predicted_columns` in place of A^[L]
+        (None for regression)."""
+        return self._call(task, params, opt_state, x, y, rows, weights)  # type: ignore[no-any-return]
+
+
+def _compile(net: Model, optimizer: Optimizer, l2: float) -> Step:
+    return _Compiled(net, optimizer, l2)
+
+
+def gathering_step(step: Any, net: Model, task: str) -> Callable[..., Any] | None:
+    """For the loop: ``f(params, opt_state, x, y, rows, weights)`` of a compiled ``step``
+    (:meth:`_Compiled.with_rows` for the network's task), or None for other steps."""
+    if not isinstance(step, _Compiled):
+        return None
+
+    def gathered(params: Params, opt_state: OptState, x: Array, y: Array, rows: Array, weights: Array) -> Any:
+        return step.with_rows(params, opt_state, x, y, rows, weights, task)
+
+    return gathered
 
 
 def compile_step(net: Model, optimizer: Optimizer, /, *, l2: float = 0.0) -> Callable[[Array, Array], Array]:

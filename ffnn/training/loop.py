@@ -16,7 +16,7 @@ from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_ta
 from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
-from .compile import compiled_step
+from .compile import compiled_step, gathering_step
 from .evaluation import totals
 from .history import History, TrainingState
 from .step import make_step
@@ -254,8 +254,10 @@ class Loop:
         self.stopper, self.saver, self.hooks = stopper, saver, hooks
         self.sampler = sampler
         self.task = net.task
+        self.gathered = None  # the compiled step that also gathers the batch (compile=True)
         if compile:
             self.step = compiled_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+            self.gathered = gathering_step(self.step, net, self.task)
         else:
             self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         xp = net.xp
@@ -348,6 +350,12 @@ class Loop:
                         wb = self.weights[:, start:stop]
                 else:
                     rows = rows_of[start] if rows_of is not None else order[start:stop]  # type: ignore[index]
+                    if self.gathered is not None:  # compiled: gather, step and decisions in one call
+                        params, opt_state, cost, decided = self.gathered(params, opt_state, x, y, rows, self.weights)
+                        costs.append(cost)
+                        if count:
+                            predictions.append(decided)
+                        continue
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
@@ -416,7 +424,14 @@ def _device_rows(backend: Any, host_order: np.ndarray | None, m: int, size: int)
     if not getattr(backend.spec, "scalar_arrays", False):
         return None
     rows = np.arange(m) if host_order is None else host_order
-    return {start: backend.asarray(rows[start : start + size]) for start in range(0, m, size)}
+    full = m // size
+    out: dict[int, Array] = {}
+    if full:  # one transfer for the full batches, split on the device
+        batches = backend.xp.unstack(backend.asarray(np.reshape(rows[: full * size], (full, size))), axis=0)
+        out = {i * size: batch for i, batch in enumerate(batches)}
+    if full * size < m:
+        out[full * size] = backend.asarray(rows[full * size :])
+    return out
 
 
 def _postfix(logs: dict[str, float] | None) -> str:
