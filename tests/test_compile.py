@@ -118,3 +118,24 @@ def test_compile_refuses_gradient_reduction() -> None:
     X, y = _data()
     with pytest.raises(ValueError, match="reduce_gradients"):
         _net("jax").fit(X, y, epochs=1, optimizer="sgd", compile=True, reduce_gradients=lambda g: g)
+
+
+def test_cli_compile_on_jax_agrees_with_eager(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli_helpers import quiet_result, run, usable
+
+    usable("jax")
+    args = ["train", "--dataset", "iris", "--hidden", "5", "--epochs", "3", "--quiet", "--backend", "jax"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    code_c, out_c, err_c = run(capsys, *args, "--compile")
+    assert code_c == 0, err_c
+    assert quiet_result(out_c)[0] == pytest.approx(quiet_result(out)[0], rel=1e-4)
+
+
+def test_cli_compile_needs_a_compiler(capsys: pytest.CaptureFixture[str]) -> None:
+    from ffnn.cli import EXIT_OK
+    from tests.cli_helpers import TINY, assert_short_error, run
+
+    code, _, err = run(capsys, "train", "--dataset", "iris", "--backend", "numpy", "--compile", *TINY)
+    assert code != EXIT_OK
+    assert_short_error(err, "--compile", "numpy")
