@@ -155,12 +155,6 @@ class Loss:
         """J computed from Z^[L] for the fused output activation; a 0-d array."""
         raise NotImplementedError
 
-    def cost_from_outputs(self, Z: Any, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
-        """:meth:`cost_from_logits` when the outputs A^[L] = g(Z^[L]) of the fused
-        activation are at hand too (the training step has them): a loss may reuse them
-        to skip work. By default, :meth:`cost_from_logits` (A unused)."""
-        return self.cost_from_logits(Z, Y, xp=xp, weights=weights)
-
     def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         """dJ/dZ^[L] for the fused output activation: (1/m)(A − Y) (P3 (3)/(9))."""
         return (A - Y) * example_scale(A.shape[1], weights, xp=xp)
@@ -260,20 +254,6 @@ class CategoricalCrossEntropy(Loss):
         S = Z - max_along(Z, 0)
         minus_log_softmax = xp.log(sum_along(xp.exp(S), 0)) - S
         return _mean(Y * minus_log_softmax, weights, xp=xp)
-
-    def cost_from_outputs(self, Z: Any, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
-        """The log-sum-exp cost without a second exp: the softmax's own terms.
-
-        With S = Z − max_{axis=0} Z and s = Σ_{axis=0} exp(S), A = exp(S)/s takes the
-        value exp(0)/s = 1/s at each column's maximum, so log s = −log max_{axis=0} A
-        (max A ≥ 1/n: never underflows) and −log softmax(Z) = log s − S =
-        −(log max A + S): the same J as :meth:`cost_from_logits`, from the A the
-        forward pass computed (P3 (4), log-sum-exp).
-        """
-        max_along = reductions(xp)[1]
-        log_softmax = Z - max_along(Z, 0)
-        log_softmax += xp.log(max_along(A, 0))
-        return -_mean(Y * log_softmax, weights, xp=xp)
 
     def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
         dZ = A * reductions(xp)[0](Y, 0)

@@ -341,7 +341,7 @@ class Network(Trainer, Saver):
         """
         extra = {} if weights is None else {"weights": weights}
         if self.fused:
-            return self.loss.cost_from_outputs(Z_L, cache[-1], Y, xp=self.xp, **extra)
+            return self.loss.cost_from_logits(Z_L, Y, xp=self.xp, **extra)
         return self.loss.cost(cache[-1], Y, xp=self.xp, **extra)
 
     def backward(
