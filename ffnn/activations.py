@@ -166,16 +166,16 @@ class ReLU(Activation):
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
         zero = constant(0.0, A)
-        return dA * xp.astype(A > zero, dA.dtype)
+        return dA * xp.astype(A > zero, dA.dtype)  # noqa: SIM300
 
     def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         zero = constant(0.0, A)
-        dA *= xp.astype(A > zero, dA.dtype)
+        dA *= xp.astype(A > zero, dA.dtype)  # noqa: SIM300
         return dA
 
     def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         zero = constant(0.0, A)
-        return xp.astype(A > zero, A.dtype)
+        return xp.astype(A > zero, A.dtype)  # noqa: SIM300
 
 
 class Sigmoid(Activation):
