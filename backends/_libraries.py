@@ -112,6 +112,11 @@ register(
 # -- torch -------------------------------------------------------------------------
 
 
+def _torch_compile(torch: ModuleType, fn: Any) -> Any:
+    """``torch.compile`` (Inductor; on CPU it builds C++ kernels with the system compiler)."""
+    return torch.compile(fn)
+
+
 def _torch_devices(torch: ModuleType) -> list[str]:
     devices = ["cpu"]
     if torch.cuda.is_available():
@@ -164,6 +169,7 @@ register(
         describe=_torch_describe,
         precision=_precision.torch_switch,
         gpu=True,
+        compile=_torch_compile,
     )
 )
 
@@ -213,6 +219,11 @@ def _jax_from_host(jax: ModuleType, xp: ModuleType, host: np.ndarray, dtype: Any
     return x if dtype is None or x.dtype == dtype else xp.astype(x, dtype)
 
 
+def _jax_compile(jax: ModuleType, fn: Any) -> Any:
+    """``jax.jit``: the function must be pure (arrays in, arrays out)."""
+    return jax.jit(fn)
+
+
 def _jax_setup(jax: ModuleType) -> None:
     jax.config.update("jax_enable_x64", True)  # float64 networks need 64-bit JAX arrays
 
@@ -236,6 +247,8 @@ register(
         setup=_jax_setup,
         from_host=_jax_from_host,
         gpu=True,
+        scalar_arrays=True,
+        compile=_jax_compile,
     )
 )
 

@@ -106,6 +106,13 @@ class LibrarySpec:
         host-to-device transfer (JAX: ``jax.device_put``, which its transfer guard allows).
     gpu : bool
         Whether the library can place arrays on GPUs (``cuda:N`` devices).
+    scalar_arrays : bool
+        Whether mixing a Python number with an array costs a host-to-device transfer
+        on every use (JAX), so that constants should be 0-d device arrays made once
+        (:func:`backends.constant`).
+    compile : callable or None
+        ``compile(module, fn) -> compiled fn``: the library's whole-function compiler
+        (``jax.jit``, ``torch.compile``), or None when it has none.
     """
 
     name: str
@@ -126,6 +133,8 @@ class LibrarySpec:
     setup: Callable[[ModuleType], None] = _no_setup
     from_host: Callable[..., Any] = _asarray_from_host
     gpu: bool = False
+    scalar_arrays: bool = False
+    compile: Callable[[ModuleType, Callable[..., Any]], Callable[..., Any]] | None = None
 
 
 LIBRARIES: dict[str, LibrarySpec] = {}

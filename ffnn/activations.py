@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backends import device_of
+from backends import constant, device_of, reductions
 
 from ._registry import Registry
 
@@ -157,20 +157,25 @@ class ReLU(Activation):
 
     name = "relu"
 
+    # The 0 is backends.constant's: a Python number, or for JAX a device scalar made
+    # once (a Python number would be a host-to-device transfer at every call).
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        return xp.maximum(Z, 0.0)
+        return xp.maximum(Z, constant(0.0, Z))
 
     def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
-        return dA * xp.astype(A > 0, dA.dtype)
+        zero = constant(0.0, A)
+        return dA * xp.astype(A > zero, dA.dtype)  # noqa: SIM300
 
     def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
-        dA *= xp.astype(A > 0, dA.dtype)
+        zero = constant(0.0, A)
+        dA *= xp.astype(A > zero, dA.dtype)  # noqa: SIM300
         return dA
 
     def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
-        return xp.astype(A > 0, A.dtype)
+        zero = constant(0.0, A)
+        return xp.astype(A > zero, A.dtype)  # noqa: SIM300
 
 
 class Sigmoid(Activation):
@@ -228,8 +233,10 @@ class Softmax(Activation):
     elementwise = False
 
     def forward(self, Z: Any, /, *, xp: Any) -> Any:
-        E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
-        return E / xp.sum(E, axis=0, keepdims=True)
+        sum_along, max_along = reductions(xp)  # xp.sum / xp.max with keepdims, by their cheapest call
+        E = xp.exp(Z - max_along(Z, 0))
+        E /= sum_along(E, 0)
+        return E
 
     def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))

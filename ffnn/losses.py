@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends import device_of
+from backends import constant, device_of, reductions
 
 from ._registry import Registry
 
@@ -52,7 +52,7 @@ def example_scale(m: int, weights: Any = None, /, *, xp: Any) -> Any:
 def _mean(per_entry: Any, weights: Any, /, *, xp: Any) -> Any:
     """(1/m) Σ of an (n, m) array, or Σ_i s_i Σ_j per_entry_{j,i} / Σ s (weighted)."""
     if weights is None:
-        return xp.sum(per_entry) * (1 / per_entry.shape[1])
+        return xp.sum(per_entry) * constant(1 / per_entry.shape[1], per_entry)
     return xp.sum(xp.sum(per_entry, axis=0, keepdims=True) * weights) / xp.sum(weights)
 
 
@@ -250,12 +250,16 @@ class CategoricalCrossEntropy(Loss):
         return -Y / clamp_probability(A, xp=xp) * example_scale(A.shape[1], weights, xp=xp)
 
     def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
-        S = Z - xp.max(Z, axis=0, keepdims=True)
-        minus_log_softmax = xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True)) - S
+        sum_along, max_along = reductions(xp)
+        S = Z - max_along(Z, 0)
+        minus_log_softmax = xp.log(sum_along(xp.exp(S), 0)) - S
         return _mean(Y * minus_log_softmax, weights, xp=xp)
 
     def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
-        return (A * xp.sum(Y, axis=0, keepdims=True) - Y) * example_scale(A.shape[1], weights, xp=xp)
+        dZ = A * reductions(xp)[0](Y, 0)
+        dZ -= Y
+        dZ *= constant(1 / A.shape[1], dZ) if weights is None else example_scale(A.shape[1], weights, xp=xp)
+        return dZ
 
     def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
         return -y / clamp_probability(a, xp=xp)

@@ -132,6 +132,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="data-parallel training over the ranks of `mpiexec -n N ffnn train --distributed ...` "
         "(--batch-size is the global batch; rank 0 prints and saves; default transport: auto)",
     )
+    fit.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the whole training step (jax: jax.jit, torch: torch.compile; needs --backend jax or torch)",
+    )
     add_backend_options(parser, dtype=True)
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -301,6 +306,9 @@ def run(args: argparse.Namespace) -> int:
         from ..training import EarlyStopping
 
         stopper = EarlyStopping(patience=args.patience, monitor="val_cost" if validation else "train_cost")
+    if args.compile and not net.backend.can_compile:
+        msg = f"--compile needs a backend with a compiler, but this network runs on {net.backend.name}"
+        raise CommandError(msg, hint="add --backend jax or --backend torch, or drop --compile")
     start = time.perf_counter()
     history = net.fit(
         *fit,
@@ -313,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
         callbacks=[] if progress is None else [progress],
         verbose=False,
         distributed=None if args.distributed is None else comm,
+        **({"compile": True} if args.compile else {}),
     )
     seconds = time.perf_counter() - start
     if history.stop_reason == "diverged":

@@ -6,6 +6,7 @@ Nothing here imports :mod:`ffnn.network`: the network subclasses :class:`Trainer
 
 from .._validation import PREDICT_BATCH_SIZE
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
+from .compile import compile_step, compiled_step
 from .evaluation import evaluate, predict_classes, predict_proba
 from .history import History, TrainingState
 from .loop import DivergedError
@@ -26,6 +27,8 @@ __all__ = [
     "StopCheck",
     "Trainer",
     "TrainingState",
+    "compile_step",
+    "compiled_step",
     "evaluate",
     "fit",
     "make_step",

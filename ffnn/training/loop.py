@@ -23,6 +23,7 @@ from ..metrics import hits_of, predicted_columns
 from ..optimizers import Optimizer
 from ..sources import RowSource
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
+from .compile import compiled_step, gathering_step
 from .evaluation import regression_metrics, regression_sums, totals
 from .history import History, TrainingState
 from .step import Penalty, make_step
@@ -304,6 +305,8 @@ class Loop:
     bool`` when the stopping rule asks to stop: False continues (the rule's count of
     epochs without improvement restarts), e.g. a learning rate divided on a plateau.
     ``l2`` may be a :data:`~ffnn.training.step.Penalty` object.
+    compile : bool, default False
+        Use :func:`~ffnn.training.compiled_step` (the step compiled by the backend).
     """
 
     def __init__(
@@ -321,6 +324,7 @@ class Loop:
         reduce_gradients: GradientHook | None = None,
         parallel: Parallel | None = None,
         metrics: Callable[[Model, dict[str, float]], dict[str, float]] | None = None,
+        compile: bool = False,
     ) -> None:
         self.net, self.opt, self.state, self.data = net, opt, state, data
         self.parallel = parallel  # distributed / read-by-rows fits: ffnn.training.parallel
@@ -329,7 +333,13 @@ class Loop:
         self.metrics = metrics
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
-        self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+        self.gathered = None  # the compiled step that also gathers the batch (compile=True)
+        if compile:
+            self.step = compiled_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
+            if self.task != "regression":  # a regression keeps the outputs for R², MAE, RMSE
+                self.gathered = gathering_step(self.step, net, self.task)
+        else:
+            self.step = make_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
         # D (1)–(8): the keep probabilities by layer; masks drawn per epoch
         self.masks = EpochMasks(net.dropout, net.sizes, net.backend, net.dtype) if net.dropout else None
         xp = net.xp
@@ -515,6 +525,7 @@ class Loop:
         order = None if host_order is None else net.backend.asarray(host_order)  # one copy per epoch
         if self.masks is not None:  # the epoch's dropout masks: one host draw, one copy
             self.masks.start_epoch(self.state.shuffle_seed, self.state.epochs_trained, m)
+        rows_of = _device_rows(net.backend, host_order, m, size)
         costs, predictions = [], []
         count = self.task != "regression"
         params, opt_state = net.named_parameters(), opt.state
@@ -522,12 +533,18 @@ class Loop:
         try:
             for start in range(0, m, size):
                 stop = min(start + size, m)  # array-api slices must stay in bounds
-                if order is None:
+                if order is None and rows_of is None:
                     xb, yb = x[start:stop, :], y[start:stop, :]
                     if self.weights is not None:
                         wb = self.weights[:, start:stop]
                 else:
-                    rows = order[start:stop]
+                    rows = rows_of[start] if rows_of is not None else order[start:stop]  # type: ignore[index]
+                    if self.gathered is not None:  # compiled: gather, step and decisions in one call
+                        params, opt_state, cost, decided = self.gathered(params, opt_state, x, y, rows, self.weights)
+                        costs.append(cost)
+                        if count:
+                            predictions.append(decided)
+                        continue
                     xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                     if self.weights is not None:
                         wb = xp.take(self.weights, rows, axis=1)
@@ -593,6 +610,23 @@ class Loop:
             state.best_weights = [np.array(net.backend.to_numpy(a)) for a in state.best_weights]
             if self.stopper is not None and self.stopper.restore_best:
                 net.set_weights([np.array(w) for w in state.best_weights])
+
+
+def _device_rows(backend: Any, host_order: np.ndarray | None, m: int, size: int) -> dict[int, Array] | None:
+    """For libraries where slicing with Python numbers is a host-to-device transfer
+    (JAX, ``scalar_arrays``): every batch's row indices, uploaded once per epoch by
+    explicit transfers and keyed by the batch's first position; None for the others."""
+    if not getattr(backend.spec, "scalar_arrays", False):
+        return None
+    rows = np.arange(m) if host_order is None else host_order
+    full = m // size
+    out: dict[int, Array] = {}
+    if full:  # one transfer for the full batches, split on the device
+        batches = backend.xp.unstack(backend.asarray(np.reshape(rows[: full * size], (full, size))), axis=0)
+        out = {i * size: batch for i, batch in enumerate(batches)}
+    if full * size < m:
+        out[full * size] = backend.asarray(rows[full * size :])
+    return out
 
 
 def _postfix(logs: dict[str, float] | None) -> str:

@@ -4,15 +4,15 @@ for gradient reduction (all-reduce) and, later, compilation (jax.jit, torch.comp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
+from ..optimizers import Optimizer
 
 if TYPE_CHECKING:
-    from ..optimizers import Optimizer
     from ._model import Model
 
-__all__ = ["Penalty", "Step", "make_step", "train_step"]
+__all__ = ["DeviceScalarUpdate", "Penalty", "Step", "apply_update", "make_step", "train_step"]
 
 Penalty = Callable[..., Array]
 """``penalty(params, grads, m, weights, *, xp) -> cost term``: adds its gradient to
@@ -61,6 +61,13 @@ def make_step(
     (D (2)/(8), from :class:`ffnn.dropout.EpochMasks`), or None.
     """
     xp = net.xp
+    update = optimizer.update
+    if (
+        isinstance(optimizer, Optimizer)
+        and type(optimizer).update is Optimizer.update  # a subclass's own update runs as written
+        and getattr(net.backend.spec, "scalar_arrays", False)
+    ):
+        update = DeviceScalarUpdate(optimizer, net.backend, net.dtype).update
 
     def step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
@@ -75,10 +82,68 @@ def make_step(
             cost = cost + apply_l2(params, grads, l2, xb.shape[1], xp=xp)
         if reduce_gradients is not None:
             grads = reduce_gradients(grads)
-        params, opt_state = optimizer.update(params, grads, opt_state, xp=xp)
+        params, opt_state = update(params, grads, opt_state, xp=xp)
         return params, opt_state, cost, cache[-1]
 
     return step
+
+
+def apply_update(
+    optimizer: Optimizer, params: Params, grads: Params, state: OptState, scalars: dict[str, Any], /
+) -> tuple[Params, OptState]:
+    """:meth:`Optimizer.update`'s loop with the per-step numbers given: each parameter
+    through the optimizer's own ``_decay`` and ``_delta`` rules. Returns the new
+    parameters and the new slots (the state without its ``"step"``)."""
+    new_state: OptState = {slot: dict(state[slot]) for slot in optimizer.slot_names}
+    new_params: Params = {}
+    for k, p in params.items():
+        p = optimizer._decay(k, p, scalars)
+        p -= optimizer._delta(k, grads[k], new_state, scalars)
+        new_params[k] = p
+    return new_params, new_state
+
+
+class DeviceScalarUpdate:
+    """:meth:`Optimizer.update` for libraries where a Python number is a host-to-device
+    transfer at every use (JAX, ``scalar_arrays`` in its backend spec): the per-step
+    numbers of the rule (learning rate, Adam's bias corrections) become 0-d device
+    arrays of the network's dtype, made by :meth:`backends.Backend.scalar` only when
+    their value changes (once per fit for a constant learning rate).
+
+    An optimizer with decoupled weight decay (AdamW) keeps the learning rate a Python
+    number: its rule branches on the value.
+    """
+
+    def __init__(self, optimizer: Optimizer, backend: Any, dtype: str) -> None:
+        self.optimizer, self.backend = optimizer, backend
+        self.dtype = backend.dtype(dtype)
+        self.static_lr = type(optimizer)._decay is not Optimizer._decay
+        self.held: dict[str, tuple[float, Array]] = {}
+
+    def device_scalar(self, name: str, value: float) -> Array:
+        held = self.held.get(name)
+        if held is None or held[0] != value:
+            held = self.held[name] = (value, self.backend.scalar(value, self.dtype))
+        return held[1]
+
+    def scalars(self, t: int) -> dict[str, Any]:
+        """The numbers of update ``t`` (0-based): device scalars, and a Python learning rate when static."""
+        opt = self.optimizer
+        host = opt._scalars(opt.learning_rate_at(t), t + 1)
+        return {
+            name: value if name == "lr" and self.static_lr else self.device_scalar(name, float(value))
+            for name, value in host.items()
+        }
+
+    def update(
+        self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace | None = None
+    ) -> tuple[Params, OptState]:
+        t = int(state["step"])
+        scalars = self.scalars(t)
+        if self.optimizer.needs_namespace:
+            scalars["xp"] = xp
+        new_params, slots = apply_update(self.optimizer, params, grads, state, scalars)
+        return new_params, {"step": t + 1, **slots}
 
 
 def apply_l2(params: Params, grads: Params, l2: float, m: int, /, *, xp: Namespace) -> Array:

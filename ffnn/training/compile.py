@@ -1,0 +1,202 @@
+"""Compiled training steps: ffnn's own step (:func:`~ffnn.training.make_step`, the
+equations of P1/P2/P3 and the optimizer's update) compiled whole by the backend's
+compiler, ``jax.jit`` for jax and ``torch.compile`` for torch, so that XLA/Inductor fuse
+the element-wise work (bias add, activation, the update) the Array API cannot express.
+
+Nothing here writes an equation: the compiled function calls the same
+:meth:`Network.forward_columns`, :meth:`Network.cost_columns`, :meth:`Network.backward`
+and optimizer rules as the eager step. What changes is only how the update's per-step
+numbers (Adam's bias corrections, a scheduled learning rate) enter: as 0-d device
+arrays, inputs of the compiled function, so that it is traced once per batch shape and
+never recompiled as they change.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._types import Array, GradientHook, Namespace, OptState, Params
+from ..metrics import predicted_columns
+from ..optimizers import Optimizer
+from .step import DeviceScalarUpdate, Step, apply_update, make_step
+
+if TYPE_CHECKING:
+    from ._model import Model
+
+__all__ = ["compile_step", "compiled_step"]
+
+_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Optimizer, Step]]] = weakref.WeakKeyDictionary()
+
+
+class _UpdateWithScalars:
+    """The optimizer's update with the per-step numbers read from ``state["scalars"]``
+    (inputs of the compiled function) instead of computed from the host step count."""
+
+    def __init__(self, optimizer: Optimizer, static_lr: float | None) -> None:
+        self.optimizer, self.static_lr = optimizer, static_lr
+
+    def update(
+        self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace = None
+    ) -> tuple[Params, OptState]:
+        scalars: dict[str, Any] = dict(state["scalars"])
+        if self.static_lr is not None:
+            scalars["lr"] = self.static_lr
+        if self.optimizer.needs_namespace:
+            scalars["xp"] = xp
+        return apply_update(self.optimizer, params, grads, state, scalars)
+
+
+def compiled_step(
+    net: Model, optimizer: Optimizer, /, *, l2: float = 0.0, reduce_gradients: GradientHook | None = None
+) -> Step:
+    """:func:`~ffnn.training.make_step`'s step of ``net`` and ``optimizer``, compiled whole
+    by the network's backend (:meth:`backends.Backend.compile`: ``jax.jit``, ``torch.compile``).
+
+    Same call and results as the eager step: ``step(params, opt_state, xb, yb,
+    weights=None) -> (params, opt_state, cost, A_L)`` (the batch in the column layout,
+    on the device). The optimizer state's host step count advances outside the
+    compiled function; the per-step scalars of the update (learning rate, Adam's bias
+    corrections) enter it as 0-d device arrays, so the function compiles once per
+    batch shape (the last, smaller batch of an epoch compiles once more). Optimizers
+    with decoupled weight decay (AdamW) take the learning rate as a constant: a
+    schedule then compiles once per distinct rate.
+
+    The first call compiles (seconds for jax, tens of seconds for torch on CPU).
+
+    Raises
+    ------
+    ValueError
+        The backend has no compiler (numpy, cupy, array_api_strict): the message
+        names those that have one; or a ``reduce_gradients`` hook is given (it
+        communicates between processes, which a compiled function cannot).
+    """
+    if reduce_gradients is not None:
+        msg = (
+            "a compiled step cannot call reduce_gradients (it talks to other processes between backward and "
+            "update); train without compile=True when reducing gradients"
+        )
+        raise ValueError(msg)
+    backend = net.backend
+    if not backend.can_compile:
+        backend.compile(None)  # raises the backend's explanation
+    # One compiled step per (network, optimizer object, settings): repeated fit calls
+    # reuse it instead of compiling again (jax.jit caches by function object).
+    key = (id(optimizer), json.dumps(optimizer.get_config(), sort_keys=True, default=str), float(l2), backend)
+    cache = _CACHE.setdefault(net, {})
+    held = cache.get(key)
+    if held is not None and held[0] is optimizer:
+        return held[1]
+    step = _compile(net, optimizer, l2)
+    cache.clear()  # keep the latest only: a compiled step holds its optimizer and code
+    cache[key] = (optimizer, step)
+    return step
+
+
+class _Compiled:
+    """A compiled training step: called as :func:`make_step`'s step; :meth:`with_rows`
+    also gathers the batch from the whole training arrays and returns the decisions
+    for hit counting (compiled on first use, a second function)."""
+
+    def __init__(self, net: Model, optimizer: Optimizer, l2: float) -> None:
+        self.net, self.optimizer, self.l2 = net, optimizer, l2
+        self.numbers = DeviceScalarUpdate(optimizer, net.backend, net.dtype)
+        self.compiled: dict[tuple[str, float | None], Callable[..., Any]] = {}
+
+    def _function(self, kind: str, static_lr: float | None) -> Callable[..., Any]:
+        fn = self.compiled.get((kind, static_lr))
+        if fn is not None:
+            return fn
+        net, xp = self.net, self.net.xp
+        inner = make_step(net, _UpdateWithScalars(self.optimizer, static_lr), l2=self.l2)  # type: ignore[arg-type]
+        if kind == "step":
+
+            def pure(params: Params, state: OptState, xb: Array, yb: Array, weights: Array) -> Any:
+                return inner(params, state, xb, yb, weights)
+
+        else:
+            task = kind
+
+            def pure(  # type: ignore[misc]
+                params: Params, state: OptState, x: Array, y: Array, rows: Array, weights: Array
+            ) -> Any:
+                xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
+                wb = None if weights is None else xp.take(weights, rows, axis=1)
+                params, state, cost, A_L = inner(params, state, xb.T, yb.T, wb)
+                decided = None if task == "regression" else predicted_columns(A_L, task=task, xp=xp)
+                return params, state, cost, decided
+
+        fn = self.compiled[(kind, static_lr)] = net.backend.compile(pure)
+        return fn
+
+    def _call(self, kind: str, params: Params, opt_state: OptState, *arrays: Array) -> Any:
+        optimizer = self.optimizer
+        t = int(opt_state["step"])
+        scalars = self.numbers.scalars(t)
+        static_lr = float(scalars.pop("lr")) if self.numbers.static_lr else None
+        fn = self._function(kind, static_lr)
+        state = {slot: opt_state[slot] for slot in optimizer.slot_names}
+        state["scalars"] = scalars
+        names = list(params)
+        new_params, new_state, cost, extra = fn(params, state, *arrays)
+        # jax returns dicts with sorted keys: give back the parameter order
+        out: OptState = {"step": t + 1}
+        out.update((slot, {k: new_state[slot][k] for k in names}) for slot in optimizer.slot_names)
+        return {k: new_params[k] for k in names}, out, cost, extra
+
+    def __call__(
+        self, params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
+    ) -> tuple[Params, OptState, Array, Array]:
+        return self._call("step", params, opt_state, xb, yb, weights)  # type: ignore[no-any-return]
+
+    def with_rows(
+        self, params: Params, opt_state: OptState, x: Array, y: Array, rows: Array, weights: Array, task: str
+    ) -> tuple[Params, OptState, Array, Array]:
+        """The step on the batch ``x[rows]``, ``y[rows]`` (rows layout, the whole training
+        arrays; ``weights`` a (1, m) row or None), gathered inside the compiled function;
+        returns the decisions of :func:`~ffnn.metrics.predicted_columns` in place of A^[L]
+        (None for regression)."""
+        return self._call(task, params, opt_state, x, y, rows, weights)  # type: ignore[no-any-return]
+
+
+def _compile(net: Model, optimizer: Optimizer, l2: float) -> Step:
+    return _Compiled(net, optimizer, l2)
+
+
+def gathering_step(step: Any, net: Model, task: str) -> Callable[..., Any] | None:
+    """For the loop: ``f(params, opt_state, x, y, rows, weights)`` of a compiled ``step``
+    (:meth:`_Compiled.with_rows` for the network's task), or None for other steps."""
+    if not isinstance(step, _Compiled):
+        return None
+
+    def gathered(params: Params, opt_state: OptState, x: Array, y: Array, rows: Array, weights: Array) -> Any:
+        return step.with_rows(params, opt_state, x, y, rows, weights, task)
+
+    return gathered
+
+
+def compile_step(net: Model, optimizer: Optimizer, /, *, l2: float = 0.0) -> Callable[[Array, Array], Array]:
+    """:func:`~ffnn.training.train_step` compiled: ``step(X_cols, Y_cols) -> cost``.
+
+    Each call trains ``net``'s own parameters one step, with the state kept in
+    ``optimizer.state`` (built on first use), through :func:`compiled_step`, and
+    returns the 0-d batch cost before the update. ``X_cols`` (n^[0], m) and ``Y_cols``
+    (n^[L], m) are in the column layout, on the network's device and dtype.
+
+    Raises
+    ------
+    ValueError
+        The backend has no compiler.
+    """
+    fn = compiled_step(net, optimizer, l2=l2)
+
+    def step(X_cols: Array, Y_cols: Array) -> Array:
+        params = net.named_parameters()
+        state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
+        params, optimizer.state, cost, _ = fn(params, state, X_cols, Y_cols)
+        net.set_parameters(params)
+        return cost
+
+    return step

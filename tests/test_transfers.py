@@ -1,0 +1,93 @@
+"""No implicit host-to-device transfers per batch on JAX (issue 15 §2): the steps of a
+fit run under ``jax.transfer_guard("disallow")``; and the helpers behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backends import constant, get_backend, reductions
+from ffnn import Dense, Network
+from ffnn.optimizers import SGD
+from ffnn.training import loop as loop_module
+from ffnn.training import make_step
+
+
+def _jax() -> object:
+    return pytest.importorskip("jax", reason="jax is not installed")
+
+
+def _net(**options: object) -> Network:
+    layers = [Dense(5, 9), Dense(9, 7, activation="relu"), Dense(7, 3, activation="softmax")]
+    return Network(layers, backend="jax", seed=1, **options)  # type: ignore[arg-type]
+
+
+def _data(m: int = 45) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return rng.standard_normal((m, 5)), rng.integers(0, 3, m)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_fit_batches_make_no_implicit_transfers(monkeypatch: pytest.MonkeyPatch, shuffle: bool) -> None:
+    jax = _jax()
+    guarded_epochs = []
+    original = loop_module.Loop.train_batches
+
+    def guarded(self: loop_module.Loop) -> object:
+        with jax.transfer_guard("disallow"):  # type: ignore[attr-defined]
+            out = original(self)
+        guarded_epochs.append(True)
+        return out
+
+    monkeypatch.setattr(loop_module.Loop, "train_batches", guarded)
+    X, y = _data()
+    net = _net()
+    history = net.fit(X, y, epochs=2, batch_size=16, optimizer=SGD(0.05), shuffle=shuffle)
+    assert len(guarded_epochs) == 2 and history.stop_reason == "completed"
+    reference = Network([Dense(5, 9), Dense(9, 7), Dense(7, 3, activation="softmax")], backend="numpy", seed=1)
+    reference.fit(X, y, epochs=2, batch_size=16, optimizer=SGD(0.05), shuffle=shuffle)
+    np.testing.assert_allclose(history.train_cost, reference.training_state.history.train_cost, rtol=1e-4)
+
+
+def test_step_makes_no_implicit_transfers() -> None:
+    jax = _jax()
+    X, y = _data(16)
+    net = _net()
+    opt = SGD(0.1)
+    step = make_step(net, opt)
+    xb, yb = net.inputs(X).T, net.targets(y, 16).T
+    params = net.named_parameters()
+    state = opt.init(params, xp=net.xp)
+    with jax.transfer_guard("disallow"):  # type: ignore[attr-defined]
+        for _ in range(3):
+            params, state, cost, _ = step(params, state, xb, yb)
+    assert state["step"] == 3 and np.isfinite(float(cost))
+
+
+def test_a_python_number_would_be_refused() -> None:
+    """The guard does catch what the step avoids (so the tests above can fail)."""
+    jax = _jax()
+    Z = get_backend("jax").asarray(np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(Exception, match=r"(?i)disallowed host-to-device"), jax.transfer_guard("disallow"):  # type: ignore[attr-defined]
+        Z * 0.5
+
+
+def test_constant_is_a_reused_device_scalar_on_jax_and_a_number_elsewhere() -> None:
+    _jax()
+    Z = get_backend("jax").asarray(np.ones((2, 2), dtype=np.float32))
+    c = constant(0.25, Z)
+    assert c is constant(0.25, Z)  # made once
+    assert tuple(c.shape) == () and c.dtype == Z.dtype and float(c) == 0.25
+    assert constant(0.25, np.ones(2)) == 0.25 and isinstance(constant(0.25, np.ones(2)), float)
+
+
+def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:
+    xp = get_backend("numpy").xp
+    x = np.random.default_rng(0).standard_normal((37, 53)).astype(np.float32)
+    sum_along, max_along = reductions(xp)
+    for axis in (0, 1):
+        assert np.array_equal(sum_along(x, axis), xp.sum(x, axis=axis, keepdims=True))
+        assert np.array_equal(max_along(x, axis), xp.max(x, axis=axis, keepdims=True))
+    strict = get_backend("array_api_strict").xp
+    y = strict.asarray(x)
+    assert np.array_equal(np.asarray(reductions(strict)[0](y, 1)), np.asarray(strict.sum(y, axis=1, keepdims=True)))
