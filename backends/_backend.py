@@ -154,7 +154,7 @@ class Backend:
     device: Any
     device_name: str
     module: ModuleType = field(repr=False)
-    spec: LibrarySpec = field(default=None, repr=False)  # type: ignore[assignment]
+    spec: LibrarySpec = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -440,7 +440,10 @@ def namespace_spec(xp: ModuleType) -> LibrarySpec:
     if xp.__name__ in _NAMESPACE_SPECS:
         return _NAMESPACE_SPECS[xp.__name__]
     if not hasattr(xp, "__array_namespace_info__"):
-        msg = f"{xp.__name__!r} is not an Array API namespace (no __array_namespace_info__); pass e.g. array_api_compat.<library>"
+        msg = (
+            f"{xp.__name__!r} is not an Array API namespace (no __array_namespace_info__); "
+            "pass e.g. array_api_compat.<library>"
+        )
         raise TypeError(msg)
     label = _namespace_label(xp)
 

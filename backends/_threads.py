@@ -14,7 +14,7 @@ _LIMITERS: list[Any] = []  # keeps threadpoolctl's limiter alive for the process
 
 def _threadpoolctl() -> Any:
     try:
-        import threadpoolctl  # type: ignore[import-untyped]
+        import threadpoolctl
     except ImportError as exc:
         msg = "limiting BLAS/OpenMP threads needs threadpoolctl, which is not installed: pip install threadpoolctl"
         raise BackendUnavailableError(msg) from exc

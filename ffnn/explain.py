@@ -89,11 +89,13 @@ class ExplainedGradient:
         for label, row in zip(labels, cells):
             lines.append(label.ljust(width) + " | " + " | ".join(c.ljust(cols[e]) for e, c in enumerate(row)))
         diff = abs(self.chain - self.backprop)
-        rel = abs(self.finite_difference - self.backprop) / max(abs(self.finite_difference) + abs(self.backprop), 1e-300)
+        fd, bp = self.finite_difference, self.backprop
+        rel = abs(fd - bp) / max(abs(fd) + abs(bp), 1e-300)
         tail = [
             f"H's chain (1/m) Σ_e product  = {self.chain: .15e}",
             f"backpropagation (P1)         = {self.backprop: .15e}   |chain − backprop| = {diff:.1e}",
-            f"finite difference (ε={self.eps:g})  = {self.finite_difference: .15e}   relative error vs backprop = {rel:.1e}",
+            f"finite difference (ε={self.eps:g})  = {self.finite_difference: .15e}   "
+            f"relative error vs backprop = {rel:.1e}",
         ]
         return "\n".join(head + lines + tail)
 
@@ -166,7 +168,8 @@ def explain_gradient(
     index = (row, 0) if bias else (row, col)
     if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(index, shape)):
         name = "b" if bias else "W"
-        msg = f"index {index[:1] if bias else index} is outside {name}^[{layer}] of shape {shape[:1] if bias else shape}"
+        shown, bounds = (index[:1], shape[:1]) if bias else (index, shape)
+        msg = f"index {shown} is outside {name}^[{layer}] of shape {bounds}"
         raise ValueError(msg)
     check = net.copy(dtype="float64")
     x = check.inputs(X)
@@ -211,7 +214,9 @@ def _check_h_architecture(net: Network) -> None:
         raise ValueError(msg)
 
 
-def _chain(net: Network, X: np.ndarray, Y: np.ndarray, l: int, index: tuple[int, int], bias: bool) -> tuple[list[ChainFactor], np.ndarray]:
+def _chain(
+    net: Network, X: np.ndarray, Y: np.ndarray, l: int, index: tuple[int, int], bias: bool
+) -> tuple[list[ChainFactor], np.ndarray]:
     """H's factors per example, from a host float64 forward pass (numpy namespace)."""
     xp = get_backend("numpy").xp
     Ws = [np.asarray(w) for w in net.get_weights()]

@@ -139,3 +139,17 @@ def test_cli_compile_needs_a_compiler(capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run(capsys, "train", "--dataset", "iris", "--backend", "numpy", "--compile", *TINY)
     assert code != EXIT_OK
     assert_short_error(err, "--compile", "numpy")
+
+
+def test_compile_with_dropout_is_refused_not_ignored() -> None:
+    """The compiled step applies no dropout masks yet: such a fit is refused with the way out."""
+    import numpy as np
+
+    import ffnn
+
+    X = np.random.default_rng(0).normal(size=(16, 3))
+    net = ffnn.Network(
+        [ffnn.Dense(3, 4, activation="tanh"), ffnn.Dense(4, 1, activation="linear")], loss="mse", dropout=0.5, seed=0
+    )
+    with pytest.raises(ValueError, match="compile=True does not apply dropout masks yet"):
+        net.fit(X, X[:, :1], epochs=1, compile=True)

@@ -306,7 +306,7 @@ def pipe_guard() -> Iterator[None]:
 
     original = sys.stdout
     guard = _PipeGuard(original)
-    sys.stdout = guard  # type: ignore[assignment]
+    sys.stdout = guard
     try:
         yield
         guard.flush()

@@ -98,7 +98,10 @@ def match_classes(data: Dataset, net: Any, model: str) -> tuple[np.ndarray | Non
     """
     if data.classes is None:
         if net.task != "regression":
-            msg = f"{data.name}: the target is numeric (regression), but {model} is a classifier; use --task classification"
+            msg = (
+                f"{data.name}: the target is numeric (regression), but {model} is a classifier; "
+                "use --task classification"
+            )
             raise CommandError(msg)
         if data.n_targets != net.n_out:
             msg = f"{data.name} has {data.n_targets} target column(s) but {model} predicts {net.n_out}"

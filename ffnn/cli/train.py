@@ -53,7 +53,8 @@ def add_data_options(parser: argparse.ArgumentParser, *, default: str | None, se
     group.add_argument(
         "--target",
         default=None,
-        help="target of a file: CSV column name (default: target), .npy column index (default: -1), .npz array (default: y)",
+        help="target of a file: CSV column name (default: target), .npy column index (default: -1), "
+        ".npz array (default: y)",
     )
     group.add_argument("--task", choices=TASKS, default="auto", help="how to read the target (default: auto)")
     group.add_argument("--test-size", type=argtypes.fraction, default=0.2, help="held-out fraction (default: 0.2)")
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
         callbacks=[] if progress is None else [progress],
         verbose=False,
         distributed=None if args.distributed is None else comm,
-        **({"compile": True} if args.compile else {}),
+        compile=bool(args.compile),
     )
     seconds = time.perf_counter() - start
     if history.stop_reason == "diverged":

@@ -38,7 +38,10 @@ def load_nccl(backend: Backend) -> ModuleType:
         nccl = importlib.import_module(f"{backend.module.__name__}.cuda.nccl")
         nccl.get_version()
     except Exception as exc:  # missing bindings or library both mean "no NCCL"
-        msg = f"CuPy's NCCL bindings are not usable ({exc}); install NCCL (pip install nvidia-nccl-cu12) or use transport='mpi'"
+        msg = (
+            f"CuPy's NCCL bindings are not usable ({exc}); install NCCL (pip install nvidia-nccl-cu12) "
+            "or use transport='mpi'"
+        )
         raise ImportError(msg) from exc
     return nccl
 

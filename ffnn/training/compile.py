@@ -149,7 +149,7 @@ class _Compiled:
     def __call__(
         self, params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
     ) -> tuple[Params, OptState, Array, Array]:
-        return self._call("step", params, opt_state, xb, yb, weights)  # type: ignore[no-any-return]
+        return self._call("step", params, opt_state, xb, yb, weights)
 
     def with_rows(
         self, params: Params, opt_state: OptState, x: Array, y: Array, rows: Array, weights: Array, task: str
@@ -158,7 +158,7 @@ class _Compiled:
         arrays; ``weights`` a (1, m) row or None), gathered inside the compiled function;
         returns the decisions of :func:`~ffnn.metrics.predicted_columns` in place of A^[L]
         (None for regression)."""
-        return self._call(task, params, opt_state, x, y, rows, weights)  # type: ignore[no-any-return]
+        return self._call(task, params, opt_state, x, y, rows, weights)
 
 
 def _compile(net: Model, optimizer: Optimizer, l2: float) -> Step:

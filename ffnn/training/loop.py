@@ -335,6 +335,9 @@ class Loop:
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
         self.gathered = None  # the compiled step that also gathers the batch (compile=True)
         if compile:
+            if not isinstance(l2, float):
+                msg = "compile=True takes a number for l2 (the λ of D (4)), not a penalty object"
+                raise TypeError(msg)
             self.step = compiled_step(net, opt, l2=l2, reduce_gradients=reduce_gradients)
             if self.task != "regression":  # a regression keeps the outputs for R², MAE, RMSE
                 self.gathered = gathering_step(self.step, net, self.task)
