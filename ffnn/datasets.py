@@ -29,6 +29,7 @@ __all__ = [
     "make_regression",
     "make_spirals",
     "read_inputs",
+    "read_npy_rows",
     "select_columns",
     "split_rows",
     "train_test_split",
@@ -551,6 +552,45 @@ def load_npy_rows(
     X.peak = peak
     names = tuple(f"x{j}" for j in range(columns.shape[0]))
     return Dataset(X, y, p.name, names, classes)  # type: ignore[arg-type]
+
+
+def read_npy_rows(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> tuple[ScaledRows, tuple[str, ...]]:
+    """Unlabelled inputs from a 2-D ``.npy`` file, read by rows: :func:`read_inputs` without
+    loading the file (one chunked pass checks that the values are finite numbers).
+
+    Returns
+    -------
+    X : ScaledRows
+        The file's rows as float64, read on demand; ``X.peak`` is the largest magnitude.
+    feature_names : tuple of str
+        x0, x1, …
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`read_inputs`.
+    """
+    p = _existing(path)
+    try:
+        base = RowSource(str(p))
+    except ValueError as exc:
+        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
+        raise ValueError(msg) from None
+    real = np.issubdtype(base.dtype, np.number) and base.dtype.kind != "c"
+    if len(base.shape) != 2 or base.shape[0] == 0 or base.shape[1] == 0 or not (real or base.dtype == np.bool_):
+        msg = f"{p.name} must be a non-empty 2-D array of real numbers (rows: examples), got {base.shape} {base.dtype}"
+        raise ValueError(msg)
+    m = base.shape[0]
+    peak = 0.0
+    for lo in range(0, m, chunk_rows):
+        part = np.asarray(base.take(np.arange(lo, min(lo + chunk_rows, m))), dtype=np.float64)
+        if not np.all(np.isfinite(part)):
+            msg = f"{p.name} holds NaN or infinite values; features must be finite numbers"
+            raise ValueError(msg)
+        peak = max(peak, float(np.max(np.abs(part), initial=0.0)))
+    X = ScaledRows(base)
+    X.peak = peak
+    return X, tuple(f"x{j}" for j in range(base.shape[1]))
 
 
 def _column_index(target: str | None, n_columns: int, label: str) -> int:

@@ -143,3 +143,23 @@ def test_bad_npy_files_are_clear_errors(capsys: pytest.CaptureFixture[str], tmp_
     code, _, err = run(capsys, "train", "--dataset", str(bad), *TRAIN)
     assert code != EXIT_OK
     assert "2-D with the target as one column" in err
+
+
+def test_evaluate_and_predict_read_a_npy_by_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_full_load: None
+) -> None:
+    npy, npz = _files(tmp_path, "classification")
+    model = str(tmp_path / "m.npz")
+    assert run(capsys, "train", "--dataset", str(npz), *TRAIN, "--quiet", "--save", model)[0] == EXIT_OK
+    for split in ("all", "test"):
+        code, from_rows, _ = run(capsys, "evaluate", model, "--dataset", str(npy), "--split", split)
+        assert code == EXIT_OK
+        code, in_memory, _ = run(capsys, "evaluate", model, "--dataset", str(npz), "--split", split)
+        assert code == EXIT_OK
+        assert from_rows.replace("classification.npy", "F") == in_memory.replace("classification.npz", "F")
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, np.load(npz)["X"])
+    code, _, _ = run(capsys, "predict", model, "--input", str(inputs), "--output", str(tmp_path / "p.npy"))
+    assert code == EXIT_OK
+    expected = load(model, backend="numpy").predict_classes(np.load(npz)["X"])
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy", mmap_mode="r"), expected.astype(str))  # class names

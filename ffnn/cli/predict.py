@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._files import write_atomically
-from ..datasets import read_inputs
+from ..datasets import read_inputs, read_npy_rows
 from ._common import EXIT_OK, CommandError, add_model_command, check_new_file, load_model, usage
 from ._data import match_columns, model_classes
 from ._report import write_csv
@@ -53,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     check_new_file(args.output, args.overwrite, "--output")
     net = load_model(args.model, args.backend, args.device, args.threads)
     with usage():
-        X, names = read_inputs(args.input, drop=args.target)
+        if args.input.lower().endswith(".npy") and _two_d(args.input):
+            X, names = read_npy_rows(args.input)  # read by rows, one batch at a time
+        else:
+            X, names = read_inputs(args.input, drop=args.target)
         label = os.path.basename(args.input)
         X = match_columns(X, names, args.input, net, args.model, label=label)
         if args.proba and net.task == "regression":
@@ -67,6 +70,18 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(args.output, lambda handle: write_csv(handle, header, columns))
     print(f"{X.shape[0]} predictions written to {args.output}")
     return EXIT_OK
+
+
+def _two_d(path: str) -> bool:
+    """Whether ``path`` is a readable 2-D .npy file (then read by rows; 1-D ones and
+    unreadable ones go through :func:`read_inputs` and its messages)."""
+    from ..sources import RowSource
+
+    try:
+        with RowSource(path) as rows:
+            return len(rows.shape) == 2
+    except (OSError, ValueError):
+        return False
 
 
 def _predictions(
