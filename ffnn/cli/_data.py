@@ -67,8 +67,8 @@ def has_column_names(source: str) -> bool:
 
 
 def match_columns(
-    X: np.ndarray, names: tuple[str, ...], source: str, net: Any, model: str, *, label: str
-) -> np.ndarray:
+    X: Any, names: tuple[str, ...], source: str, net: Any, model: str, *, label: str
+) -> Any:
     """X with the model's input columns, in its order: matched by name when the model
     recorded feature names and the data has a header (reordering is fine, extra columns
     are ignored with a note on stderr, missing ones are an error listing them);

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     check_new_file(args.output, args.overwrite, "--output")
     net = load_model(args.model, args.backend, args.device, args.threads)
     with usage():
+        X: Any
         if args.input.lower().endswith(".npy") and _two_d(args.input):
             X, names = read_npy_rows(args.input)  # read by rows, one batch at a time
         else:
@@ -85,7 +86,7 @@ def _two_d(path: str) -> bool:
 
 
 def _predictions(
-    net: Any, X: np.ndarray, proba: bool, classes: tuple[str, ...] | None
+    net: Any, X: Any, proba: bool, classes: tuple[str, ...] | None
 ) -> tuple[list[np.ndarray], list[str]]:
     """(columns, header): regression outputs; the predicted class (its name when the
     model has class names, else its index), preceded by the class probabilities with
