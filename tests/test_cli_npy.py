@@ -3,7 +3,11 @@ same split, standardization and results as the same data held in memory."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +167,30 @@ def test_evaluate_and_predict_read_a_npy_by_rows(
     assert code == EXIT_OK
     expected = load(model, backend="numpy").predict_classes(np.load(npz)["X"])
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy", mmap_mode="r"), expected.astype(str))  # class names
+
+
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="mpi4py is not installed")
+@pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH or next to the Python interpreter")
+def test_distributed_npy_training_prints_once_and_matches_one_process(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    npy, _ = _files(tmp_path, "regression")
+    argv = ["train", "--dataset", str(npy), *TRAIN, "--quiet"]
+    code, single, _ = run(capsys, *argv)
+    assert code == EXIT_OK
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    command = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "ffnn", *argv, "--distributed", "mpi"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env, cwd=root, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("test cost=") == 1  # only rank 0 prints
+    expected = dict(part.split("=") for part in single.split()[1:])
+    found = dict(part.split("=") for part in done.stdout.split()[1:])
+    assert found.keys() == expected.keys()
+    for key, value in expected.items():  # two ranks reproduce one up to rounding
+        assert float(found[key]) == pytest.approx(float(value), rel=1e-3, abs=1e-6)
