@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .preprocessing import Standardizer
+from .preprocessing import CHUNK_ROWS, ScaledRows, Standardizer
+from .sources import RowSource
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -23,11 +24,14 @@ __all__ = [
     "load_digits",
     "load_file",
     "load_iris",
+    "load_npy_rows",
     "make_moons",
     "make_regression",
     "make_spirals",
     "read_inputs",
+    "read_npy_rows",
     "select_columns",
+    "split_rows",
     "train_test_split",
 ]
 
@@ -494,6 +498,101 @@ def load_file(path: str | Path, *, target: str | None = None, task: str = "auto"
     return Dataset(X, y, p.name, names, classes)
 
 
+def load_npy_rows(
+    path: str | Path, *, target: str | None = None, task: str = "auto", chunk_rows: int = CHUNK_ROWS
+) -> Dataset:
+    """A labelled ``.npy`` data set read by rows: as :func:`load_file`, but X stays in the file.
+
+    The file is read ``chunk_rows`` rows at a time (positioned reads, never loaded nor
+    mapped whole) to take the target column and check the features; the returned
+    ``Dataset.X`` is a :class:`~ffnn.preprocessing.ScaledRows` over the file (its
+    feature columns, float64) that reads only the rows each batch asks for. ``y`` (one
+    value per row) is in memory, as class indices or float64 targets like
+    :func:`load_file`'s. ``X.peak`` holds the largest feature magnitude.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_file`.
+    """
+    if task not in TASKS:
+        msg = f"task must be one of {', '.join(TASKS)}, got {task!r}"
+        raise ValueError(msg)
+    p = _existing(path)
+    try:
+        base = RowSource(str(p))
+    except ValueError as exc:
+        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
+        raise ValueError(msg) from None
+    if len(base.shape) != 2 or base.shape[1] < 2:
+        msg = f"{p.name} has shape {base.shape}; a labelled .npy file is 2-D with the target as one column"
+        raise ValueError(msg)
+    real = np.issubdtype(base.dtype, np.number) and base.dtype.kind != "c"
+    if not (real or base.dtype == np.bool_):
+        msg = f"{p.name} has dtype {base.dtype}; expected real numbers"
+        raise ValueError(msg)
+    m, n = base.shape
+    if m == 0:
+        msg = f"{p.name} must be a non-empty 2-D array (examples as rows), got shape {base.shape}"
+        raise ValueError(msg)
+    index = _column_index(target, n, p.name)
+    columns = np.array([j for j in range(n) if j != index], dtype=np.int64)
+    values = np.empty(m, dtype=base.dtype)
+    peak = 0.0
+    for lo in range(0, m, chunk_rows):
+        part = base.take(np.arange(lo, min(lo + chunk_rows, m)))
+        values[lo : lo + part.shape[0]] = part[:, index]
+        features = np.asarray(part[:, columns], dtype=np.float64)
+        if not np.all(np.isfinite(features)):
+            msg = f"{p.name} holds NaN or infinite values; features must be finite numbers"
+            raise ValueError(msg)
+        peak = max(peak, float(np.max(np.abs(features), initial=0.0)))
+    y, classes = _target(values, task, f"{p.name} column {index}")
+    X = ScaledRows(base, columns=columns)
+    X.peak = peak
+    names = tuple(f"x{j}" for j in range(columns.shape[0]))
+    return Dataset(X, y, p.name, names, classes)  # type: ignore[arg-type]
+
+
+def read_npy_rows(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> tuple[ScaledRows, tuple[str, ...]]:
+    """Unlabelled inputs from a 2-D ``.npy`` file, read by rows: :func:`read_inputs` without
+    loading the file (one chunked pass checks that the values are finite numbers).
+
+    Returns
+    -------
+    X : ScaledRows
+        The file's rows as float64, read on demand; ``X.peak`` is the largest magnitude.
+    feature_names : tuple of str
+        x0, x1, …
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`read_inputs`.
+    """
+    p = _existing(path)
+    try:
+        base = RowSource(str(p))
+    except ValueError as exc:
+        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
+        raise ValueError(msg) from None
+    real = np.issubdtype(base.dtype, np.number) and base.dtype.kind != "c"
+    if len(base.shape) != 2 or base.shape[0] == 0 or base.shape[1] == 0 or not (real or base.dtype == np.bool_):
+        msg = f"{p.name} must be a non-empty 2-D array of real numbers (rows: examples), got {base.shape} {base.dtype}"
+        raise ValueError(msg)
+    m = base.shape[0]
+    peak = 0.0
+    for lo in range(0, m, chunk_rows):
+        part = np.asarray(base.take(np.arange(lo, min(lo + chunk_rows, m))), dtype=np.float64)
+        if not np.all(np.isfinite(part)):
+            msg = f"{p.name} holds NaN or infinite values; features must be finite numbers"
+            raise ValueError(msg)
+        peak = max(peak, float(np.max(np.abs(part), initial=0.0)))
+    X = ScaledRows(base)
+    X.peak = peak
+    return X, tuple(f"x{j}" for j in range(base.shape[1]))
+
+
 def _column_index(target: str | None, n_columns: int, label: str) -> int:
     text = "-1" if target is None else target
     try:
@@ -582,10 +681,25 @@ def train_test_split(
     ValueError
         ``test_size`` outside (0, 1), or a split leaving either part empty.
     """
+    train, test = split_rows(X.shape[0], y, test_size=test_size, seed=seed, stratify=stratify)
+    return X[train], X[test], y[train], y[test]
+
+
+def split_rows(
+    m: int, y: np.ndarray, *, test_size: float = 0.2, seed: int | None = 0, stratify: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The row indices (train, test) that :func:`train_test_split` uses: the same
+    shuffle and cut, for data read by rows (e.g. :func:`load_npy_rows`) where copies
+    of the parts are not wanted. ``y`` (m labels) is read only when ``stratify``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`train_test_split`.
+    """
     if isinstance(test_size, bool) or not isinstance(test_size, (float, int)) or not 0.0 < test_size < 1.0:
         msg = f"test_size must be a fraction in (0, 1), got {test_size!r}"
         raise ValueError(msg)
-    m = X.shape[0]
     rng = np.random.default_rng(seed)
     if stratify:
         groups = [rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)]
@@ -600,7 +714,7 @@ def train_test_split(
     if test.size == 0 or train.size == 0:
         msg = f"test_size={test_size} leaves {train.size} training and {test.size} held-out rows of {m}; both need rows"
         raise ValueError(msg)
-    return X[train], X[test], y[train], y[test]
+    return train, test
 
 
 def select_columns(

@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .sources import RowSource
+
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["Standardizer", "fold_standardization"]
+__all__ = ["ScaledRows", "Standardizer", "fold_standardization"]
+
+CHUNK_ROWS = 65536
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +64,56 @@ class Standardizer:
             raise ValueError(msg)
         return scaler
 
+    @classmethod
+    def fit_rows(
+        cls, source: RowSource, *, names: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> Standardizer:
+        """:meth:`fit` on the rows of ``source`` read ``chunk_rows`` at a time (flat memory).
+
+        The chunks are rows 0..m−1 of ``source`` in order, so every process reading the
+        same source gets bit-identical statistics. Up to ``chunk_rows`` rows this is
+        :meth:`fit` itself; beyond, three passes (column peaks, means, then squared
+        deviations) compute the same quantities, equal to rounding.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`.
+        """
+        m = len(source)
+        if m <= chunk_rows:
+            return cls.fit(source.take(np.arange(m)), names=names)
+
+        def chunks() -> Any:
+            for lo in range(0, m, chunk_rows):
+                yield _as_columns(source.take(np.arange(lo, min(lo + chunk_rows, m))))
+
+        peak: np.ndarray | None = None
+        for part in chunks():
+            if not np.all(np.isfinite(part)):
+                msg = f"{_which(~np.all(np.isfinite(part), axis=0), names)} hold NaN or infinite values"
+                raise ValueError(msg)
+            top = np.max(np.abs(part), axis=0, initial=0.0)
+            peak = top if peak is None else np.maximum(peak, top)
+        assert peak is not None
+        peak = np.where(peak > 0.0, peak, 1.0)
+        total = sum(np.sum(part / peak, axis=0) for part in chunks())
+        unit_mean = total / m
+        spread = sum(np.sum((part / peak - unit_mean) ** 2, axis=0) for part in chunks())
+        mean, std = unit_mean * peak, np.sqrt(spread / m) * peak
+        scaler = cls(mean=mean, scale=np.where(std > 0.0, std, 1.0))
+        bad = ~np.isfinite(std)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for part in chunks():
+                bad |= ~np.all(np.isfinite(scaler.transform(part)), axis=0)
+        if np.any(bad):
+            msg = (
+                f"{_which(bad, names)} span too wide a range to standardize in float64 "
+                "((x - mean) / std overflows); rescale them (e.g. to other units) first"
+            )
+            raise ValueError(msg)
+        return scaler
+
     def transform(self, X: Any) -> np.ndarray:
         """(X − mean) / scale, float64, the shape of X."""
         return np.reshape(_as_columns(X) / self.scale - self.mean / self.scale, np.shape(X))
@@ -67,6 +121,65 @@ class Standardizer:
     def inverse(self, Z: Any) -> np.ndarray:
         """Z · scale + mean: undoes :meth:`transform`."""
         return np.reshape((_as_columns(Z) + self.mean / self.scale) * self.scale, np.shape(Z))
+
+
+class ScaledRows(RowSource):
+    """Rows of another :class:`~ffnn.sources.RowSource`, read on demand: some of its rows
+    (``rows``, in that order), some of its columns, as float64, optionally standardized.
+
+    Each gather reads only the rows asked for from ``base``, then selects ``columns``
+    and applies ``scaler`` (:meth:`Standardizer.transform`) to that batch alone, so a
+    ``.npy`` data set trains with memory that does not grow with the file.
+
+    Parameters
+    ----------
+    base : RowSource
+        2-D rows (a ``.npy`` file or a memory map).
+    rows : 1-D integer array, optional
+        Which rows of ``base``, in this source's order (default: all).
+    columns : 1-D integer array, optional
+        Which columns of ``base`` (default: all).
+    scaler : Standardizer, optional
+        Applied to every batch after the column selection.
+    """
+
+    def __init__(
+        self,
+        base: RowSource,
+        *,
+        rows: np.ndarray | None = None,
+        columns: np.ndarray | None = None,
+        scaler: Standardizer | None = None,
+    ) -> None:
+        self.base, self.scaler = base, scaler
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
+        self.path, self.bytes_read, self._fd, self._array = base.path, 0, None, None
+        m = base.shape[0] if self.rows is None else self.rows.shape[0]
+        n = base.shape[1] if self.columns is None else self.columns.shape[0]
+        self.shape, self.dtype = (m, n), np.dtype(np.float64)
+        self.peak: float | None = None  # the largest raw feature magnitude, when the reader knows it
+
+    def select(self, rows: np.ndarray) -> ScaledRows:
+        """The rows ``rows`` (positions in this source) as a new source, same columns and scaling."""
+        picked = np.asarray(rows, dtype=np.int64)
+        return ScaledRows(
+            self.base, rows=picked if self.rows is None else self.rows[picked], columns=self.columns, scaler=self.scaler
+        )
+
+    def scaled(self, scaler: Standardizer | None) -> ScaledRows:
+        """The same rows and columns with ``scaler`` applied to each batch."""
+        return ScaledRows(self.base, rows=self.rows, columns=self.columns, scaler=scaler)
+
+    def _gather(self, ascending: np.ndarray) -> np.ndarray:
+        data = self.base.take(ascending if self.rows is None else self.rows[ascending])
+        if self.columns is not None:
+            data = data[:, self.columns]
+        data = np.asarray(data, dtype=np.float64)
+        return data if self.scaler is None else self.scaler.transform(data)
+
+    def close(self) -> None:
+        return None
 
 
 def _which(mask: np.ndarray, names: Sequence[str] | None) -> str:

@@ -67,8 +67,8 @@ def has_column_names(source: str) -> bool:
 
 
 def match_columns(
-    X: np.ndarray, names: tuple[str, ...], source: str, net: Any, model: str, *, label: str
-) -> np.ndarray:
+    X: Any, names: tuple[str, ...], source: str, net: Any, model: str, *, label: str
+) -> Any:
     """X with the model's input columns, in its order: matched by name when the model
     recorded feature names and the data has a header (reordering is fine, extra columns
     are ignored with a note on stderr, missing ones are an error listing them);
@@ -131,11 +131,13 @@ def match_classes(data: Dataset, net: Any, model: str) -> tuple[np.ndarray | Non
     return np.array([names.index(c) for c in data.classes], dtype=np.int64), names
 
 
-def check_range(X: np.ndarray, dtype: str, label: str) -> None:
+def check_range(X: Any, dtype: str, label: str) -> None:
     """Refuse features whose magnitude the network's dtype cannot hold (float32 tops
-    out at 3.4e38), rather than letting them become infinite on the device."""
+    out at 3.4e38), rather than letting them become infinite on the device. X is an
+    array, or rows read from a file whose reader recorded their peak (``X.peak``)."""
     limit = float(np.finfo(np.dtype(dtype)).max)
-    peak = float(np.max(np.abs(X), initial=0.0))
+    known = getattr(X, "peak", None)
+    peak = float(np.max(np.abs(X), initial=0.0)) if known is None else float(known)
     if peak > limit:
         msg = f"{label} holds values up to {peak:.3g}, beyond the {dtype} range (±{limit:.3g})"
         raise CommandError(msg, hint="use --dtype float64, or rescale the data")

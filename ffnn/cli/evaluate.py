@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import load_dataset, train_test_split
+from ..datasets import load_dataset, load_npy_rows, split_rows, train_test_split
 from ..metrics import confusion_matrix, regression_report
+from ..preprocessing import ScaledRows
 from ._common import EXIT_OK, add_model_command, describe, load_model, usage
 from ._data import encode_targets, match_classes, match_columns, saved_task
 from .train import add_data_options
@@ -49,11 +50,21 @@ def run(args: argparse.Namespace) -> int:
     """``ffnn evaluate``: returns the exit status."""
     net = load_model(args.model, args.backend, args.device, args.threads)
     with usage():
-        data = load_dataset(args.dataset, target=args.target, task=saved_task(args.task, net), seed=args.seed)
+        task = saved_task(args.task, net)
+        if str(args.dataset).lower().endswith(".npy"):  # read by rows, one batch at a time
+            data = load_npy_rows(args.dataset, target=args.target, task=task)
+        else:
+            data = load_dataset(args.dataset, target=args.target, task=task, seed=args.seed)
         outputs, classes = match_classes(data, net, args.model)
         X = match_columns(data.X, data.feature_names, args.dataset, net, args.model, label=data.name)
         y = data.y
-        if args.split != "all":
+        if args.split != "all" and isinstance(X, ScaledRows):
+            train, test = split_rows(
+                X.shape[0], y, test_size=args.test_size, seed=args.seed, stratify=data.classes is not None
+            )
+            rows = train if args.split == "train" else test
+            X, y = X.select(rows), y[rows]
+        elif args.split != "all":
             parts = train_test_split(X, y, test_size=args.test_size, seed=args.seed, stratify=data.classes is not None)
             X, y = (parts[0], parts[2]) if args.split == "train" else (parts[1], parts[3])
         if outputs is not None:

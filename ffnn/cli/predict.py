@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._files import write_atomically
-from ..datasets import read_inputs
+from ..datasets import read_inputs, read_npy_rows
 from ._common import EXIT_OK, CommandError, add_model_command, check_new_file, load_model, usage
 from ._data import match_columns, model_classes
 from ._report import write_csv
@@ -53,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     check_new_file(args.output, args.overwrite, "--output")
     net = load_model(args.model, args.backend, args.device, args.threads)
     with usage():
-        X, names = read_inputs(args.input, drop=args.target)
+        X: Any
+        if args.input.lower().endswith(".npy") and _two_d(args.input):
+            X, names = read_npy_rows(args.input)  # read by rows, one batch at a time
+        else:
+            X, names = read_inputs(args.input, drop=args.target)
         label = os.path.basename(args.input)
         X = match_columns(X, names, args.input, net, args.model, label=label)
         if args.proba and net.task == "regression":
@@ -69,8 +73,20 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _two_d(path: str) -> bool:
+    """Whether ``path`` is a readable 2-D .npy file (then read by rows; 1-D ones and
+    unreadable ones go through :func:`read_inputs` and its messages)."""
+    from ..sources import RowSource
+
+    try:
+        with RowSource(path) as rows:
+            return len(rows.shape) == 2
+    except (OSError, ValueError):
+        return False
+
+
 def _predictions(
-    net: Any, X: np.ndarray, proba: bool, classes: tuple[str, ...] | None
+    net: Any, X: Any, proba: bool, classes: tuple[str, ...] | None
 ) -> tuple[list[np.ndarray], list[str]]:
     """(columns, header): regression outputs; the predicted class (its name when the
     model has class names, else its index), preceded by the class probabilities with

@@ -13,13 +13,13 @@ import numpy as np
 
 from .. import _argtypes as argtypes
 from ..activations import get_activation
-from ..datasets import BUILTIN_DATASETS, TASKS, Dataset, load_dataset, train_test_split
+from ..datasets import BUILTIN_DATASETS, TASKS, Dataset, load_dataset, load_npy_rows, split_rows, train_test_split
 from ..layers import Dense
 from ..losses import get_loss
 from ..metrics import regression_report
 from ..network import Network
 from ..optimizers import OPTIMIZERS, get_optimizer
-from ..preprocessing import Standardizer, fold_standardization
+from ..preprocessing import ScaledRows, Standardizer, fold_standardization
 from ..tasks import head_for
 from ._common import (
     EXIT_FAILURE,
@@ -173,11 +173,11 @@ def _dropout(text: str) -> float | dict[int, float]:
 class Split:
     """The rows of one training run: fit / validation / test parts, raw and scaled."""
 
-    X_fit: np.ndarray
+    X_fit: Any  # numpy arrays, or ScaledRows of a .npy file (read by batches)
     y_fit: np.ndarray
-    X_val: np.ndarray | None
+    X_val: Any
     y_val: np.ndarray | None
-    X_test: np.ndarray
+    X_test: Any
     y_test: np.ndarray
     x_scaler: Standardizer
     y_scaler: Standardizer | None
@@ -185,6 +185,8 @@ class Split:
     def scaled(self, X: np.ndarray, y: np.ndarray, net: Network) -> tuple[np.ndarray, np.ndarray]:
         """(X, y) standardized as the network trains on them, y in the loss's form."""
         y = y if self.y_scaler is None else self.y_scaler.transform(y)
+        if isinstance(X, ScaledRows):  # scaled batch by batch as they are read
+            return X.scaled(self.x_scaler), encode_targets(y, net)
         return self.x_scaler.transform(X), encode_targets(y, net)
 
     def parts(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -215,6 +217,8 @@ def _head(data: Dataset, output: str | None, loss: str | None) -> tuple[str, str
 
 def _split(data: Dataset, args: argparse.Namespace, scale_target: bool) -> Split:
     classify = data.classes is not None
+    if isinstance(data.X, ScaledRows):
+        return _split_rows(data, data.X, args, scale_target)
     X_train, X_test, y_train, y_test = train_test_split(
         data.X, data.y, test_size=args.test_size, seed=args.seed, stratify=classify
     )
@@ -233,6 +237,36 @@ def _split(data: Dataset, args: argparse.Namespace, scale_target: bool) -> Split
         Standardizer.fit(X_train, names=data.feature_names),
         Standardizer.fit(y_train) if scale_target else None,
     )
+
+
+def _split_rows(data: Dataset, X: ScaledRows, args: argparse.Namespace, scale_target: bool) -> Split:
+    """:func:`_split` for a .npy file read by rows: the same shuffles and cuts as index
+    arrays (no copies), the feature statistics streamed over the training rows in their
+    order (identical on every rank)."""
+    classify = data.classes is not None
+    train, test = split_rows(X.shape[0], data.y, test_size=args.test_size, seed=args.seed, stratify=classify)
+    val = None
+    if args.val_size:
+        kept, held = split_rows(train.size, data.y[train], test_size=args.val_size, seed=args.seed, stratify=classify)
+        train, val = train[kept], train[held]
+    X_fit = X.select(train)
+    return Split(
+        X_fit,
+        data.y[train],
+        None if val is None else X.select(val),
+        None if val is None else data.y[val],
+        X.select(test),
+        data.y[test],
+        Standardizer.fit_rows(X_fit, names=data.feature_names),
+        Standardizer.fit(data.y[train]) if scale_target else None,
+    )
+
+
+def _load(args: argparse.Namespace) -> Dataset:
+    """The data set; a .npy file is read by rows (never loaded whole)."""
+    if str(args.dataset).lower().endswith(".npy"):
+        return load_npy_rows(args.dataset, target=args.target, task=args.task)
+    return load_dataset(args.dataset, target=args.target, task=args.task, seed=args.seed)
 
 
 def _build_network(data: Dataset, args: argparse.Namespace, backend: Any) -> Network:
@@ -256,7 +290,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Dataset, Network, Split, Any]:
             raise CommandError("--plot needs matplotlib, which is not installed", hint=PLOT_HINT)
     backend = select_backend(args.backend, args.device, args.threads)
     with usage():
-        data = load_dataset(args.dataset, target=args.target, task=args.task, seed=args.seed)
+        data = _load(args)
         check_range(data.X, args.dtype, data.name)
         net = _build_network(data, args, backend)
         split = _split(data, args, scale_target=data.classes is None and net.layers[-1].activation.name == "linear")
