@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import Interval
 from .preprocessing import Standardizer
 
 __all__ = [
@@ -119,10 +120,7 @@ def load_iris() -> Dataset:
 
 
 def _check_count(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        msg = f"{name} must be an integer ≥ {minimum}, got {value!r}"
-        raise ValueError(msg)
-    return int(value)
+    return int(Interval(minimum, None, integer=True).check(value, name))
 
 
 def make_moons(n_samples: int = 500, *, noise: float = 0.15, seed: int | None = 0) -> Dataset:
@@ -582,9 +580,7 @@ def train_test_split(
     ValueError
         ``test_size`` outside (0, 1), or a split leaving either part empty.
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, (float, int)) or not 0.0 < test_size < 1.0:
-        msg = f"test_size must be a fraction in (0, 1), got {test_size!r}"
-        raise ValueError(msg)
+    test_size = Interval(0.0, 1.0, closed="neither").check(test_size, "test_size", " (a fraction)")
     m = X.shape[0]
     rng = np.random.default_rng(seed)
     if stratify:
