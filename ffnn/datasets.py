@@ -136,6 +136,7 @@ def make_moons(n_samples: int = 500, *, noise: float = 0.15, seed: int | None = 
         Seeds NumPy's Generator; the same seed gives the same points.
     """
     m = _check_count(n_samples, "n_samples", 2)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     n_outer = m // 2
     t_outer = np.linspace(0.0, math.pi, n_outer)
@@ -165,6 +166,7 @@ def make_spirals(n_samples: int = 600, *, n_classes: int = 3, noise: float = 0.2
     """
     k = _check_count(n_classes, "n_classes", 2)
     m = _check_count(n_samples, "n_samples", k)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     sizes = [m // k + (1 if c < m % k else 0) for c in range(k)]
     parts, labels = [], []
@@ -191,6 +193,7 @@ def make_regression(n_samples: int = 1000, *, noise: float = 1.0, seed: int | No
     seed : int, optional
     """
     m = _check_count(n_samples, "n_samples", 1)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.0, 1.0, size=(m, 10))
     y = (
