@@ -27,6 +27,8 @@ from typing import Any
 from backends import constant, device_of, reductions
 
 from ._registry import Registry
+from ._types import Array, Namespace
+from ._validation import Interval
 
 __all__ = [
     "ACTIVATIONS",
@@ -65,16 +67,16 @@ class Activation:
     elementwise: bool = True
     needs_z: bool = False
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         """A = g(Z), shape (n, m) → (n, m)."""
         raise NotImplementedError
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         """dJ/dZ from the upstream dJ/dA and the cached A (and Z when :attr:`needs_z`),
         all (n, m). Element-wise g: dJ/dA ⊙ g'(Z) (P1 (18), MATH.md §5, §9)."""
         return dA * self.derivative(A, Z, xp=xp)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         """:meth:`backward` allowed to overwrite ``dA`` (a buffer the caller owns and
         no longer needs); returns dJ/dZ, which may be ``dA`` itself.
 
@@ -84,11 +86,11 @@ class Activation:
         """
         return self.backward(dA, A, Z, xp=xp)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         """g'(z) element-wise, from a = g(z) (and z when :attr:`needs_z`)."""
         raise NotImplementedError
 
-    def jacobian(self, a: Any, z: Any = None, /, *, xp: Any) -> Any:
+    def jacobian(self, a: Array, z: Array = None, /, *, xp: Namespace) -> Array:
         """∂a/∂z for ONE example, a 1-D output ``a`` of length n (and its 1-D ``z``
         when :attr:`needs_z`) → (n, n) matrix.
 
@@ -123,21 +125,21 @@ class Activation:
         return f"{type(self).__name__}({params})"
 
 
-def _diag(v: Any, /, *, xp: Any) -> Any:
+def _diag(v: Array, /, *, xp: Namespace) -> Array:
     """Diagonal matrix with 1-D ``v`` on its diagonal (L6's diag)."""
     n = v.shape[0]
     eye = xp.eye(n, dtype=v.dtype, device=device_of(v))
     return eye * xp.reshape(v, (1, n))
 
 
-def _sigmoid(Z: Any, /, *, xp: Any) -> Any:
+def _sigmoid(Z: Array, /, *, xp: Namespace) -> Array:
     """σ(Z) by the two-branch form: no exp ever overflows (MATH.md §5)."""
     e = xp.exp(-xp.abs(Z))
     r = 1 / (1 + e)
     return xp.where(Z >= 0, r, e * r)
 
 
-def _need_z(g: Activation, Z: Any) -> Any:
+def _need_z(g: Activation, Z: Array) -> Array:
     if Z is None:
         msg = (
             f"the {g.name} backward needs Z (MATH.md §9: g'(z) cannot be computed from A alone); "
@@ -159,21 +161,21 @@ class ReLU(Activation):
 
     # The 0 is backends.constant's: a Python number, or for JAX a device scalar made
     # once (a Python number would be a host-to-device transfer at every call).
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.maximum(Z, constant(0.0, Z))
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
         zero = constant(0.0, A)
         return dA * xp.astype(A > zero, dA.dtype)  # noqa: SIM300
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         zero = constant(0.0, A)
         dA *= xp.astype(A > zero, dA.dtype)  # noqa: SIM300
         return dA
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         zero = constant(0.0, A)
         return xp.astype(A > zero, A.dtype)  # noqa: SIM300
 
@@ -187,18 +189,18 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return _sigmoid(Z, xp=xp)
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return dA * A * (1 - A)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= A
         dA *= 1 - A
         return dA
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A * (1 - A)
 
 
@@ -207,17 +209,17 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.tanh(Z)
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return dA * (1 - A * A)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= 1 - A * A
         return dA
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return 1 - A * A
 
 
@@ -232,16 +234,16 @@ class Softmax(Activation):
     name = "softmax"
     elementwise = False
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         sum_along, max_along = reductions(xp)  # xp.sum / xp.max with keepdims, by their cheapest call
         E = xp.exp(Z - max_along(Z, 0))
         E /= sum_along(E, 0)
         return E
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))
 
-    def jacobian(self, a: Any, z: Any = None, /, *, xp: Any) -> Any:
+    def jacobian(self, a: Array, z: Array = None, /, *, xp: Namespace) -> Array:
         col = xp.reshape(a, (a.shape[0], 1))
         return _diag(a, xp=xp) - col * xp.reshape(a, (1, a.shape[0]))
 
@@ -251,24 +253,21 @@ class Linear(Activation):
 
     name = "linear"
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z
 
-    def backward(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return dA
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return dA
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return xp.ones_like(A)
 
 
 def _check_alpha(name: str, alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (0 < float(alpha) < math.inf):
-        msg = f"{name} alpha must be a positive finite number, got {alpha!r}"
-        raise ValueError(msg)
-    return float(alpha)
+    return Interval(0, None, closed="neither").check(alpha, f"{name} alpha")
 
 
 class LeakyReLU(Activation):
@@ -291,13 +290,13 @@ class LeakyReLU(Activation):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.where(Z > 0, Z, Z * self.alpha)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return self.alpha + (1 - self.alpha) * xp.astype(A > 0, A.dtype)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= self.derivative(A, xp=xp)
         return dA
 
@@ -322,13 +321,13 @@ class ELU(Activation):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0.0)) * self.alpha)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return xp.where(A > 0, xp.ones_like(A), A + self.alpha)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= self.derivative(A, xp=xp)
         return dA
 
@@ -339,13 +338,13 @@ class Softplus(Activation):
 
     name = "softplus"
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return -xp.expm1(-A)
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= self.derivative(A, xp=xp)
         return dA
 
@@ -360,15 +359,15 @@ class SiLU(Activation):
     name = "silu"
     needs_z = True
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z * _sigmoid(Z, xp=xp)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         Z = _need_z(self, Z)
         s = _sigmoid(Z, xp=xp)
         return s * (1 + Z * (1 - s))
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= self.derivative(A, Z, xp=xp)
         return dA
 
@@ -391,18 +390,18 @@ class GELUTanh(Activation):
     name = "gelu_tanh"
     needs_z = True
 
-    def _s(self, Z: Any, /, *, xp: Any) -> Any:
+    def _s(self, Z: Array, /, *, xp: Namespace) -> Array:
         return _sigmoid(Z * (1 + Z * Z * _GELU_K) * (2 * _GELU_C), xp=xp)
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z * self._s(Z, xp=xp)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         Z = _need_z(self, Z)
         s = self._s(Z, xp=xp)
         return s + Z * s * (1 - s) * ((1 + Z * Z * (3 * _GELU_K)) * (2 * _GELU_C))
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= self.derivative(A, Z, xp=xp)
         return dA
 
@@ -482,13 +481,13 @@ class Exp(Activation):
 
     name = "exp"
 
-    def forward(self, Z: Any, /, *, xp: Any) -> Any:
+    def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.exp(Z)
 
-    def derivative(self, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A
 
-    def backward_in_place(self, dA: Any, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+    def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         dA *= A
         return dA
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import Interval
 from .preprocessing import CHUNK_ROWS, ScaledRows, Standardizer
 from .sources import RowSource
 
@@ -123,10 +124,7 @@ def load_iris() -> Dataset:
 
 
 def _check_count(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        msg = f"{name} must be an integer ≥ {minimum}, got {value!r}"
-        raise ValueError(msg)
-    return int(value)
+    return int(Interval(minimum, None, integer=True).check(value, name))
 
 
 def make_moons(n_samples: int = 500, *, noise: float = 0.15, seed: int | None = 0) -> Dataset:
@@ -142,6 +140,7 @@ def make_moons(n_samples: int = 500, *, noise: float = 0.15, seed: int | None = 
         Seeds NumPy's Generator; the same seed gives the same points.
     """
     m = _check_count(n_samples, "n_samples", 2)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     n_outer = m // 2
     t_outer = np.linspace(0.0, math.pi, n_outer)
@@ -171,6 +170,7 @@ def make_spirals(n_samples: int = 600, *, n_classes: int = 3, noise: float = 0.2
     """
     k = _check_count(n_classes, "n_classes", 2)
     m = _check_count(n_samples, "n_samples", k)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     sizes = [m // k + (1 if c < m % k else 0) for c in range(k)]
     parts, labels = [], []
@@ -197,6 +197,7 @@ def make_regression(n_samples: int = 1000, *, noise: float = 1.0, seed: int | No
     seed : int, optional
     """
     m = _check_count(n_samples, "n_samples", 1)
+    noise = Interval(0, None).check(noise, "noise")
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.0, 1.0, size=(m, 10))
     y = (
@@ -697,9 +698,7 @@ def split_rows(
     ValueError
         As :func:`train_test_split`.
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, (float, int)) or not 0.0 < test_size < 1.0:
-        msg = f"test_size must be a fraction in (0, 1), got {test_size!r}"
-        raise ValueError(msg)
+    test_size = Interval(0.0, 1.0, closed="neither").check(test_size, "test_size", " (a fraction)")
     rng = np.random.default_rng(seed)
     if stratify:
         groups = [rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)]

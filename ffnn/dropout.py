@@ -28,7 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from backends import Backend
+
 from ._types import Array, Namespace
+from ._validation import is_integer, is_number
 
 __all__ = ["DropoutError", "EpochMasks", "draw_masks", "dropout_config", "keep_probabilities", "scales"]
 
@@ -46,7 +49,7 @@ class DropoutError(ValueError):
 
 
 def _probability(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         msg = f"{where} must be a keep probability in (0, 1], got {value!r}"
         raise DropoutError(msg)
     p = float(value)
@@ -111,7 +114,7 @@ def keep_probabilities(spec: Any, sizes: Sequence[int]) -> Probabilities:
             index = key
             if isinstance(key, str) and key.strip().isdigit():
                 index = int(key)
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            if not is_integer(index):
                 msg = f"dropout keys are layer numbers 0 (the input) … {L - 1}, got {key!r}"
                 raise DropoutError(msg)
             items.append((int(index), value))
@@ -205,7 +208,7 @@ class EpochMasks:
         The network's dtype.
     """
 
-    def __init__(self, probs: Probabilities, sizes: Sequence[int], backend: Any, dtype: str) -> None:
+    def __init__(self, probs: Probabilities, sizes: Sequence[int], backend: Backend, dtype: str) -> None:
         self.probs, self.sizes, self.backend = probs, list(sizes), backend
         self.layers = sorted(probs)
         offsets = np.cumsum([0] + [int(sizes[l]) for l in self.layers])

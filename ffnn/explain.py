@@ -10,6 +10,7 @@ import numpy as np
 
 from backends import get_backend
 
+from ._validation import is_integer
 from .gradcheck import numerical_partial
 from .network import Network
 
@@ -160,17 +161,19 @@ def explain_gradient(
     """
     _check_h_architecture(net)
     L = len(net.layers)
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= L:
+    if not is_integer(layer) or not 1 <= layer <= L:
         msg = f"layer must be the seeds' l in 1..{L}, got {layer!r}"
         raise ValueError(msg)
+    layer = int(layer)
     target = net.layers[layer - 1]
     shape = (target.n_out, 1) if bias else (target.n_out, target.n_in)
     index = (row, 0) if bias else (row, col)
-    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i, n in zip(index, shape)):
+    if not all(is_integer(i) and 0 <= i < n for i, n in zip(index, shape)):
         name = "b" if bias else "W"
         shown, bounds = (index[:1], shape[:1]) if bias else (index, shape)
         msg = f"index {shown} is outside {name}^[{layer}] of shape {bounds}"
         raise ValueError(msg)
+    index = (int(index[0]), int(index[1]))
     check = net.copy(dtype="float64")
     x = check.inputs(X)
     Y = check.targets(y, x.shape[0])

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._types import Array
+from ._validation import Interval, positive_int
 from .network import Network
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_partial"]
@@ -53,7 +55,7 @@ class GradcheckResult:
         return self.per_layer[layer]
 
 
-def _cost_at(net: Network, x: Any, y: Any) -> float:
+def _cost_at(net: Network, x: Array, y: Array) -> float:
     cache, Z_L = net.forward_columns(x.T)
     return float(net.cost_columns(cache, Z_L, y.T))
 
@@ -91,7 +93,7 @@ def numerical_partial(
     ValueError
         Bad layer, parameter name, index or step.
     """
-    _check_step(eps)
+    eps = _check_step(eps)
     if not 0 <= layer < len(net.layers) or name not in ("W", "b"):
         msg = f"no parameter {name!r} in layer {layer}; use name 'W' or 'b' and a layer in 0..{len(net.layers) - 1}"
         raise ValueError(msg)
@@ -104,13 +106,11 @@ def numerical_partial(
     return _partial(net, x, y, layer, name, index, eps)
 
 
-def _check_step(eps: float) -> None:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        msg = f"eps must be a number in (0, 1), got {eps!r}; 1e-5 suits float64"
-        raise ValueError(msg)
+def _check_step(eps: float) -> float:
+    return Interval(0, 1, closed="neither").check(eps, "eps", "; 1e-5 suits float64")
 
 
-def _partial(net: Network, x: Any, y: Any, layer: int, name: str, index: tuple[int, int], eps: float) -> float:
+def _partial(net: Network, x: Array, y: Array, layer: int, name: str, index: tuple[int, int], eps: float) -> float:
     target = net.layers[layer]
     original = getattr(target, name)
     host = net.backend.to_numpy(original).copy()
@@ -173,13 +173,11 @@ def gradcheck(
         ``eps`` outside (0, 1), ``max_per_param`` not a positive integer, ``floor``
         not positive; bad X or Y as in :meth:`Network.loss_and_gradients`.
     """
-    _check_step(eps)
-    if max_per_param is not None and (isinstance(max_per_param, bool) or not isinstance(max_per_param, int) or max_per_param < 1):
-        msg = f"max_per_param must be a positive integer or None, got {max_per_param!r}"
-        raise ValueError(msg)
-    if not isinstance(floor, (int, float)) or not floor > 0:
-        msg = f"floor must be a positive number, got {floor!r}"
-        raise ValueError(msg)
+    eps = _check_step(eps)
+    if max_per_param is not None:
+        max_per_param = positive_int(max_per_param, "max_per_param", " or None")
+    floor = Interval(0, None, closed="neither").check(floor, "floor")
+    seed = Interval(0, None, integer=True).check(seed, "seed")
     check = net.copy(dtype="float64")
     x = check.inputs(X)
     y = check.targets(Y, x.shape[0])

@@ -15,10 +15,10 @@ diag(a) v = a ⊙ v; the last is why no training rule ever builds a diagonal mat
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from backends import device_of
 
+from ._types import Array, Namespace
 from .activations import Activation, get_activation
 from .losses import Loss, example_scale, get_loss
 from .network import Network
@@ -40,18 +40,18 @@ __all__ = [
 ]
 
 
-def diag(v: Any, /, *, xp: Any) -> Any:
+def diag(v: Array, /, *, xp: Namespace) -> Array:
     """L6's diag(v): the (n, n) matrix with the 1-D ``v`` on its diagonal."""
     n = v.shape[0]
     return xp.eye(n, dtype=v.dtype, device=device_of(v)) * xp.reshape(v, (1, n))
 
 
-def vec(A: Any, /, *, xp: Any) -> Any:
+def vec(A: Array, /, *, xp: Namespace) -> Array:
     """Stack the columns (examples) of A (n, m) into one vector of length n·m."""
     return xp.reshape(A.T, (-1,))
 
 
-def unary_jacobian(df: Callable[[Any], Any], x: Any, /, *, xp: Any) -> Any:
+def unary_jacobian(df: Callable[[Array], Array], x: Array, /, *, xp: Namespace) -> Array:
     """∂f(x)/∂x = diag(f_1'(x_1), …, f_n'(x_n)) for a unary element-wise f (L6).
 
     Parameters
@@ -69,14 +69,14 @@ def unary_jacobian(df: Callable[[Any], Any], x: Any, /, *, xp: Any) -> Any:
     return diag(df(x), xp=xp)
 
 
-_BINARY_OPS: dict[str, tuple[Callable[[Any, Any, Any], Any], Callable[[Any, Any, Any], Any]]] = {
+_BINARY_OPS: dict[str, tuple[Callable[[Array, Array, Namespace], Array], Callable[[Array, Array, Namespace], Array]]] = {
     "add": (lambda u, v, xp: xp.ones_like(u), lambda u, v, xp: xp.ones_like(v)),
     "subtract": (lambda u, v, xp: xp.ones_like(u), lambda u, v, xp: -xp.ones_like(v)),
     "multiply": (lambda u, v, xp: v, lambda u, v, xp: u),
 }
 
 
-def binary_jacobians(op: str | tuple[Callable[..., Any], Callable[..., Any]], u: Any, v: Any, /, *, xp: Any) -> tuple[Any, Any]:
+def binary_jacobians(op: str | tuple[Callable[..., Array], Callable[..., Array]], u: Array, v: Array, /, *, xp: Namespace) -> tuple[Array, Array]:
     """(∂w/∂u, ∂w/∂v) of a binary element-wise w_i = f_i(u_i, v_i) (L6).
 
     The general form is (diag(∂f_i/∂u_i), diag(∂f_i/∂v_i)); L6's cases:
@@ -107,7 +107,7 @@ def binary_jacobians(op: str | tuple[Callable[..., Any], Callable[..., Any]], u:
     return diag(df_du(u, v, xp), xp=xp), diag(df_dv(u, v, xp), xp=xp)
 
 
-def activation_jacobian(activation: str | Activation, a: Any, z: Any = None, /, *, xp: Any) -> Any:
+def activation_jacobian(activation: str | Activation, a: Array, z: Array = None, /, *, xp: Namespace) -> Array:
     """∂a/∂z for one example, from its output a (1-D, length n), and z when the
     activation needs it (SiLU, GELU): (n, n).
 
@@ -117,7 +117,7 @@ def activation_jacobian(activation: str | Activation, a: Any, z: Any = None, /, 
     return get_activation(activation).jacobian(a, z, xp=xp)
 
 
-def batch_activation_jacobian(activation: str | Activation, A: Any, Z: Any = None, /, *, xp: Any) -> Any:
+def batch_activation_jacobian(activation: str | Activation, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
     """∂vec(A)/∂vec(Z) over a mini-batch, from A (and Z, when needed) (n, m):
     (n·m, n·m), block diagonal.
 
@@ -130,21 +130,21 @@ def batch_activation_jacobian(activation: str | Activation, A: Any, Z: Any = Non
     return _block_diagonal(blocks, xp=xp)
 
 
-def _block_diagonal(blocks: Any, /, *, xp: Any) -> Any:
+def _block_diagonal(blocks: Array, /, *, xp: Namespace) -> Array:
     """(m, r, c) blocks → the (m·r, m·c) block-diagonal matrix."""
     m, r, c = blocks.shape
     eye = xp.reshape(xp.eye(m, dtype=blocks.dtype, device=device_of(blocks)), (m, 1, m, 1))
     return xp.reshape(eye * xp.reshape(blocks, (m, r, 1, c)), (m * r, m * c))
 
 
-def _row_jacobian(x: Any, n_out: int, /, *, xp: Any) -> Any:
+def _row_jacobian(x: Array, n_out: int, /, *, xp: Namespace) -> Array:
     """∂z/∂vec_rows(W) of z = W x: (n_out, n_out·n_in), row j holds xᵀ in W's row j."""
     n_in = x.shape[0]
     eye = xp.eye(n_out, dtype=x.dtype, device=device_of(x))
     return xp.reshape(xp.reshape(eye, (n_out, n_out, 1)) * xp.reshape(x, (1, 1, n_in)), (n_out, n_out * n_in))
 
 
-def dense_jacobians(W: Any, x: Any, /, *, xp: Any) -> dict[str, Any]:
+def dense_jacobians(W: Array, x: Array, /, *, xp: Namespace) -> dict[str, Array]:
     """Jacobians of z = W x + b for one example x (1-D, length n_in) (L6).
 
     Returns ``{"x": W, "b": I, "W": M}``: ∂z/∂x = W (n_out, n_in), ∂z/∂b = I
@@ -156,7 +156,7 @@ def dense_jacobians(W: Any, x: Any, /, *, xp: Any) -> dict[str, Any]:
     return {"x": W, "b": eye, "W": _row_jacobian(x, n_out, xp=xp)}
 
 
-def dense_activation_jacobians(W: Any, b: Any, x: Any, activation: str | Activation, /, *, xp: Any) -> dict[str, Any]:
+def dense_activation_jacobians(W: Array, b: Array, x: Array, activation: str | Activation, /, *, xp: Namespace) -> dict[str, Array]:
     """Jacobians of a = g(W x + b), the dense layer with its activation, for one
     example x (1-D) (L6; MATH.md §6):
 
@@ -172,7 +172,7 @@ def dense_activation_jacobians(W: Any, b: Any, x: Any, activation: str | Activat
     return {"W": Jz @ _row_jacobian(x, W.shape[0], xp=xp), "b": Jz, "x": Jz @ W, "z": z, "a": a}
 
 
-def batch_dense_jacobians(W: Any, X: Any, /, *, xp: Any) -> dict[str, Any]:
+def batch_dense_jacobians(W: Array, X: Array, /, *, xp: Namespace) -> dict[str, Array]:
     """Jacobians of Z = W X + broadcast(b) over a mini-batch X (n_in, m), P1 (5):
 
     ``"b"``: ∂vec(Z)/∂b (n_out·m, n_out), the identity stacked m times, so
@@ -191,7 +191,7 @@ def batch_dense_jacobians(W: Any, X: Any, /, *, xp: Any) -> dict[str, Any]:
     }
 
 
-def neuron_jacobians(X: Any, w: Any, b: Any, /, *, activation: str | Activation = "linear", xp: Any) -> dict[str, Any]:
+def neuron_jacobians(X: Array, w: Array, b: Array, /, *, activation: str | Activation = "linear", xp: Namespace) -> dict[str, Array]:
     """The artificial neuron over a mini-batch (L6), in L6's layout: the N examples
     are the ROWS of X (N, n), z = X w + b·1 (N,), a = g(z) for an element-wise g.
 
@@ -226,7 +226,7 @@ def neuron_jacobians(X: Any, w: Any, b: Any, /, *, activation: str | Activation 
     }
 
 
-def loss_split_jacobians(loss: str | Loss, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> tuple[Any, Any]:
+def loss_split_jacobians(loss: str | Loss, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> tuple[Array, Array]:
     """The batch cost's two factors (L6; MATH.md §6): J = (1/N) Σ_i J0^(i).
 
     Returns
@@ -247,7 +247,7 @@ def loss_split_jacobians(loss: str | Loss, A: Any, Y: Any, /, *, xp: Any, weight
     return ones * scale, _block_diagonal(rows, xp=xp)
 
 
-def cost_jacobian(loss: str | Loss, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+def cost_jacobian(loss: str | Loss, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
     """∂J/∂vec(Ŷ) for the batch cost J = (1/m) Σ_i J0^(i): a row (1, n·m).
 
     L6's product ∂J/∂J0 · ∂J0/∂ŷ = (1/m)·1ᵀ · diag(∂J0^(i)/∂ŷ^(i)): the 1/m is the
@@ -258,7 +258,7 @@ def cost_jacobian(loss: str | Loss, A: Any, Y: Any, /, *, xp: Any, weights: Any 
     return dJ_dJ0 @ dJ0_dyhat
 
 
-def network_input_jacobian(net: Network, x: Any, /) -> Any:
+def network_input_jacobian(net: Network, x: Array, /) -> Array:
     """∂ŷ/∂x of the whole network at one input x (1-D, length n_in): (n_out, n_in).
 
     The chain rule as products of explicit Jacobians: Π_l (∂a^[l]/∂z^[l]) W^[l].

@@ -12,11 +12,10 @@ With ``weights=None`` the code is the unweighted one (no extra array work).
 
 from __future__ import annotations
 
-from typing import Any
-
 from backends import constant, device_of, reductions
 
 from ._registry import Registry
+from ._types import Array, Namespace
 
 __all__ = [
     "LOSSES",
@@ -32,7 +31,7 @@ __all__ = [
 ]
 
 
-def clamp_probability(A: Any, /, *, xp: Any) -> Any:
+def clamp_probability(A: Array, /, *, xp: Namespace) -> Array:
     """Clamp probabilities into [ε, 1 − ε], ε = the dtype's machine epsilon (seed H).
 
     Keeps log and the divisions of the BCE/CCE seeds finite.
@@ -41,7 +40,7 @@ def clamp_probability(A: Any, /, *, xp: Any) -> Any:
     return xp.clip(A, eps, 1 - eps)
 
 
-def example_scale(m: int, weights: Any = None, /, *, xp: Any) -> Any:
+def example_scale(m: int, weights: Array = None, /, *, xp: Namespace) -> Array:
     """The factor ∂J/∂J0^(i) of each example: 1/m (a Python float) without weights,
     else the (1, m) row s / Σ s (L6's ∂J/∂J0 = (1/N)1ᵀ, weighted). Stays on the device."""
     if weights is None:
@@ -49,14 +48,14 @@ def example_scale(m: int, weights: Any = None, /, *, xp: Any) -> Any:
     return weights / xp.sum(weights)
 
 
-def _mean(per_entry: Any, weights: Any, /, *, xp: Any) -> Any:
+def _mean(per_entry: Array, weights: Array, /, *, xp: Namespace) -> Array:
     """(1/m) Σ of an (n, m) array, or Σ_i s_i Σ_j per_entry_{j,i} / Σ s (weighted)."""
     if weights is None:
         return xp.sum(per_entry) * constant(1 / per_entry.shape[1], per_entry)
     return xp.sum(xp.sum(per_entry, axis=0, keepdims=True) * weights) / xp.sum(weights)
 
 
-def check_cross_entropy_targets(Y: Any, /, *, xp: Any, loss: str = "categorical_crossentropy") -> None:
+def check_cross_entropy_targets(Y: Array, /, *, xp: Namespace, loss: str = "categorical_crossentropy") -> None:
     """Refuse targets a cross-entropy cannot take (issue 11).
 
     Both cross-entropies: negative entries (their cost has no lower bound).
@@ -97,7 +96,7 @@ def check_cross_entropy_targets(Y: Any, /, *, xp: Any, loss: str = "categorical_
             raise ValueError(msg)
 
 
-def check_sample_weights(weights: Any, m: int, /, *, xp: Any) -> None:
+def check_sample_weights(weights: Array, m: int, /, *, xp: Namespace) -> None:
     """Refuse example weights the weighted cost J = Σ_i s_i J0^(i) / Σ_i s_i cannot use.
 
     ``weights`` must be a (1, m) row (the layout every cost takes) of finite,
@@ -143,23 +142,23 @@ class Loss:
     name: str = ""
     fused_activation: str = ""
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         """J for predictions A and targets Y, both (n, m); a 0-d array."""
         raise NotImplementedError
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         """The backpropagation seed dJ/dA^[L], shape (n, m)."""
         raise NotImplementedError
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         """J computed from Z^[L] for the fused output activation; a 0-d array."""
         raise NotImplementedError
 
-    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def fused_gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         """dJ/dZ^[L] for the fused output activation: (1/m)(A − Y) (P3 (3)/(9))."""
         return (A - Y) * example_scale(A.shape[1], weights, xp=xp)
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         """∂J0/∂ŷ for ONE example (1-D ``a``, ``y``), written per element as L6 does
         (no 1/m: that is the separate factor ∂J/∂J0, MATH.md §6).
 
@@ -180,22 +179,22 @@ class MeanSquaredError(Loss):
     name = "mse"
     fused_activation = "linear"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         D = Y - A
         return _mean(D * D, weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         if weights is None:
             return (A - Y) * (2 / A.shape[1])
         return (A - Y) * (2 * example_scale(A.shape[1], weights, xp=xp))
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return self.cost(Z, Y, xp=xp, weights=weights)
 
-    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def fused_gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return self.gradient(A, Y, xp=xp, weights=weights)
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return -2 * (y - a)
 
 
@@ -212,20 +211,20 @@ class BinaryCrossEntropy(Loss):
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         P = clamp_probability(A, xp=xp)
         return -_mean(Y * xp.log(P) + (1 - Y) * xp.log(1 - P), weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         P = clamp_probability(A, xp=xp)
         return (P - Y) / (P * (1 - P)) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         zero = xp.zeros((), dtype=Z.dtype, device=device_of(Z))
         softplus = xp.maximum(Z, zero) + xp.log1p(xp.exp(-xp.abs(Z)))
         return _mean(softplus - Y * Z, weights, xp=xp)
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         p = clamp_probability(a, xp=xp)
         return (1 - y) / (1 - p) - y / p
 
@@ -243,25 +242,25 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_crossentropy"
     fused_activation = "softmax"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return -_mean(Y * xp.log(clamp_probability(A, xp=xp)), weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return -Y / clamp_probability(A, xp=xp) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         sum_along, max_along = reductions(xp)
         S = Z - max_along(Z, 0)
         minus_log_softmax = xp.log(sum_along(xp.exp(S), 0)) - S
         return _mean(Y * minus_log_softmax, weights, xp=xp)
 
-    def fused_gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def fused_gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         dZ = A * reductions(xp)[0](Y, 0)
         dZ -= Y
         dZ *= constant(1 / A.shape[1], dZ) if weights is None else example_scale(A.shape[1], weights, xp=xp)
         return dZ
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return -y / clamp_probability(a, xp=xp)
 
 
@@ -294,21 +293,21 @@ class HalfSquaredError(Loss):
     name = "half_squared_error"
     fused_activation = "linear"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         D = Y - A
         return _mean(D * D, weights, xp=xp) * 0.5
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return (A - Y) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return self.cost(Z, Y, xp=xp, weights=weights)
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return a - y
 
 
-def poisson_terms(A: Any, Y: Any, /, *, xp: Any) -> Any:
+def poisson_terms(A: Array, Y: Array, /, *, xp: Namespace) -> Array:
     """y log(y/ŷ) − y + ŷ element-wise (half the Poisson deviance), with 0 log 0 = 0."""
     ratio = xp.where(Y > 0, Y / A, xp.ones_like(A))
     return Y * xp.log(ratio) - Y + A
@@ -324,16 +323,16 @@ class Poisson(Loss):
     name = "poisson"
     fused_activation = "exp"
 
-    def cost(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return _mean(poisson_terms(A, Y, xp=xp), weights, xp=xp)
 
-    def gradient(self, A: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return (1 - Y / A) * example_scale(A.shape[1], weights, xp=xp)
 
-    def cost_from_logits(self, Z: Any, Y: Any, /, *, xp: Any, weights: Any = None) -> Any:
+    def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         return self.cost(xp.exp(Z), Y, xp=xp, weights=weights)
 
-    def example_gradient(self, a: Any, y: Any, /, *, xp: Any) -> Any:
+    def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return 1 - y / a
 
 

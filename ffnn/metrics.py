@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ._types import Array, Namespace
+
 __all__ = [
     "TASKS",
     "confusion_matrix",
@@ -37,7 +39,7 @@ def task_of(loss_name: str, n_out: int) -> str:
     return "regression"
 
 
-def correct_count(A: Any, Y: Any, /, *, task: str, xp: Any) -> Any:
+def correct_count(A: Array, Y: Array, /, *, task: str, xp: Namespace) -> Array:
     """How many of the m examples are classified correctly, as a 0-d array of A's dtype.
 
     ``A`` (outputs) and ``Y`` (targets) have the seeds' layout (n^[L], m). Multiclass:
@@ -49,13 +51,13 @@ def correct_count(A: Any, Y: Any, /, *, task: str, xp: Any) -> Any:
     return hits_of([predicted_columns(A, task=task, xp=xp)], Y, task=task, xp=xp)
 
 
-def predicted_columns(A: Any, /, *, task: str, xp: Any) -> Any:
+def predicted_columns(A: Array, /, *, task: str, xp: Namespace) -> Array:
     """The decisions behind :func:`correct_count` for outputs A (n^[L], m): the argmax
     class per column, shape (m,) (multiclass), or A > 0.5, shape (n^[L], m)."""
     return xp.argmax(A, axis=0) if task == "multiclass" else A > 0.5
 
 
-def hits_of(predictions: list[Any], Y: Any, /, *, task: str, xp: Any) -> Any:
+def hits_of(predictions: list[Array], Y: Array, /, *, task: str, xp: Namespace) -> Array:
     """:func:`correct_count` from :func:`predicted_columns` of consecutive batches
     (joined along the examples) and the targets Y (n^[L], m) of all of them; a 0-d
     array of Y's dtype."""
@@ -65,7 +67,7 @@ def hits_of(predictions: list[Any], Y: Any, /, *, task: str, xp: Any) -> Any:
     return hits if Y.shape[0] == 1 else hits * (1 / Y.shape[0])
 
 
-def labels_from_outputs(P: Any, /, *, task: str, xp: Any) -> Any:
+def labels_from_outputs(P: Array, /, *, task: str, xp: Namespace) -> Array:
     """Class labels from outputs P in ROW layout (m, n^[L]): argmax per row
     (multiclass, shape (m,)), P[:, 0] > 0.5 (binary, (m,)), P > 0.5 per label
     (multi-label, (m, n^[L])); integer arrays of the backend."""

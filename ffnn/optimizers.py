@@ -21,7 +21,7 @@ from backends import Backend, device_of, get_backend, to_numpy
 
 from ._registry import Registry
 from ._types import Array, Namespace, OptState, Params
-from ._validation import Interval
+from ._validation import Interval, check_bool
 from .schedules import Schedule, schedule_from_config
 
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "AdamW", "Optimizer", "get_optimizer", "optimizer_from_config"]
@@ -326,7 +326,7 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(learning_rate)
         self.momentum = _FRACTION.check(momentum, "momentum")
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool(nesterov, "nesterov")
         if self.nesterov and self.momentum == 0:
             msg = "nesterov=True needs momentum > 0, e.g. SGD(momentum=0.9, nesterov=True)"
             raise ValueError(msg)

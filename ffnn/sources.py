@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._validation import Interval
 from .distributed._shares import batch_bounds, rank_rows
 
 if TYPE_CHECKING:
@@ -266,9 +267,7 @@ class BatchStream:
         if self.order.shape != (m,):
             msg = f"order must be a permutation of the {m} rows, got shape {self.order.shape}"
             raise ValueError(msg)
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            msg = f"prefetch must be a non-negative integer, got {prefetch!r}"
-            raise ValueError(msg)
+        prefetch = Interval(0, None, integer=True).check(prefetch, "prefetch")
         self.bounds = batch_bounds(m, batch_size)
         self.backend, self.dtype, self.rank, self.size = backend, dtype, rank, size
         rank_rows(self.order[:0], rank, size)  # check rank and size now

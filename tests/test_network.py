@@ -315,10 +315,10 @@ def test_bad_seed(seed: object) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"eps": 0.0}, r"eps must be a number in \(0, 1\)"),
-        ({"eps": "small"}, "eps must be a number"),
+        ({"eps": 0.0}, r"eps must be a finite number in \(0, 1\)"),
+        ({"eps": "small"}, "eps must be a finite number"),
         ({"max_per_param": 0}, "max_per_param must be a positive integer"),
-        ({"floor": 0.0}, "floor must be a positive number"),
+        ({"floor": 0.0}, "floor must be a positive finite number"),
     ],
 )
 def test_gradcheck_refuses_bad_options(kwargs: dict, pattern: str) -> None:

@@ -110,9 +110,9 @@ def test_assert_close_integers_and_scalars() -> None:
 
 @pytest.mark.parametrize("bad", [-1e-3, "1e-3", float("nan"), True])
 def test_assert_close_rejects_bad_tolerances(bad: object) -> None:
-    with pytest.raises(ValueError, match="rtol must be a non-negative number"):
+    with pytest.raises(ValueError, match="rtol must be a non-negative finite number"):
         assert_close(np.ones(1), np.ones(1), rtol=bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="atol must be a non-negative number"):
+    with pytest.raises(ValueError, match="atol must be a non-negative finite number"):
         assert_close(np.ones(1), np.ones(1), atol=bad)  # type: ignore[arg-type]
 
 
@@ -286,7 +286,7 @@ def test_compare_backends_restores_precision_settings() -> None:
         ({"steps": -1}, ValueError, "steps must be a non-negative integer"),
         ({"steps": True}, ValueError, "steps must be a non-negative integer"),
         ({"dtype": "float16"}, ValueError, "dtype must be one of float64, float32"),
-        ({"rtol": -1.0}, ValueError, "rtol must be a non-negative number"),
+        ({"rtol": -1.0}, ValueError, "rtol must be a non-negative finite number"),
         ({"config": {"sizes": (2, 1), "hidden": 3}}, ValueError, r"unknown parity config keys \['hidden'\]"),
     ],
 )

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import Interval, positive_int
+
 __all__ = ["batch_bounds", "batch_weight", "rank_rows", "share_bounds"]
 
 
-def _check_rank(rank: int, size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        msg = f"size (the number of ranks) must be a positive integer, got {size!r}"
-        raise ValueError(msg)
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < size:
-        msg = f"rank must be an integer in [0, {size}), got {rank!r}"
-        raise ValueError(msg)
+def _check_rank(rank: int, size: int) -> tuple[int, int]:
+    size = positive_int(size, "size (the number of ranks)")
+    return Interval(0, size, closed="left", integer=True).check(rank, "rank"), size
 
 
 def share_bounds(count: int, rank: int, size: int) -> tuple[int, int]:
@@ -28,11 +26,9 @@ def share_bounds(count: int, rank: int, size: int) -> tuple[int, int]:
     ValueError
         Negative ``count``, non-positive ``size`` or ``rank`` outside [0, size).
     """
-    _check_rank(rank, size)
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-        msg = f"count must be a non-negative integer, got {count!r}"
-        raise ValueError(msg)
-    q, r = divmod(int(count), size)
+    rank, size = _check_rank(rank, size)
+    count = Interval(0, None, integer=True).check(count, "count")
+    q, r = divmod(count, size)
     lo = rank * q + min(rank, r)
     return lo, lo + q + (rank < r)
 
@@ -70,9 +66,7 @@ def rank_rows(batch_rows: np.ndarray, rank: int, size: int, *, sort: bool = Fals
 def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
     """[(start, stop)] of the global batches of an epoch of ``m`` examples; the last
     one is partial when ``batch_size`` does not divide ``m``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        msg = f"batch_size must be a positive integer, got {batch_size!r}"
-        raise ValueError(msg)
+    batch_size = positive_int(batch_size, "batch_size")
     return [(start, min(start + batch_size, m)) for start in range(0, m, batch_size)]
 
 

@@ -9,6 +9,8 @@ import numpy as np
 
 from backends import to_numpy
 
+from .._validation import Interval
+
 __all__ = ["RTOL", "TRAINING_RTOL", "assert_close", "check_tolerance", "difference"]
 
 #: Default relative tolerance of :func:`assert_close`: ONE evaluation (a forward
@@ -83,9 +85,8 @@ def _default_rtol(*dtypes: np.dtype) -> float:
 
 
 def check_tolerance(value: float | None, name: str) -> None:
-    if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0)):
-        msg = f"{name} must be a non-negative number, got {value!r}"
-        raise ValueError(msg)
+    if value is not None:
+        Interval(0, None).check(value, name)
 
 
 def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: float | None = None) -> None:

@@ -19,6 +19,7 @@ from backends import (
     reduced_precision_disabled,
 )
 
+from .._validation import Interval, is_integer
 from ..activations import get_activation
 from ..layers import Dense
 from ..losses import get_loss
@@ -91,9 +92,7 @@ class ParityConfig:
             raise ValueError(msg)
         for name in ("seed", "data_seed"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                msg = f"{name} must be a non-negative integer, got {value!r}"
-                raise ValueError(msg)
+            Interval(0, None, integer=True).check(value, name)
         if not isinstance(self.optimizer_kwargs, Mapping):
             msg = f"optimizer_kwargs must be a mapping of keyword arguments, got {type(self.optimizer_kwargs).__name__}"
             raise TypeError(msg)
@@ -182,7 +181,7 @@ class ParityConfig:
 
 
 def _is_count(value: Any) -> bool:
-    return bool(not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1)
+    return is_integer(value) and value >= 1
 
 
 @dataclass(frozen=True)
@@ -422,9 +421,7 @@ def compare_backends(
     if dtype not in TRAINING_RTOL:
         msg = f"dtype must be one of {', '.join(TRAINING_RTOL)}, got {dtype!r}"
         raise ValueError(msg)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        msg = f"steps must be a non-negative integer, got {steps!r}"
-        raise ValueError(msg)
+    steps = Interval(0, None, integer=True).check(steps, "steps")
     check_tolerance(rtol, "rtol")
     check_tolerance(atol, "atol")
     rtol = TRAINING_RTOL[dtype] if rtol is None else float(rtol)
