@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_contracts_are_kept():
-    pytest.importorskip("importlinter", reason="import-linter is not installed (pip install -e '.[ci]')")
+    pytest.importorskip("importlinter", reason="import-linter is not installed (pip install -e '.[test]')")
     command = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([command, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
