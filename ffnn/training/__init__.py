@@ -7,12 +7,12 @@ Nothing here imports :mod:`ffnn.network`: the network subclasses :class:`Trainer
 from .._validation import PREDICT_BATCH_SIZE
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, StopCheck
 from .compile import compile_step, compiled_step
-from .evaluation import evaluate, predict_classes, predict_proba
+from .evaluation import predict_classes, predict_proba
 from .history import History, TrainingState
 from .loop import DivergedError
 from .sampling import ShuffleSampler, shuffle_order
 from .step import Step, make_step, train_step
-from .trainer import Trainer, fit
+from .trainer import Trainer, evaluate, fit
 
 __all__ = [
     "MONITORS",

@@ -78,11 +78,8 @@ def _batch(batch_size: int | None) -> int:
 
 
 def evaluate(net: Model, X: Any, y: Any, /, *, batch_size: int | None = None) -> dict[str, float | None]:
-    """Cost and accuracy of ``net`` on (X, y); see :meth:`Network.evaluate`."""
-    from .parallel import evaluate_rows, is_rows  # memory maps / .npy paths: read by chunks
-
-    if is_rows(X):
-        return evaluate_rows(net, X, y, batch_size=batch_size)
+    """Cost and accuracy of ``net`` on in-memory (X, y); see :meth:`Network.evaluate`
+    (:func:`ffnn.training.evaluate` also takes inputs read by rows)."""
     with net.backend.on_device():  # CuPy creates arrays on the current device: make it the network's
         x = net.inputs(X)
         t = net.targets(y, x.shape[0])

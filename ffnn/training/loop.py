@@ -8,7 +8,7 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -30,7 +30,19 @@ from .step import Penalty, make_step
 
 if TYPE_CHECKING:
     from ._model import Model
-    from .parallel import Parallel
+
+
+class EpochDriver(Protocol):
+    """What the loop needs from a driver of the batches that is not the loop itself
+    (:class:`ffnn.training.parallel.Parallel`: ranks, inputs read by rows); the loop
+    never imports it."""
+
+    @property
+    def writes(self) -> bool: ...
+
+    def train_batches(self, loop: Loop) -> tuple[Array, Array, float]: ...
+
+    def epoch_values(self, loop: Loop, parts: list[Array]) -> list[float]: ...
 
 
 @dataclass
@@ -322,7 +334,7 @@ class Loop:
         l2: float | Penalty,
         sampler: Sampler,
         reduce_gradients: GradientHook | None = None,
-        parallel: Parallel | None = None,
+        parallel: EpochDriver | None = None,
         metrics: Callable[[Model, dict[str, float]], dict[str, float]] | None = None,
         compile: bool = False,
     ) -> None:

@@ -17,7 +17,8 @@ from .._validation import Interval, positive_int
 from ..distributed import abort_on_failure
 from ..optimizers import Optimizer, get_optimizer
 from .callbacks import Callback, Checkpoint, EarlyStopping
-from .evaluation import evaluate, predict_classes, predict_proba
+from .evaluation import evaluate as evaluate_arrays
+from .evaluation import predict_classes, predict_proba
 from .history import History, TrainingState
 from .loop import (
     Loop,
@@ -29,7 +30,7 @@ from .loop import (
     settings_of,
     training_data,
 )
-from .parallel import Parallel, communicator_for, is_rows, row_data
+from .parallel import Parallel, communicator_for, evaluate_rows, is_rows, row_data
 from .sampling import ShuffleSampler
 
 if TYPE_CHECKING:
@@ -320,3 +321,12 @@ class Trainer:
 
 fit = Trainer.fit
 """``fit(net, X, y, **options)``: :meth:`Trainer.fit` as a function (the same signature)."""
+
+
+
+def evaluate(net: Model, X: Any, y: Any, /, *, batch_size: int | None = None) -> dict[str, float | None]:
+    """Cost J (P1 (9)) and accuracy (R², MAE, RMSE for a regression) of ``net`` on (X, y):
+    in-memory arrays, or a memory map / ``.npy`` path read by chunks of rows."""
+    if is_rows(X):
+        return evaluate_rows(net, X, y, batch_size=batch_size)
+    return evaluate_arrays(net, X, y, batch_size=batch_size)
