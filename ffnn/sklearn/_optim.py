@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backends import device_of
+
 __all__ = ["MLPSGD", "MLPAdam"]
 
 State = dict[str, Any]
 
 
 def _zeros_like(params: dict[str, Any], xp: Any) -> dict[str, Any]:
-    return {k: xp.zeros_like(p, dtype=p.dtype, device=p.device) for k, p in params.items()}
+    return {k: xp.zeros_like(p, dtype=p.dtype, device=device_of(p)) for k, p in params.items()}
 
 
 class _MLPSolver:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backends import device_of
+
 from .._types import Array, OptState, Params
 from .._validation import PREDICT_BATCH_SIZE, as_sample_weight, positive_int
 from ..distributed import (
@@ -259,7 +261,7 @@ class Parallel:
         order = np.arange(m) if host_order is None else host_order
         task = net.task
         cost_sum = xp.zeros((), dtype=net.backend.dtype(net.dtype), device=net.backend.device)
-        hits = xp.zeros((), dtype=cost_sum.dtype, device=cost_sum.device)
+        hits = xp.zeros((), dtype=cost_sum.dtype, device=device_of(cost_sum))
         sw = data.weights
         params, opt_state = net.named_parameters(), opt.state
         try:
