@@ -104,6 +104,7 @@ def _is_number(value: Any) -> bool:
 
 
 def integer(low: int = 0, high: int | None = MAX_COUNT) -> Check:
+    """A check: an integer (not a bool) in [``low``, ``high``] (by default up to 2^53, which JSON keeps exact)."""
     def check(value: Any, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
             bound = f"an integer ≥ {low}" if high is None else f"an integer in [{low}, {high}]"
@@ -113,6 +114,7 @@ def integer(low: int = 0, high: int | None = MAX_COUNT) -> Check:
 
 
 def number(low: float = -math.inf) -> Check:
+    """A check: a finite number (not a bool) ≥ ``low`` when given."""
     def check(value: Any, where: str) -> None:
         if not _is_number(value) or value < low:
             _fail(where, "a finite number" + ("" if low == -math.inf else f" ≥ {low}"), value)
@@ -121,6 +123,7 @@ def number(low: float = -math.inf) -> Check:
 
 
 def string(*choices: str) -> Check:
+    """A check: a string, one of ``choices`` when any are given."""
     def check(value: Any, where: str) -> None:
         if not isinstance(value, str) or (choices and value not in choices):
             _fail(where, f"one of {', '.join(choices)}" if choices else "a string", value)
@@ -129,11 +132,13 @@ def string(*choices: str) -> Check:
 
 
 def boolean(value: Any, where: str) -> None:
+    """A check: true or false."""
     if not isinstance(value, bool):
         _fail(where, "true or false", value)
 
 
 def optional(check: Check) -> Check:
+    """A check: null, or a value that passes ``check``."""
     def either(value: Any, where: str) -> None:
         if value is not None:
             check(value, where)
@@ -142,6 +147,7 @@ def optional(check: Check) -> Check:
 
 
 def array(item: Check, *, min_length: int = 0) -> Check:
+    """A check: a list whose items all pass ``item``."""
     def check(value: Any, where: str) -> None:
         if not isinstance(value, list) or len(value) < min_length:
             _fail(where, "an array" + (f" of at least {min_length} items" if min_length else ""), value)

@@ -136,6 +136,7 @@ def add_backend_options(parser: argparse.ArgumentParser, *, dtype: bool, devices
 
 
 def add_threads_option(group: Any) -> None:
+    """Add ``--threads N`` (BLAS/OpenMP and torch pools, via backends.set_threads) to ``parser``."""
     group.add_argument(
         "--threads",
         type=argtypes.positive_int,

@@ -52,6 +52,8 @@ class _Difference:
 
 
 def difference(a: np.ndarray, d: np.ndarray) -> _Difference:
+    """The largest absolute and relative (per array: max|a − d| / max|d|) difference of two host
+    arrays, and where it is."""
     work = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(d) else np.float64
     a64, d64 = a.astype(work), d.astype(work)
     both = np.isfinite(a64) & np.isfinite(d64)
@@ -85,6 +87,7 @@ def _default_rtol(*dtypes: np.dtype) -> float:
 
 
 def check_tolerance(value: float | None, name: str) -> None:
+    """Refuse a tolerance that is not a non-negative finite number (None means the dtype's default)."""
     if value is not None:
         Interval(0, None).check(value, name)
 
