@@ -4,6 +4,7 @@ problem."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import multiprocessing
@@ -484,6 +485,22 @@ def test_the_next_save_removes_leftovers_but_not_files_in_use(tmp_path: Path) ->
     assert sorted(os.listdir(tmp_path)) == [".model.npz.notes.tmp", "model.npz"]
 
 
+def test_a_refused_temporary_file_is_reported_with_the_target_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the operating system's refusal, simulated where it is raised, so that the test runs as any user
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / ".model.npz.x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    target = tmp_path / "model.npz"
+    with pytest.raises(PermissionError) as info:
+        small(0).save(target)
+    message = str(info.value)
+    assert f"cannot write '{target}' (in the folder '{tmp_path}')" in message
+    assert "ermission denied" in message and ".tmp" not in message
+    assert info.value.errno == errno.EACCES
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_save_into_a_folder_it_cannot_write_names_the_target_and_folder(tmp_path: Path) -> None:
     root = os.geteuid() == 0  # root writes anywhere: then save as an unprivileged user, in a subprocess
     if root and shutil.which("setpriv") is None:
@@ -510,19 +527,27 @@ def test_a_save_into_a_folder_it_cannot_write_names_the_target_and_folder(tmp_pa
     assert "ermission denied" in message and ".tmp" not in message
 
 
+def _as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    root = Path(serialization.__file__).parents[1]
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code, *args],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120, check=False,
+    )
+
+
 def unprivileged_save(target: Path) -> str:
+    # first make sure the unprivileged user can run this Python with ffnn at all (the checkout or the
+    # environment may sit in a folder only root can read); if not, this variant cannot run here
+    probe = _as_nobody("import ffnn, numpy")
+    if probe.returncode != 0:
+        pytest.skip(f"the unprivileged user cannot import ffnn here: {probe.stderr.strip()[-200:]}")
     code = (
         "import sys\nfrom ffnn import Dense, Network\n"
         "net = Network([Dense(2, 1)], backend='numpy', seed=0)\n"
         "try:\n    net.save(sys.argv[1])\nexcept PermissionError as exc:\n    print(exc)\n"
     )
-    root = Path(serialization.__file__).parents[1]
-    result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code, str(target)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120, check=False,
-    )
-    if "Permission denied" in result.stderr and "cannot write" not in result.stdout:
-        pytest.skip(f"the unprivileged user cannot run this Python: {result.stderr.strip()[-200:]}")
+    result = _as_nobody(code, str(target))
+    assert result.returncode == 0, result.stderr
     return result.stdout
 
 
