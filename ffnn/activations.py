@@ -240,6 +240,18 @@ class Softmax(Activation):
         E /= sum_along(E, 0)
         return E
 
+    def forward_log(self, Z: Array, /, *, xp: Namespace) -> tuple[Array, Array]:
+        """(A, log A): the softmax of :meth:`forward` and, from the same terms, the
+        log-softmax log A = (Z − max) − log Σ_{axis=0} exp(Z − max), finite even where
+        A underflows to 0. Training reads the cross-entropy from it (MATH.md §4)."""
+        sum_along, max_along = reductions(xp)
+        S = Z - max_along(Z, 0)
+        E = xp.exp(S)
+        s = sum_along(E, 0)
+        E /= s
+        S -= xp.log(s)
+        return E, S
+
     def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))
 

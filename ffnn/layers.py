@@ -92,9 +92,14 @@ class Dense:
         ``A_prev`` is (n_in, m); returns (Z, A), both (n_out, m). ``W``/``b`` default
         to the layer's own parameters (pass others to evaluate at another point).
         """
+        Z = self.linear(A_prev, xp=xp, W=W, b=b)
+        return Z, self.activation.forward(Z, xp=xp)
+
+    def linear(self, A_prev: Array, /, *, xp: Namespace, W: Array = None, b: Array = None) -> Array:
+        """P1 (5) alone: Z = W A^[l-1] + broadcast(b), (n_out, m) from ``A_prev`` (n_in, m)."""
         Z = (self.W if W is None else W) @ A_prev
         Z += self.b if b is None else b
-        return Z, self.activation.forward(Z, xp=xp)
+        return Z
 
     def backward(
         self, dZ: Array, A_prev: Array, /, *, xp: Namespace, need_input_grad: bool = True, W: Array = None

@@ -251,8 +251,17 @@ class CategoricalCrossEntropy(Loss):
     def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         sum_along, max_along = reductions(xp)
         S = Z - max_along(Z, 0)
-        minus_log_softmax = xp.log(sum_along(xp.exp(S), 0)) - S
-        return _mean(Y * minus_log_softmax, weights, xp=xp)
+        S -= xp.log(sum_along(xp.exp(S), 0))
+        return self.cost_from_log_probabilities(S, Y, xp=xp, weights=weights)
+
+    def cost_from_log_probabilities(
+        self, log_A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None
+    ) -> Array:
+        """J = −(1/m) Σ Y ⊙ log Ŷ from log Ŷ itself (the log-softmax the forward pass
+        computed alongside Ŷ: :meth:`ffnn.activations.Softmax.forward_log`), so the
+        cost of a training step costs no second exp. Equal, bit for bit, to
+        :meth:`cost_from_logits` of the same Z."""
+        return -_mean(Y * log_A, weights, xp=xp)
 
     def fused_gradient(self, A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
         dZ = A * reductions(xp)[0](Y, 0)

@@ -193,8 +193,8 @@ class Network(Trainer, Saver):
     def named_parameters(self) -> Params:
         """{"W1": W^[1], "b1": b^[1], …} in layer order: the backend's arrays, not copies."""
         out: Params = {}
-        for l, layer in enumerate(self.layers, start=1):
-            out[f"W{l}"], out[f"b{l}"] = layer.W, layer.b
+        for layer, (kW, kb) in zip(self.layers, _names(len(self.layers))):
+            out[kW], out[kb] = layer.W, layer.b
         return out
 
     def parameters(self) -> list[Array]:
@@ -212,6 +212,12 @@ class Network(Trainer, Saver):
         ValueError
             Missing or unknown names, or a wrong shape.
         """
+        layers = self.layers
+        if len(params) == 2 * len(layers) and all(
+            params.get(kW) is layer.W and params.get(kb) is layer.b
+            for layer, (kW, kb) in zip(layers, _names(len(layers)))
+        ):
+            return  # updated in place: the same arrays, already checked when they were bound
         names = self.parameter_names()
         if list(params) != names:
             msg = f"set_parameters needs the keys {names} in that order, got {list(params)}"
@@ -351,26 +357,67 @@ class Network(Trainer, Saver):
         :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the layers that need it, and
         the masks and Ã^[l]) and Z^[L] (for the fused cost).
         """
+        return self._forward(X, params, masks, log_output=False)
+
+    def forward_cost_columns(
+        self, X: Array, Y: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None,
+        weights: Array = None,
+    ) -> tuple[Cache, Array]:
+        """:meth:`forward_columns` and :meth:`cost_columns` together: (cache, J).
+
+        With softmax and categorical cross-entropy fused, the output layer computes
+        log Ŷ from the terms of its softmax (:meth:`~ffnn.activations.Softmax.forward_log`)
+        and the cost is −(1/m) Σ Y ⊙ log Ŷ (P3 (4)), the same number, bit for bit, as
+        :meth:`cost_columns` (no second max/exp/sum over Z^[L]). Otherwise the two
+        methods run one after the other.
+        """
+        cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
+        if not (self.fused and cost_from_log is not None and hasattr(self.layers[-1].activation, "forward_log")):
+            cache, Z_L = self._forward(X, params, masks, log_output=False)
+            return cache, self.cost_columns(cache, Z_L, Y, weights=weights)
+        cache, log_A = self._forward(X, params, masks, log_output=True)
+        extra = {} if weights is None else {"weights": weights}
+        return cache, cost_from_log(log_A, Y, xp=self.xp, **extra)
+
+    def _forward(
+        self, X: Array, params: Params | None, masks: dict[int, Array] | None, *, log_output: bool
+    ) -> tuple[Cache, Array]:
+        """The forward pass; returns the cache and Z^[L], or log A^[L] with ``log_output``."""
         xp = self.xp
         cache = Cache([X])
+        pairs = _LayerParams.of(self, params)
+        body = pairs[:-1] if log_output else pairs
         Z = X
-        masks = masks or {}
-        for l, layer in enumerate(self.layers, start=1):
-            if l - 1 in masks:  # D (2)
-                cache.masks[l - 1] = masks[l - 1]
-                cache.dropped[l - 1] = apply(cache[-1], masks[l - 1])
-            W, b = (None, None) if params is None else (params[f"W{l}"], params[f"b{l}"])
-            if W is layer.W and b is layer.b:  # the layer's own parameters (in-place updates keep them)
-                W = b = None
-            A_prev = cache.dropped.get(l - 1, cache[-1])  # D (3): the next layer reads Ã
-            if W is None and b is None:
-                Z, A = layer.forward(A_prev, xp=xp)
-            else:
-                Z, A = layer.forward(A_prev, xp=xp, W=W, b=b)
-            if layer.needs_z:
-                cache.z[l] = Z
-            cache.append(A)
-        return cache, Z
+        if not masks:  # the common path, with no dropout: fewer lookups per layer
+            for l, (layer, W, b) in enumerate(body, start=1):
+                Z, A = layer.forward(cache[-1], xp=xp) if W is None else layer.forward(cache[-1], xp=xp, W=W, b=b)
+                if layer.needs_z:
+                    cache.z[l] = Z
+                cache.append(A)
+        else:
+            for l, (layer, W, b) in enumerate(body, start=1):
+                if l - 1 in masks:  # D (2)
+                    cache.masks[l - 1] = masks[l - 1]
+                    cache.dropped[l - 1] = apply(cache[-1], masks[l - 1])
+                A_prev = cache.dropped.get(l - 1, cache[-1])  # D (3): the next layer reads Ã
+                Z, A = layer.forward(A_prev, xp=xp) if W is None else layer.forward(A_prev, xp=xp, W=W, b=b)
+                if layer.needs_z:
+                    cache.z[l] = Z
+                cache.append(A)
+        if not log_output:
+            return cache, Z
+        L = len(pairs)
+        layer, W, b = pairs[-1]
+        if masks and L - 1 in masks:
+            cache.masks[L - 1] = masks[L - 1]
+            cache.dropped[L - 1] = apply(cache[-1], masks[L - 1])
+        A_prev = cache.dropped.get(L - 1, cache[-1]) if masks else cache[-1]
+        Z = layer.linear(A_prev, xp=xp, W=W, b=b)
+        A, log_A = getattr(layer.activation, "forward_log")(Z, xp=xp)  # noqa: B009 - present when log_output
+        if layer.needs_z:
+            cache.z[L] = Z
+        cache.append(A)
+        return cache, log_A
 
     def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array:
         """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path.
@@ -436,25 +483,31 @@ class Network(Trainer, Saver):
             dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
         else:
             dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
+        own = _LayerParams.of(self, params)
         pairs: list[tuple[Array, Array]] = [(None, None)] * L
         for l in range(L - 1, 0, -1):
-            dW, db, dZ = layers[l].backward(dZ, dropped.get(l, cache[l]), xp=xp, **_other_W(params, l + 1, layers[l]))
+            layer, W, _ = own[l]
+            A_prev = dropped.get(l, cache[l]) if dropped else cache[l]
+            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp) if W is None else layer.backward(dZ, A_prev, xp=xp, W=W)
             pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
             if l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
                 dZ = apply(dZ, masks[l])
             dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
             if release_cache:
                 cache[l] = None
-                dropped.pop(l, None)
+                if dropped:
+                    dropped.pop(l, None)
+        W = own[0][1]
+        extra_W = {} if W is None else {"W": W}
         dW, db, dX = layers[0].backward(
-            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **_other_W(params, 1, layers[0])
+            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **extra_W
         )
         pairs[0] = (dW, db)
         if input_gradient and 0 in masks:  # D (8) on the input
             dX = apply(dX, masks[0])
         grads: Params = {}
-        for l, (dW, db) in enumerate(pairs, start=1):
-            grads[f"W{l}"], grads[f"b{l}"] = dW, db
+        for (dW, db), (kW, kb) in zip(pairs, _names(L)):
+            grads[kW], grads[kb] = dW, db
         return (grads, dX) if input_gradient else grads
 
     def backward_columns(self, cache: list[Array], Y: Array, /, *, release_cache: bool = False) -> Gradients:
@@ -621,10 +674,31 @@ class Network(Trainer, Saver):
         )
 
 
-def _other_W(params: Params | None, l: int, layer: Dense) -> dict[str, Array]:
-    """``{"W": W^[l]}`` when ``params`` holds another W^[l] than the layer's own, else {}."""
-    W = None if params is None else params[f"W{l}"]
-    return {} if W is None or W is layer.W else {"W": W}
+_NAMES: list[tuple[str, str]] = []
+
+
+def _names(n_layers: int) -> list[tuple[str, str]]:
+    """[("W1", "b1"), …, ("WL", "bL")] (built once, shared: training reads them at every step)."""
+    while len(_NAMES) < n_layers:
+        l = len(_NAMES) + 1
+        _NAMES.append((f"W{l}", f"b{l}"))
+    return _NAMES[:n_layers]
+
+
+class _LayerParams:
+    """(layer, W, b) per layer for a pass at ``params``: W and b are None where they are the
+    layer's own arrays (the usual case after an in-place update), so the layer reads its own."""
+
+    @staticmethod
+    def of(net: Network, params: Params | None) -> list[tuple[Dense, Array, Array]]:
+        layers = net.layers
+        if params is None:
+            return [(layer, None, None) for layer in layers]
+        out = []
+        for layer, (kW, kb) in zip(layers, _names(len(layers))):
+            W, b = params[kW], params[kb]
+            out.append((layer, None, None) if W is layer.W and b is layer.b else (layer, W, b))
+        return out
 
 
 _PROBABILITY_OUTPUTS = {

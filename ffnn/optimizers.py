@@ -272,6 +272,13 @@ class Optimizer:
             return NotImplemented
         return type(self) is type(other) and self.get_config() == other.get_config()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The object's attributes for copy and pickle, without the training step that
+        :func:`ffnn.training.train_step` keeps here (it belongs to this object and its network)."""
+        state = dict(self.__dict__)
+        state.pop("_train_step", None)
+        return state
+
     def __hash__(self) -> int:
         return hash((type(self), json.dumps(self.get_config(), sort_keys=True)))
 

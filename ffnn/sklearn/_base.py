@@ -267,8 +267,7 @@ class MLPBase(BaseEstimator):
         the network's forward, cost and backward (``weights=s``) and :class:`MLPPenalty`,
         as one step of the training loop computes them."""
         params = net.named_parameters()
-        cache, Z_L = net.forward_columns(X)
-        loss = net.cost_columns(cache, Z_L, Y, weights=s)
+        cache, loss = net.forward_cost_columns(X, Y, weights=s)
         grads = net.backward(cache, Y, weights=s)
         assert isinstance(grads, dict)
         loss = loss + MLPPenalty(float(self.alpha))(params, grads, X.shape[1], s, xp=net.xp)

@@ -50,6 +50,10 @@ class Model(Protocol):
         self, X: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None
     ) -> tuple[Any, Array]: ...
     def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array: ...
+    def forward_cost_columns(
+        self, X: Array, Y: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None,
+        weights: Array = None,
+    ) -> tuple[Any, Array]: ...
     def backward(
         self,
         cache: list[Array],

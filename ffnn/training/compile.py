@@ -4,7 +4,7 @@ compiler, ``jax.jit`` for jax and ``torch.compile`` for torch, so that XLA/Induc
 the element-wise work (bias add, activation, the update) the Array API cannot express.
 
 Nothing here writes an equation: the compiled function calls the same
-:meth:`Network.forward_columns`, :meth:`Network.cost_columns`, :meth:`Network.backward`
+:meth:`Network.forward_cost_columns`, :meth:`Network.backward`
 and optimizer rules as the eager step. What changes is only how the update's per-step
 numbers (Adam's bias corrections, a scheduled learning rate) enter: as 0-d device
 arrays, inputs of the compiled function, so that it is traced once per batch shape and

@@ -205,8 +205,7 @@ class Parallel:
             cost = A = None
             grads: Any = None
             if xb is not None:
-                cache, Z_L = net.forward_columns(xb, params)
-                cost = net.cost_columns(cache, Z_L, yb, weights=wb)
+                cache, cost = net.forward_cost_columns(xb, yb, params, weights=wb)
                 grads = net.backward(cache, yb, params=params, weights=wb, release_cache=True)
                 assert isinstance(grads, dict)
                 A = cache[-1]

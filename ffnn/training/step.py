@@ -72,8 +72,7 @@ def make_step(
     def step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
-        cache, Z_L = net.forward_columns(xb, params, masks=masks) if masks else net.forward_columns(xb, params)
-        cost = net.cost_columns(cache, Z_L, yb, weights=weights)
+        cache, cost = net.forward_cost_columns(xb, yb, params, masks=masks, weights=weights)
         grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)
         assert isinstance(grads, dict)
         if callable(l2):
@@ -171,6 +170,20 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     """
     params = net.named_parameters()
     state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
-    params, optimizer.state, cost, _ = make_step(net, optimizer, l2=l2)(params, state, X_cols, Y_cols)
+    params, optimizer.state, cost, _ = _cached_step(net, optimizer, l2)(params, state, X_cols, Y_cols)
     net.set_parameters(params)
     return cost
+
+
+def _cached_step(net: Model, optimizer: Optimizer, l2: float) -> Step:
+    """``make_step(net, optimizer, l2=l2)``, built once per (network, backend, λ) and kept on
+    the optimizer (copies and pickles of an optimizer leave it out: see
+    :meth:`Optimizer.__getstate__`)."""
+    held = optimizer.__dict__.get("_train_step")
+    if held is not None:
+        owner, backend, penalty, step = held
+        if owner is net and backend is net.backend and (penalty is l2 or (type(penalty) is type(l2) and penalty == l2)):
+            return step
+    step = make_step(net, optimizer, l2=l2)
+    optimizer.__dict__["_train_step"] = (net, net.backend, l2, step)
+    return step

@@ -1,0 +1,134 @@
+"""The training step's shortcuts change no number: the log-softmax shared between the
+forward pass and the cost, the step built once per (network, optimizer), and the
+parameter rebinding that skips arrays updated in place."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from backends import Backend, to_numpy
+from ffnn import Dense, Network
+from ffnn.activations import get_activation
+from ffnn.dropout import apply
+from ffnn.optimizers import SGD
+from ffnn.training import make_step, train_step
+from tests.helpers import assert_allclose
+
+PAIRS = [
+    ("softmax", "categorical_crossentropy"),  # fused, shared log-softmax
+    ("sigmoid", "binary_crossentropy"),  # fused, cost from Z
+    ("softmax", "mse"),  # not fused
+]
+
+
+def _net(backend: Backend | str, output: str, loss: str, dtype: str = "float64") -> Network:
+    layers = [Dense(5, 7, activation="relu"), Dense(7, 6, activation="tanh"), Dense(6, 4, activation=output)]
+    return Network(layers, loss=loss, backend=backend, dtype=dtype, seed=3)
+
+
+def _batch(net: Network, loss: str, m: int = 9) -> tuple[object, object]:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(m, 5)) * 3
+    if loss == "categorical_crossentropy":
+        Y = rng.integers(0, 4, size=m)
+    elif loss == "binary_crossentropy":
+        Y = rng.integers(0, 2, size=(m, 4)).astype(float)
+    else:
+        Y = rng.normal(size=(m, 4))
+    x = net.inputs(X)
+    return x.T, net.targets(Y, m).T
+
+
+@pytest.mark.parametrize(("output", "loss"), PAIRS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_forward_cost_columns_is_forward_then_cost_bit_for_bit(backend: Backend, output: str, loss: str,
+                                                               weighted: bool) -> None:
+    net = _net(backend, output, loss)
+    xb, yb = _batch(net, loss)
+    weights = backend.asarray(np.linspace(0.5, 2.0, xb.shape[1])[None, :], dtype=xb.dtype) if weighted else None
+    cache, Z_L = net.forward_columns(xb)
+    expected = net.cost_columns(cache, Z_L, yb, weights=weights)
+    shared_cache, cost = net.forward_cost_columns(xb, yb, weights=weights)
+    assert float(cost) == float(expected)
+    assert len(shared_cache) == len(cache)
+    for a, b in zip(shared_cache, cache):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+
+
+def test_forward_cost_columns_with_dropout_masks_matches(backend: Backend) -> None:
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    xb, yb = _batch(net, "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    masks = {l: backend.asarray((rng.random((n, xb.shape[1])) < 0.7) / 0.7, dtype=xb.dtype)
+             for l, n in ((0, 5), (2, 6))}
+    cache, Z_L = net.forward_columns(xb, masks=masks)
+    expected = net.cost_columns(cache, Z_L, yb)
+    shared_cache, cost = net.forward_cost_columns(xb, yb, masks=masks)
+    assert float(cost) == float(expected)
+    for l in (0, 2):
+        np.testing.assert_array_equal(to_numpy(shared_cache.dropped[l]), to_numpy(apply(cache[l], masks[l])))
+    np.testing.assert_array_equal(to_numpy(shared_cache[-1]), to_numpy(cache[-1]))
+
+
+def test_softmax_forward_log_is_finite_where_the_probability_underflows(backend: Backend) -> None:
+    xp = backend.xp
+    Z = backend.asarray(np.array([[0.0, 3.0], [-800.0, 1.0], [5.0, -2.0]]), dtype=backend.dtype("float64"))
+    softmax = get_activation("softmax")
+    A, log_A = softmax.forward_log(Z, xp=xp)
+    np.testing.assert_array_equal(to_numpy(A), to_numpy(softmax.forward(Z, xp=xp)))
+    z = np.array([[0.0, 3.0], [-800.0, 1.0], [5.0, -2.0]])
+    exact = z - z.max(axis=0) - np.log(np.exp(z - z.max(axis=0)).sum(axis=0))
+    assert np.isfinite(to_numpy(log_A)).all() and to_numpy(A)[1, 0] == 0.0
+    assert_allclose(to_numpy(log_A), exact, dtype="float64")
+
+
+def test_train_step_builds_its_step_once_and_rebuilds_when_anything_changes() -> None:
+    net = _net("numpy", "softmax", "categorical_crossentropy")
+    xb, yb = _batch(net, "categorical_crossentropy")
+    opt = SGD(0.1)
+    train_step(net, opt, xb, yb)
+    first = opt.__dict__["_train_step"][-1]
+    train_step(net, opt, xb, yb)
+    assert opt.__dict__["_train_step"][-1] is first
+    train_step(net, opt, xb, yb, l2=0.5)
+    assert opt.__dict__["_train_step"][-1] is not first
+    other = _net("numpy", "softmax", "categorical_crossentropy")
+    train_step(other, opt, xb, yb, l2=0.5)
+    assert opt.__dict__["_train_step"][0] is other
+
+
+def test_a_copied_optimizer_does_not_step_with_the_original() -> None:
+    """The copy's own learning rate is used, never the original's (the kept step is left out of copies)."""
+    nets = [_net("numpy", "softmax", "categorical_crossentropy") for _ in range(3)]
+    xb, yb = _batch(nets[0], "categorical_crossentropy")
+    opt = SGD(0.1)
+    train_step(nets[0], opt, xb, yb)
+    for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):  # our own object
+        assert "_train_step" not in clone.__dict__
+    twin = copy.copy(opt)
+    twin.learning_rate = 0.5
+    twin.state = None
+    before = nets[0].get_weights()
+    step = make_step(nets[0], SGD(0.5))
+    expected, _, _, _ = step({k: np.array(v, copy=True) for k, v in nets[0].named_parameters().items()},
+                             {"step": 0}, xb, yb)
+    train_step(nets[0], twin, xb, yb)
+    got = nets[0].get_weights()
+    assert not np.array_equal(got[0], before[0])
+    np.testing.assert_array_equal(got[0], to_numpy(expected["W1"]))
+
+
+def test_set_parameters_checks_arrays_that_are_not_the_networks_own(backend: Backend) -> None:
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    params = net.named_parameters()
+    net.set_parameters(params)  # the same arrays: accepted as they are
+    wrong = dict(params)
+    wrong["W2"] = backend.asarray(np.zeros((3, 3)), dtype=params["W2"].dtype)
+    with pytest.raises(ValueError, match=r"W\^\[2\] must have shape \(6, 7\)"):
+        net.set_parameters(wrong)
+    with pytest.raises(ValueError, match="needs the keys"):
+        net.set_parameters({k: params[k] for k in list(params)[:-1]})  # b3 missing
