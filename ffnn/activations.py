@@ -90,6 +90,16 @@ class Activation:
         """g'(z) element-wise, from a = g(z) (and z when :attr:`needs_z`)."""
         raise NotImplementedError
 
+    def output_bound(self, bound: float, /) -> float | None:
+        """A number β with |g(z)| ≤ β for every |z| ≤ ``bound`` (and a computation of g
+        that stays finite there), or None when the activation states none.
+
+        Training uses it to prove, from the sizes of the weights and inputs alone,
+        that a network's predictions are finite (:meth:`ffnn.training.Loop.verify`);
+        None makes it run the network on the data instead.
+        """
+        return None
+
     def jacobian(self, a: Array, z: Array = None, /, *, xp: Namespace) -> Array:
         """∂a/∂z for ONE example, a 1-D output ``a`` of length n (and its 1-D ``z``
         when :attr:`needs_z`) → (n, n) matrix.
@@ -161,6 +171,9 @@ class ReLU(Activation):
 
     # The 0 is backends.constant's: a Python number, or for JAX a device scalar made
     # once (a Python number would be a host-to-device transfer at every call).
+    def output_bound(self, bound: float, /) -> float:
+        return bound  # |max(0, z)| ≤ |z|
+
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.maximum(Z, constant(0.0, Z))
 
@@ -189,6 +202,9 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
+    def output_bound(self, bound: float, /) -> float:
+        return 1.0  # exp(−|z|) never overflows
+
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return _sigmoid(Z, xp=xp)
 
@@ -208,6 +224,9 @@ class Tanh(Activation):
     """tanh, P2 (5): A = tanh(Z); P2 (6): dJ/dZ = dJ/dA ⊙ (1 − A ⊙ A)."""
 
     name = "tanh"
+
+    def output_bound(self, bound: float, /) -> float:
+        return 1.0
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.tanh(Z)
@@ -233,6 +252,9 @@ class Softmax(Activation):
 
     name = "softmax"
     elementwise = False
+
+    def output_bound(self, bound: float, /) -> float:
+        return 1.0  # exp(z − max) ≤ 1 and the column sum is ≥ 1
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         sum_along, max_along = reductions(xp)  # xp.sum / xp.max with keepdims, by their cheapest call
@@ -264,6 +286,9 @@ class Linear(Activation):
     """Identity: A = Z; dJ/dZ = dJ/dA (the output layer of a regression)."""
 
     name = "linear"
+
+    def output_bound(self, bound: float, /) -> float:
+        return bound
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z
@@ -302,6 +327,9 @@ class LeakyReLU(Activation):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
 
+    def output_bound(self, bound: float, /) -> float:
+        return max(1.0, self.alpha) * bound
+
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.where(Z > 0, Z, Z * self.alpha)
 
@@ -333,6 +361,9 @@ class ELU(Activation):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
 
+    def output_bound(self, bound: float, /) -> float:
+        return max(bound, self.alpha)  # α(e^z − 1) ∈ (−α, 0] for z ≤ 0
+
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0.0)) * self.alpha)
 
@@ -349,6 +380,9 @@ class Softplus(Activation):
     g'(z) = σ(z) = 1 − e^{−a}, evaluated as −expm1(−a) from A alone (MATH.md §9)."""
 
     name = "softplus"
+
+    def output_bound(self, bound: float, /) -> float:
+        return bound + math.log(2.0)  # max(z, 0) + log(1 + e^−|z|)
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
@@ -370,6 +404,9 @@ class SiLU(Activation):
 
     name = "silu"
     needs_z = True
+
+    def output_bound(self, bound: float, /) -> float:
+        return bound  # |z σ(z)| ≤ |z|
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z * _sigmoid(Z, xp=xp)
@@ -404,6 +441,10 @@ class GELUTanh(Activation):
 
     def _s(self, Z: Array, /, *, xp: Namespace) -> Array:
         return _sigmoid(Z * (1 + Z * Z * _GELU_K) * (2 * _GELU_C), xp=xp)
+
+    def output_bound(self, bound: float, /) -> float | None:
+        # |z s(z)| ≤ |z|; the cubic inside s is kept far from overflow (z² < 1e18 even in float32)
+        return bound if bound < 1e9 else None
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return Z * self._s(Z, xp=xp)
@@ -492,6 +533,9 @@ class Exp(Activation):
     dJ/dZ^[L] is (1/m)(Ŷ − Y) (MATH.md §4)."""
 
     name = "exp"
+
+    def output_bound(self, bound: float, /) -> float:
+        return math.exp(bound) if bound < 700 else math.inf
 
     def forward(self, Z: Array, /, *, xp: Namespace) -> Array:
         return xp.exp(Z)

@@ -132,3 +132,65 @@ def test_set_parameters_checks_arrays_that_are_not_the_networks_own(backend: Bac
         net.set_parameters(wrong)
     with pytest.raises(ValueError, match="needs the keys"):
         net.set_parameters({k: params[k] for k in list(params)[:-1]})  # b3 missing
+
+
+# ---------------------------------------------------------------- the end-of-fit finiteness proof
+ALL_ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear", "leaky_relu", "elu", "softplus", "silu", "gelu"]
+
+
+def _bounded(net: Network, X: np.ndarray) -> bool:
+    from ffnn.training.loop import _bounded_outputs
+
+    x = net.inputs(X)
+    return _bounded_outputs(net, x, net.parameters())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_bound_proof_never_accepts_outputs_that_are_not_finite(backend: Backend, dtype: str) -> None:
+    """Random networks of every activation, weights from ordinary to near overflow: whenever
+    the bound says "finite", predict is finite; ordinary networks pass, overflowing ones do not."""
+    rng = np.random.default_rng(0)
+    accepted = refused = 0
+    for trial in range(24):
+        hidden = ALL_ACTIVATIONS[trial % len(ALL_ACTIVATIONS)]
+        output = ["softmax", "linear", "sigmoid", "relu"][trial % 4]
+        layers = [Dense(4, 6, activation=hidden), Dense(6, 5, activation=hidden), Dense(5, 3, activation=output)]
+        net = Network(layers, loss="mse", backend=backend, dtype=dtype, seed=trial)
+        scale = 10.0 ** rng.uniform(-1, 150 if dtype == "float64" else 16)
+        net.set_weights([w * scale for w in net.get_weights()])
+        X = rng.normal(size=(8, 4)) * 10.0 ** rng.uniform(0, 6)
+        with np.errstate(all="ignore"):
+            finite = bool(np.all(np.isfinite(to_numpy(net.predict(X)))))
+        if _bounded(net, X):
+            accepted += 1
+            assert finite, (hidden, output, scale)
+        else:
+            refused += 1
+    assert accepted >= 3 and refused >= 3, (accepted, refused)
+
+
+def test_the_bound_proof_accepts_an_ordinary_network_and_refuses_what_it_cannot_bound(backend: Backend) -> None:
+    from ffnn.activations import Activation
+
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    X = np.random.default_rng(1).normal(size=(9, 5))
+    assert _bounded(net, X)
+
+    class Cube(Activation):  # states no bound
+        name = "cube"
+
+        def forward(self, Z, /, *, xp):  # type: ignore[no-untyped-def]
+            return Z * Z * Z
+
+    net.layers[1].activation = Cube()
+    assert not _bounded(net, X)
+
+
+def test_the_bound_proof_refuses_non_finite_optimizer_state(backend: Backend) -> None:
+    from ffnn.training.loop import _bounded_outputs
+
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    x = net.inputs(np.ones((3, 5)))
+    bad = backend.asarray(np.array([[np.nan]]), dtype=backend.dtype("float64"))
+    assert _bounded_outputs(net, x, net.parameters())
+    assert not _bounded_outputs(net, x, [*net.parameters(), bad])

@@ -27,6 +27,8 @@ class Model(Protocol):
     training_state: TrainingState | None
     dropout: dict[int, Any]
     """Keep probabilities by layer (D (1)), {} without dropout."""
+    layers: list[Any]
+    """The Dense layers (their ``n_in`` and ``activation`` are read)."""
 
     @property
     def xp(self) -> Namespace: ...

@@ -285,6 +285,44 @@ def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
     return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
 
 
+def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
+    """Whether the network's outputs on the rows of ``x`` are provably finite, from one
+    device read of a few numbers: every parameter and optimizer array is finite, and
+    the bounds β_0 = max |x|, |Z^[l]| ≤ ‖W^[l]‖_∞ β_{l-1} + max |b^[l]| (‖·‖_∞ the largest
+    row sum of |W|) and β_l = g^[l]'s :meth:`~ffnn.activations.Activation.output_bound`
+    stay a safe distance (a quarter of the dtype's range, and a relative
+    n^[l-1]·ε for the rounding of each sum) below overflow.
+
+    False when a bound is not met or an activation states none: the caller then runs
+    the network on the data (an exact check), so this only ever saves work.
+    """
+    xp = net.xp
+    sizes = []
+    for name, p in net.named_parameters().items():
+        if name.startswith("W"):
+            sizes.append(xp.max(xp.sum(xp.abs(p), axis=1)))
+        else:
+            sizes.append(xp.max(xp.abs(p)))
+    finite = xp.astype(_all_finite(xp, arrays), x.dtype)
+    parts = [finite, xp.max(x), -xp.min(x), *(xp.astype(v, x.dtype) for v in sizes)]
+    values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+    if values[0] != 1:
+        return False
+    info = np.finfo(str(net.dtype))
+    limit, eps = float(info.max) / 4, float(info.eps)
+    bound = max(values[1], values[2])
+    for l, layer in enumerate(net.layers):
+        w, b = values[3 + 2 * l], values[4 + 2 * l]
+        z = (w * bound + b) * (1 + 2 * layer.n_in * eps)
+        if not z <= limit:  # also False for inf and NaN
+            return False
+        out = layer.activation.output_bound(z)
+        if out is None or not out <= limit:
+            return False
+        bound = out
+    return True
+
+
 class DivergedError(ValueError, ArithmeticError):
     """A fit could not hand back a finite network: its parameters, optimizer state or
     predictions on the training inputs became NaN or infinite and no earlier epoch of
@@ -442,9 +480,11 @@ class Loop:
         training inputs are finite (one device read per fit), or the network goes back
         to where the fit started and :class:`DivergedError` is raised."""
         net, xp = self.net, self.net.xp
-        checks = [_all_finite(xp, self._arrays())]
         x = self.data.x
         rows = isinstance(x, RowSource)  # inputs read by rows: check them chunk by chunk as well
+        if not rows and _bounded_outputs(net, x, self._arrays()):
+            return
+        checks = [_all_finite(xp, self._arrays())]
         for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
             stop = min(begin + PREDICT_BATCH_SIZE, x.shape[0])
             chunk = net.inputs(x.take(np.arange(begin, stop))) if rows else x[begin:stop, :]
