@@ -249,6 +249,7 @@ register(
         gpu=True,
         scalar_arrays=True,
         compile=_jax_compile,
+        immutable=True,
     )
 )
 

@@ -113,6 +113,10 @@ class LibrarySpec:
     compile : callable or None
         ``compile(module, fn) -> compiled fn``: the library's whole-function compiler
         (``jax.jit``, ``torch.compile``), or None when it has none.
+    immutable : bool
+        Whether arrays can never be written in place (JAX): a snapshot may then hold
+        the arrays themselves instead of copies, and small bookkeeping functions are
+        worth compiling (every eager operation is a separate dispatch).
     """
 
     name: str
@@ -135,6 +139,7 @@ class LibrarySpec:
     gpu: bool = False
     scalar_arrays: bool = False
     compile: Callable[[ModuleType, Callable[..., Any]], Callable[..., Any]] | None = None
+    immutable: bool = False
 
 
 LIBRARIES: dict[str, LibrarySpec] = {}

@@ -5,6 +5,7 @@ parameter rebinding that skips arrays updated in place."""
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
 
 import numpy as np
@@ -194,3 +195,38 @@ def test_the_bound_proof_refuses_non_finite_optimizer_state(backend: Backend) ->
     bad = backend.asarray(np.array([[np.nan]]), dtype=backend.dtype("float64"))
     assert _bounded_outputs(net, x, net.parameters())
     assert not _bounded_outputs(net, x, [*net.parameters(), bad])
+
+
+# ---------------------------------------------------------------- the epoch's bookkeeping
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_the_epoch_sums_agree_with_their_definition(backend: Backend, task: str) -> None:
+    """Σ_b w_b J_b and the hits (or regression sums), compiled on JAX, plain elsewhere: the same numbers."""
+    from ffnn.metrics import hits_of
+    from ffnn.training.evaluation import regression_sums
+    from ffnn.training.loop import _epoch_sums
+
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    rng = np.random.default_rng(2)
+    dtype = backend.dtype("float64")
+    costs = [backend.asarray(np.array(c), dtype=dtype) for c in rng.random(3)]
+    weights = backend.asarray(np.array([4.0, 4.0, 2.0]), dtype=dtype)
+    y_host = np.eye(4)[rng.integers(0, 4, 10)]
+    y = backend.asarray(y_host, dtype=dtype)
+    order_host = rng.permutation(10)
+    order = backend.asarray(order_host)
+    outputs = [backend.asarray(rng.random((4, n)), dtype=dtype) for n in (4, 4, 2)]
+    if task == "multiclass":
+        outputs = [net.xp.argmax(o, axis=0) for o in outputs]
+    sums = _epoch_sums(net, task)
+    assert inspect.isfunction(sums) == (backend.name != "jax")  # jax: a jax.jit function, built once
+    assert (_epoch_sums(net, task) is sums) == (backend.name == "jax")
+    cost_sum, measures = sums(costs, weights, outputs, y, order)
+    assert_allclose(cost_sum, float(np.dot([float(c) for c in costs], [4.0, 4.0, 2.0])))
+    targets = backend.asarray(y_host[order_host], dtype=dtype).T
+    if task == "multiclass":
+        expected = hits_of(outputs, targets, task=task, xp=net.xp)
+    else:
+        expected = regression_sums(net.xp.concat(outputs, axis=1), targets, xp=net.xp)
+    assert_allclose(measures, expected)
+    plain, _ = sums(costs, weights, outputs, y, None)
+    assert_allclose(plain, cost_sum)

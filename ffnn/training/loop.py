@@ -242,12 +242,17 @@ def resumable(net: Model, optimizer: Any, settings: dict[str, Any]) -> tuple[Tra
     return state, opt
 
 
-def _copies(xp: Namespace, params: Params) -> Params:
+def _copies(net: Model, params: Params) -> Params:
+    """Copies of ``params`` to roll back to; the arrays themselves where the library never
+    writes in place (``immutable`` in its backend spec: JAX)."""
+    if getattr(net.backend.spec, "immutable", False):
+        return dict(params)
+    xp = net.xp
     return {k: xp.asarray(a, copy=True) for k, a in params.items()}
 
 
-def _copy_state(xp: Namespace, state: OptState) -> OptState:
-    return {k: (_copies(xp, v) if isinstance(v, dict) else v) for k, v in state.items()}
+def _copy_state(net: Model, state: OptState) -> OptState:
+    return {k: (_copies(net, v) if isinstance(v, dict) else v) for k, v in state.items()}
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,46 @@ def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
     return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
 
 
+_COMPILED: dict[tuple[int, Any], tuple[Any, Callable[..., Any]]] = {}
+
+
+def _compiled_where_worth_it(net: Model, key: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a function of ``net.xp``'s arrays), compiled once per namespace and ``key``
+    where every eager operation is a separate dispatch and the library has a compiler
+    (``immutable`` in its backend spec: JAX); ``fn`` itself elsewhere. The epoch's
+    bookkeeping then costs one dispatch instead of tens."""
+    xp, spec = net.xp, net.backend.spec
+    if not (getattr(spec, "immutable", False) and getattr(spec, "compile", None) is not None):
+        return fn
+    held = _COMPILED.get((id(xp), key))
+    if held is None or held[0] is not xp:
+        held = _COMPILED[(id(xp), key)] = (xp, net.backend.compile(fn))
+    return held[1]
+
+
+def _finite_check(net: Model) -> Callable[[list[Array]], Array]:
+    """:func:`_all_finite` for ``net``'s namespace (compiled where that is worth it)."""
+    xp = net.xp
+    return _compiled_where_worth_it(net, "finite", lambda arrays: _all_finite(xp, arrays))
+
+
+def _epoch_sums(net: Model, task: str) -> Callable[..., tuple[Array, Array]]:
+    """``sums(costs, batch_weights, outputs, y, order) -> (Σ_b w_b J_b, measures)``: the
+    epoch's weighted cost sum and, from the batches' decisions (outputs for a regression)
+    against the targets ``y`` taken in ``order`` (None: as stored), the hit count (the
+    vector of :func:`regression_sums` for a regression). Compiled like :func:`_finite_check`."""
+    xp = net.xp
+
+    def sums(costs: list[Array], weights: Array, outputs: list[Array], y: Array, order: Array) -> tuple[Array, Array]:
+        cost_sum = xp.sum(xp.stack(costs) * weights)
+        targets = y if order is None else xp.take(y, order, axis=0)
+        if task == "regression":  # the sums of R², MAE and RMSE over the batches' outputs
+            return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
+        return cost_sum, hits_of(outputs, targets.T, task=task, xp=xp)
+
+    return _compiled_where_worth_it(net, ("epoch_sums", task), sums)
+
+
 def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
     """Whether the network's outputs on the rows of ``x`` are provably finite, from one
     device read of a few numbers: every parameter and optimizer array is finite, and
@@ -303,7 +348,7 @@ def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
             sizes.append(xp.max(xp.sum(xp.abs(p), axis=1)))
         else:
             sizes.append(xp.max(xp.abs(p)))
-    finite = xp.astype(_all_finite(xp, arrays), x.dtype)
+    finite = xp.astype(_finite_check(net)(arrays), x.dtype)
     parts = [finite, xp.max(x), -xp.min(x), *(xp.astype(v, x.dtype) for v in sizes)]
     values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
     if values[0] != 1:
@@ -465,9 +510,9 @@ class Loop:
 
     def snapshot(self) -> tuple[Params, OptState, _SavedState]:
         """Copies of everything an epoch changes: parameters, optimizer state, training state."""
-        xp, opt = self.net.xp, self.opt
+        net, opt = self.net, self.opt
         assert opt.state is not None
-        return _copies(xp, self.net.named_parameters()), _copy_state(xp, opt.state), _copy_training(self.state)
+        return _copies(net, net.named_parameters()), _copy_state(net, opt.state), _copy_training(self.state)
 
     def rollback(self, snapshot: tuple[Params, OptState, _SavedState]) -> None:
         """Put the network, optimizer and training state back as ``snapshot`` holds them."""
@@ -518,7 +563,7 @@ class Loop:
         except BaseException:
             self.restore(snapshot)
             raise
-        finite = _all_finite(xp, self._arrays())  # parameters and optimizer state (Adam's v can overflow)
+        finite = _finite_check(net)(self._arrays())  # parameters and optimizer state (Adam's v can overflow)
         zero = xp.zeros((), dtype=cost.dtype, device=device_of(cost))
         if self.parallel is not None:  # per-rank shares, all-reduced: ffnn.training.parallel
             parts = [cost, hits if self.task != "regression" else zero, xp.astype(finite, cost.dtype)]
@@ -618,11 +663,9 @@ class Loop:
             ordered = data.weights if host_order is None else data.weights[host_order]
             batch_weights = np.add.reduceat(ordered, starts)
             total = float(np.sum(ordered))
-        cost_sum = xp.sum(xp.stack(costs) * net.backend.asarray(batch_weights.astype(net.dtype)))
-        targets = y if order is None else xp.take(y, order, axis=0)
-        if not count:  # regression: the sums of R², MAE and RMSE over the batches' outputs
-            return cost_sum, regression_sums(xp.concat(predictions, axis=1), targets.T, xp=xp), total
-        return cost_sum, hits_of(predictions, targets.T, task=self.task, xp=xp), total
+        sums = _epoch_sums(net, self.task)
+        cost_sum, measures = sums(costs, net.backend.asarray(batch_weights.astype(net.dtype)), predictions, y, order)
+        return cost_sum, measures, total
 
     def restore(self, snapshot: tuple[Params, OptState]) -> None:
         params, opt_state = snapshot
@@ -644,7 +687,7 @@ class Loop:
             if check.new_best:
                 state.best_epoch = state.epoch
                 if stopper.restore_best:
-                    state.best_weights = list(_copies(self.net.xp, self.net.named_parameters()).values())
+                    state.best_weights = list(_copies(self.net, self.net.named_parameters()).values())
             on_plateau = getattr(self.opt, "on_plateau", None)
             if check.stop and on_plateau is not None and not on_plateau(self.opt.state):
                 state.wait = 0  # the optimizer took the plateau (e.g. a smaller learning rate)
