@@ -474,25 +474,31 @@ class Network(Trainer, Saver):
         """
         xp = self.xp
         layers = self.layers
-        z = getattr(cache, "z", {})
-        masks, dropped = getattr(cache, "masks", {}), getattr(cache, "dropped", {})
+        z: dict[int, Array] = getattr(cache, "z", None) or {}
+        masks: dict[int, Array] = getattr(cache, "masks", None) or {}
+        dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
         L = len(layers)
-        extra = {} if weights is None else {"weights": weights}
         A_L = cache[-1]
         if self.fused:
-            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
+            if weights is None:
+                dZ = self.loss.fused_gradient(A_L, Y, xp=xp)
+            else:
+                dZ = self.loss.fused_gradient(A_L, Y, xp=xp, weights=weights)
         else:
+            extra = {} if weights is None else {"weights": weights}
             dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
         own = _LayerParams.of(self, params)
-        pairs: list[tuple[Array, Array]] = [(None, None)] * L
+        grads: Params = {}
+        names = _names(L)
         for l in range(L - 1, 0, -1):
             layer, W, _ = own[l]
             A_prev = dropped.get(l, cache[l]) if dropped else cache[l]
             dW, db, dZ = layer.backward(dZ, A_prev, xp=xp) if W is None else layer.backward(dZ, A_prev, xp=xp, W=W)
-            pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
-            if l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
+            grads[names[l][0]], grads[names[l][1]] = dW, db  # D (5) when layer l drops: dZ Ã^[l]ᵀ
+            if masks and l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
                 dZ = apply(dZ, masks[l])
-            dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
+            below = layers[l - 1]
+            dZ = below.activation_backward(cache[l], dZ, xp=xp, Z=z.get(l) if z else None, in_place=True)
             if release_cache:
                 cache[l] = None
                 if dropped:
@@ -502,12 +508,10 @@ class Network(Trainer, Saver):
         dW, db, dX = layers[0].backward(
             dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **extra_W
         )
-        pairs[0] = (dW, db)
+        grads[names[0][0]], grads[names[0][1]] = dW, db
         if input_gradient and 0 in masks:  # D (8) on the input
             dX = apply(dX, masks[0])
-        grads: Params = {}
-        for (dW, db), (kW, kb) in zip(pairs, _names(L)):
-            grads[kW], grads[kb] = dW, db
+        grads = {k: grads[k] for kW_kb in names for k in kW_kb}  # in layer order, W1, b1, …
         return (grads, dX) if input_gradient else grads
 
     def backward_columns(self, cache: list[Array], Y: Array, /, *, release_cache: bool = False) -> Gradients:

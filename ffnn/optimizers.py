@@ -118,9 +118,15 @@ class Optimizer:
         for slot in self.slot_names:
             new_state[slot] = dict(state[slot])
         new_params: Params = {}
+        delta = self._delta
+        if type(self)._decay is Optimizer._decay:  # no decoupled decay: one call per parameter
+            for k, p in params.items():
+                p -= delta(k, grads[k], new_state, scalars)
+                new_params[k] = p
+            return new_params, new_state
         for k, p in params.items():
             p = self._decay(k, p, scalars)
-            p -= self._delta(k, grads[k], new_state, scalars)
+            p -= delta(k, grads[k], new_state, scalars)
             new_params[k] = p
         return new_params, new_state
 
@@ -343,11 +349,15 @@ class SGD(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
+    def _scalars(self, lr: float, t: int) -> dict[str, Any]:
+        return {"lr": lr, "mu": self.momentum} if self.momentum else {"lr": lr}
+
     def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
-        lr, mu = scalars["lr"], self.momentum
-        if not mu:
+        lr = scalars["lr"]
+        if not self.momentum:
             g *= lr
             return g
+        mu = scalars["mu"]
         velocity = state["velocity"]
         velocity[k] *= mu
         velocity[k] += g
@@ -392,26 +402,27 @@ class Adam(Optimizer):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _scalars(self, lr: float, t: int) -> dict[str, Any]:
+        b1, b2 = self.beta1, self.beta2
         return {
             "lr": lr,
-            "step_size": lr / (1 - self.beta1**t),
-            "root_correction": 1 / math.sqrt(1 - self.beta2**t),
+            "step_size": lr / (1 - b1**t),
+            "root_correction": 1 / math.sqrt(1 - b2**t),
+            "beta1": b1, "beta2": b2, "one_minus_beta1": 1 - b1, "one_minus_beta2": 1 - b2, "eps": self.eps,
         }
 
     def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
-        b1, b2 = self.beta1, self.beta2
         m, v = state["m"], state["v"]
         square = g * g
-        square *= 1 - b2
-        v[k] *= b2
+        square *= scalars["one_minus_beta2"]
+        v[k] *= scalars["beta2"]
         v[k] += square
-        g *= 1 - b1
-        m[k] *= b1
+        g *= scalars["one_minus_beta1"]
+        m[k] *= scalars["beta1"]
         m[k] += g
         xp = scalars["xp"]
         denominator = xp.sqrt(v[k])
         denominator *= scalars["root_correction"]
-        denominator += self.eps
+        denominator += scalars["eps"]
         update = m[k] / denominator
         update *= scalars["step_size"]
         return update
@@ -451,10 +462,12 @@ class AdamW(Adam):
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "weight_decay": self.weight_decay}
 
+    def _scalars(self, lr: float, t: int) -> dict[str, Any]:
+        return {**super()._scalars(lr, t), "keep": 1 - lr * self.weight_decay}
+
     def _decay(self, k: str, p: Array, scalars: dict[str, Any]) -> Array:
-        keep = 1 - scalars["lr"] * self.weight_decay
-        if keep != 1 and k.startswith("W"):
-            p *= keep
+        if self.weight_decay and k.startswith("W"):  # (1 − η λ) W; a product with 1 when λ = 0 is skipped
+            p *= scalars["keep"]
         return p
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from backends import constant, get_backend, reductions
 from ffnn import Dense, Network
-from ffnn.optimizers import SGD
+from ffnn.optimizers import SGD, Adam, AdamW, Optimizer
 from ffnn.training import loop as loop_module
 from ffnn.training import make_step
 
@@ -49,11 +49,15 @@ def test_fit_batches_make_no_implicit_transfers(monkeypatch: pytest.MonkeyPatch,
     np.testing.assert_allclose(history.train_cost, reference.training_state.history.train_cost, rtol=1e-4)
 
 
-def test_step_makes_no_implicit_transfers() -> None:
+@pytest.mark.parametrize(
+    "opt",
+    [SGD(0.1), SGD(0.1, momentum=0.9), SGD(0.1, momentum=0.9, nesterov=True), Adam(0.01), AdamW(0.01)],
+    ids=["sgd", "momentum", "nesterov", "adam", "adamw"],
+)
+def test_step_makes_no_implicit_transfers(opt: Optimizer) -> None:
     jax = _jax()
     X, y = _data(16)
     net = _net()
-    opt = SGD(0.1)
     step = make_step(net, opt)
     xb, yb = net.inputs(X).T, net.targets(y, 16).T
     params = net.named_parameters()

@@ -109,8 +109,10 @@ class DeviceScalarUpdate:
     arrays of the network's dtype, made by :meth:`backends.Backend.scalar` only when
     their value changes (once per fit for a constant learning rate).
 
-    An optimizer with decoupled weight decay (AdamW) keeps the learning rate a Python
-    number: its rule branches on the value.
+    The constant numbers of a rule (momentum, Adam's β1, β2, ε, AdamW's 1 − ηλ) are
+    among them, so an update makes no implicit transfer. An optimizer with its own
+    ``_decay`` keeps the learning rate a Python number as well (its rule may branch
+    on the value).
     """
 
     def __init__(self, optimizer: Optimizer, backend: Any, dtype: str) -> None:
