@@ -485,7 +485,9 @@ def test_the_next_save_removes_leftovers_but_not_files_in_use(tmp_path: Path) ->
     assert sorted(os.listdir(tmp_path)) == [".model.npz.notes.tmp", "model.npz"]
 
 
-def test_a_refused_temporary_file_is_reported_with_the_target_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_temporary_file_is_reported_with_the_target_and_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the operating system's refusal, simulated where it is raised, so that the test runs as any user
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / ".model.npz.x.tmp"))
