@@ -26,6 +26,7 @@ from typing import Any
 
 from backends import constant, device_of, reductions
 
+from ._numerics import softmax_and_log
 from ._registry import Registry
 from ._types import Array, Namespace
 from ._validation import Interval
@@ -263,16 +264,11 @@ class Softmax(Activation):
         return E
 
     def forward_log(self, Z: Array, /, *, xp: Namespace) -> tuple[Array, Array]:
-        """(A, log A): the softmax of :meth:`forward` and, from the same terms, the
-        log-softmax log A = (Z − max) − log Σ_{axis=0} exp(Z − max), finite even where
-        A underflows to 0. Training reads the cross-entropy from it (MATH.md §4)."""
-        sum_along, max_along = reductions(xp)
-        S = Z - max_along(Z, 0)
-        E = xp.exp(S)
-        s = sum_along(E, 0)
-        E /= s
-        S -= xp.log(s)
-        return E, S
+        """(A, log A): P2 (7)'s softmax, equal to :meth:`forward`, and from the same
+        terms log A = (Z − max) − log Σ_{axis=0} exp(Z − max), finite even where A
+        underflows to 0 (:func:`ffnn._numerics.softmax_and_log`). Training reads
+        P3 (4)'s cross-entropy from it (MATH.md §4)."""
+        return softmax_and_log(Z, xp=xp)
 
     def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))

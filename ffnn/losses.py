@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from backends import constant, device_of, reductions
 
+from ._numerics import softmax_and_log
 from ._registry import Registry
 from ._types import Array, Namespace
 
@@ -249,15 +250,12 @@ class CategoricalCrossEntropy(Loss):
         return -Y / clamp_probability(A, xp=xp) * example_scale(A.shape[1], weights, xp=xp)
 
     def cost_from_logits(self, Z: Array, Y: Array, /, *, xp: Namespace, weights: Array = None) -> Array:
-        sum_along, max_along = reductions(xp)
-        S = Z - max_along(Z, 0)
-        S -= xp.log(sum_along(xp.exp(S), 0))
-        return self.cost_from_log_probabilities(S, Y, xp=xp, weights=weights)
+        return self.cost_from_log_probabilities(softmax_and_log(Z, xp=xp)[1], Y, xp=xp, weights=weights)
 
     def cost_from_log_probabilities(
         self, log_A: Array, Y: Array, /, *, xp: Namespace, weights: Array = None
     ) -> Array:
-        """J = −(1/m) Σ Y ⊙ log Ŷ from log Ŷ itself (the log-softmax the forward pass
+        """P3 (4) J = −(1/m) Σ Y ⊙ log Ŷ from log Ŷ itself (the log-softmax the forward pass
         computed alongside Ŷ: :meth:`ffnn.activations.Softmax.forward_log`), so the
         cost of a training step costs no second exp. Equal, bit for bit, to
         :meth:`cost_from_logits` of the same Z."""

@@ -9,7 +9,7 @@ never import this module, so every dependency points one way.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -357,7 +357,7 @@ class Network(Trainer, Saver):
         :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the layers that need it, and
         the masks and Ã^[l]) and Z^[L] (for the fused cost).
         """
-        return self._forward(X, params, masks, log_output=False)
+        return self._forward(X, params, masks)
 
     def forward_cost_columns(
         self, X: Array, Y: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None,
@@ -372,52 +372,40 @@ class Network(Trainer, Saver):
         methods run one after the other.
         """
         cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
-        if not (self.fused and cost_from_log is not None and hasattr(self.layers[-1].activation, "forward_log")):
-            cache, Z_L = self._forward(X, params, masks, log_output=False)
+        forward_log = getattr(self.layers[-1].activation, "forward_log", None)
+        if not (self.fused and cost_from_log is not None and forward_log is not None):
+            cache, Z_L = self._forward(X, params, masks)
             return cache, self.cost_columns(cache, Z_L, Y, weights=weights)
-        cache, log_A = self._forward(X, params, masks, log_output=True)
+        cache, log_A = self._forward(X, params, masks, output=forward_log)
         extra = {} if weights is None else {"weights": weights}
         return cache, cost_from_log(log_A, Y, xp=self.xp, **extra)
 
     def _forward(
-        self, X: Array, params: Params | None, masks: dict[int, Array] | None, *, log_output: bool
+        self, X: Array, params: Params | None, masks: dict[int, Array] | None, *,
+        output: Callable[..., tuple[Array, Array]] | None = None,
     ) -> tuple[Cache, Array]:
-        """The forward pass; returns the cache and Z^[L], or log A^[L] with ``log_output``."""
+        """The forward pass; returns the cache and Z^[L]. With ``output`` (``g^[L]``'s
+        ``forward_log``), the output layer's A^[L] and log A^[L] come from it, and the
+        second value is log A^[L]."""
         xp = self.xp
         cache = Cache([X])
-        pairs = _LayerParams.of(self, params)
-        body = pairs[:-1] if log_output else pairs
-        Z = X
-        if not masks:  # the common path, with no dropout: fewer lookups per layer
-            for l, (layer, W, b) in enumerate(body, start=1):
-                Z, A = layer.forward(cache[-1], xp=xp) if W is None else layer.forward(cache[-1], xp=xp, W=W, b=b)
-                if layer.needs_z:
-                    cache.z[l] = Z
-                cache.append(A)
-        else:
-            for l, (layer, W, b) in enumerate(body, start=1):
-                if l - 1 in masks:  # D (2)
-                    cache.masks[l - 1] = masks[l - 1]
-                    cache.dropped[l - 1] = apply(cache[-1], masks[l - 1])
-                A_prev = cache.dropped.get(l - 1, cache[-1])  # D (3): the next layer reads Ã
-                Z, A = layer.forward(A_prev, xp=xp) if W is None else layer.forward(A_prev, xp=xp, W=W, b=b)
-                if layer.needs_z:
-                    cache.z[l] = Z
-                cache.append(A)
-        if not log_output:
-            return cache, Z
+        pairs = _layer_params(self, params)
         L = len(pairs)
-        layer, W, b = pairs[-1]
-        if masks and L - 1 in masks:
-            cache.masks[L - 1] = masks[L - 1]
-            cache.dropped[L - 1] = apply(cache[-1], masks[L - 1])
-        A_prev = cache.dropped.get(L - 1, cache[-1]) if masks else cache[-1]
-        Z = layer.linear(A_prev, xp=xp, W=W, b=b)
-        A, log_A = getattr(layer.activation, "forward_log")(Z, xp=xp)  # noqa: B009 - present when log_output
-        if layer.needs_z:
-            cache.z[L] = Z
-        cache.append(A)
-        return cache, log_A
+        Z = last = X
+        for l, (layer, W, b) in enumerate(pairs, start=1):
+            A_prev = cache[-1]
+            if masks and l - 1 in masks:  # D (2)/(3): the layer reads Ã^[l-1]
+                cache.masks[l - 1] = masks[l - 1]
+                A_prev = cache.dropped[l - 1] = apply(A_prev, masks[l - 1])
+            if output is not None and l == L:
+                Z = layer.linear(A_prev, xp=xp, W=W, b=b)
+                A, last = output(Z, xp=xp)
+            else:
+                Z, A = layer.forward(A_prev, xp=xp, W=W, b=b)
+            if layer.needs_z:
+                cache.z[l] = Z
+            cache.append(A)
+        return cache, (Z if output is None else last)
 
     def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array:
         """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path.
@@ -479,39 +467,33 @@ class Network(Trainer, Saver):
         dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
         L = len(layers)
         A_L = cache[-1]
+        extra = {} if weights is None else {"weights": weights}
         if self.fused:
-            if weights is None:
-                dZ = self.loss.fused_gradient(A_L, Y, xp=xp)
-            else:
-                dZ = self.loss.fused_gradient(A_L, Y, xp=xp, weights=weights)
+            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
         else:
-            extra = {} if weights is None else {"weights": weights}
             dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
-        own = _LayerParams.of(self, params)
-        grads: Params = {}
-        names = _names(L)
+        own = _layer_params(self, params)
+        pairs: list[tuple[Array, Array]] = [(None, None)] * L
         for l in range(L - 1, 0, -1):
             layer, W, _ = own[l]
             A_prev = dropped.get(l, cache[l]) if dropped else cache[l]
-            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp) if W is None else layer.backward(dZ, A_prev, xp=xp, W=W)
-            grads[names[l][0]], grads[names[l][1]] = dW, db  # D (5) when layer l drops: dZ Ã^[l]ᵀ
+            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp, W=W)
+            pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
             if masks and l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
                 dZ = apply(dZ, masks[l])
-            below = layers[l - 1]
-            dZ = below.activation_backward(cache[l], dZ, xp=xp, Z=z.get(l) if z else None, in_place=True)
+            dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
             if release_cache:
                 cache[l] = None
-                if dropped:
-                    dropped.pop(l, None)
-        W = own[0][1]
-        extra_W = {} if W is None else {"W": W}
+                dropped.pop(l, None)
         dW, db, dX = layers[0].backward(
-            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **extra_W
+            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, W=own[0][1]
         )
-        grads[names[0][0]], grads[names[0][1]] = dW, db
+        pairs[0] = (dW, db)
         if input_gradient and 0 in masks:  # D (8) on the input
             dX = apply(dX, masks[0])
-        grads = {k: grads[k] for kW_kb in names for k in kW_kb}  # in layer order, W1, b1, …
+        grads: Params = {}
+        for (dW, db), (kW, kb) in zip(pairs, _names(L)):
+            grads[kW], grads[kb] = dW, db
         return (grads, dX) if input_gradient else grads
 
     def backward_columns(self, cache: list[Array], Y: Array, /, *, release_cache: bool = False) -> Gradients:
@@ -678,31 +660,30 @@ class Network(Trainer, Saver):
         )
 
 
-_NAMES: list[tuple[str, str]] = []
+_NAMES: dict[int, tuple[tuple[str, str], ...]] = {}
 
 
-def _names(n_layers: int) -> list[tuple[str, str]]:
-    """[("W1", "b1"), …, ("WL", "bL")] (built once, shared: training reads them at every step)."""
-    while len(_NAMES) < n_layers:
-        l = len(_NAMES) + 1
-        _NAMES.append((f"W{l}", f"b{l}"))
-    return _NAMES[:n_layers]
+def _names(n_layers: int) -> tuple[tuple[str, str], ...]:
+    """:func:`~ffnn.optimizers.parameter_names` as (W, b) pairs per layer, built once per depth
+    (the training step reads them at every batch; a plain dict, which torch.compile traces)."""
+    pairs = _NAMES.get(n_layers)
+    if pairs is None:
+        names = parameter_names(n_layers)
+        pairs = _NAMES[n_layers] = tuple(zip(names[0::2], names[1::2]))
+    return pairs
 
 
-class _LayerParams:
+def _layer_params(net: Network, params: Params | None) -> list[tuple[Dense, Array, Array]]:
     """(layer, W, b) per layer for a pass at ``params``: W and b are None where they are the
     layer's own arrays (the usual case after an in-place update), so the layer reads its own."""
-
-    @staticmethod
-    def of(net: Network, params: Params | None) -> list[tuple[Dense, Array, Array]]:
-        layers = net.layers
-        if params is None:
-            return [(layer, None, None) for layer in layers]
-        out = []
-        for layer, (kW, kb) in zip(layers, _names(len(layers))):
-            W, b = params[kW], params[kb]
-            out.append((layer, None, None) if W is layer.W and b is layer.b else (layer, W, b))
-        return out
+    layers = net.layers
+    if params is None:
+        return [(layer, None, None) for layer in layers]
+    out = []
+    for layer, (kW, kb) in zip(layers, _names(len(layers))):
+        W, b = params[kW], params[kb]
+        out.append((layer, None, None) if W is layer.W and b is layer.b else (layer, W, b))
+    return out
 
 
 _PROBABILITY_OUTPUTS = {
