@@ -114,21 +114,26 @@ class Optimizer:
         scalars: dict[str, Any] = self._scalars(self.learning_rate_at(t), t + 1)
         if self.needs_namespace and params:
             scalars["xp"] = xp or namespace_of(next(iter(params.values())))
-        new_state: OptState = {"step": t + 1}
-        for slot in self.slot_names:
-            new_state[slot] = dict(state[slot])
-        new_params: Params = {}
+        new_params, slots = self.apply(params, grads, state, scalars)
+        return new_params, {"step": t + 1, **slots}
+
+    def apply(
+        self, params: Params, grads: Params, state: OptState, scalars: dict[str, Any], /
+    ) -> tuple[Params, OptState]:
+        """:meth:`update`'s per-parameter loop with the update's numbers given (``scalars``
+        from :meth:`_scalars`, host floats or 0-d device arrays, plus ``"xp"`` when
+        :attr:`needs_namespace`): W ← decay(W) − Δ(g) for each parameter. Returns the new
+        parameters and the new slots (the state without its ``"step"``)."""
+        slots: OptState = {slot: dict(state[slot]) for slot in self.slot_names}
+        decay = None if type(self)._decay is Optimizer._decay else self._decay  # no call per parameter without one
         delta = self._delta
-        if type(self)._decay is Optimizer._decay:  # no decoupled decay: one call per parameter
-            for k, p in params.items():
-                p -= delta(k, grads[k], new_state, scalars)
-                new_params[k] = p
-            return new_params, new_state
+        new_params: Params = {}
         for k, p in params.items():
-            p = self._decay(k, p, scalars)
-            p -= delta(k, grads[k], new_state, scalars)
+            if decay is not None:
+                p = decay(k, p, scalars)
+            p -= delta(k, grads[k], slots, scalars)
             new_params[k] = p
-        return new_params, new_state
+        return new_params, slots
 
     def _scalars(self, lr: float, t: int) -> dict[str, Any]:
         """Per-update host floats, computed once before the per-parameter loop."""
@@ -279,10 +284,10 @@ class Optimizer:
         return type(self) is type(other) and self.get_config() == other.get_config()
 
     def __getstate__(self) -> dict[str, Any]:
-        """The object's attributes for copy and pickle, without the training step that
-        :func:`ffnn.training.train_step` keeps here (it belongs to this object and its network)."""
+        """The object's attributes for copy and pickle, without the training steps that
+        :func:`ffnn.training.held_step` keeps here (they belong to this object and its network)."""
         state = dict(self.__dict__)
-        state.pop("_train_step", None)
+        state.pop("_steps", None)
         return state
 
     def __hash__(self) -> int:

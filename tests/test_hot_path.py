@@ -92,14 +92,29 @@ def test_train_step_builds_its_step_once_and_rebuilds_when_anything_changes() ->
     xb, yb = _batch(net, "categorical_crossentropy")
     opt = SGD(0.1)
     train_step(net, opt, xb, yb)
-    first = opt.__dict__["_train_step"][-1]
+    first = opt.__dict__["_steps"]["eager"][1]
     train_step(net, opt, xb, yb)
-    assert opt.__dict__["_train_step"][-1] is first
+    assert opt.__dict__["_steps"]["eager"][1] is first
     train_step(net, opt, xb, yb, l2=0.5)
-    assert opt.__dict__["_train_step"][-1] is not first
+    assert opt.__dict__["_steps"]["eager"][1] is not first
     other = _net("numpy", "softmax", "categorical_crossentropy")
     train_step(other, opt, xb, yb, l2=0.5)
-    assert opt.__dict__["_train_step"][0] is other
+    assert opt.__dict__["_steps"]["eager"][0][0] is other
+
+
+def test_a_network_trained_by_train_step_is_freed_with_its_optimizer() -> None:
+    """The kept step references the network; only the optimizer holds it, so nothing leaks."""
+    import gc
+    import weakref
+
+    net = _net("numpy", "softmax", "categorical_crossentropy")
+    xb, yb = _batch(net, "categorical_crossentropy")
+    opt = SGD(0.1)
+    train_step(net, opt, xb, yb)
+    ref = weakref.ref(net)
+    del net, opt, xb, yb
+    gc.collect()
+    assert ref() is None
 
 
 def test_a_copied_optimizer_does_not_step_with_the_original() -> None:
@@ -109,7 +124,7 @@ def test_a_copied_optimizer_does_not_step_with_the_original() -> None:
     opt = SGD(0.1)
     train_step(nets[0], opt, xb, yb)
     for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):  # our own object
-        assert "_train_step" not in clone.__dict__
+        assert "_steps" not in clone.__dict__
     twin = copy.copy(opt)
     twin.learning_rate = 0.5
     twin.state = None
@@ -230,3 +245,23 @@ def test_the_epoch_sums_agree_with_their_definition(backend: Backend, task: str)
     assert_allclose(measures, expected)
     plain, _ = sums(costs, weights, outputs, y, None)
     assert_allclose(plain, cost_sum)
+
+
+def test_a_network_with_a_compiled_step_is_freed_too() -> None:
+    """Compiled steps are kept the same way (they used to stay in a module-level cache keyed
+    by the network, whose entries held the network itself and so were never freed)."""
+    import gc
+    import weakref
+
+    pytest.importorskip("jax")
+    from ffnn.training import compiled_step
+
+    net = _net("jax", "softmax", "categorical_crossentropy")
+    opt = SGD(0.1)
+    step = compiled_step(net, opt)
+    assert compiled_step(net, opt) is step  # kept: a second call compiles nothing
+    assert compiled_step(net, SGD(0.2)) is not step
+    ref = weakref.ref(net)
+    del net, opt, step
+    gc.collect()
+    assert ref() is None

@@ -11,7 +11,7 @@ from .evaluation import predict_classes, predict_proba
 from .history import History, TrainingState
 from .loop import DivergedError
 from .sampling import ShuffleSampler, shuffle_order
-from .step import Step, make_step, train_step
+from .step import Step, held_step, make_step, train_step
 from .trainer import Trainer, evaluate, fit
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "compiled_step",
     "evaluate",
     "fit",
+    "held_step",
     "make_step",
     "predict_classes",
     "predict_proba",

@@ -14,22 +14,18 @@ never recompiled as they change.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
 from ..metrics import predicted_columns
 from ..optimizers import Optimizer
-from .step import DeviceScalarUpdate, Step, apply_update, make_step
+from .step import DeviceScalarUpdate, Step, held_step, make_step
 
 if TYPE_CHECKING:
     from ._model import Model
 
 __all__ = ["compile_step", "compiled_step"]
-
-_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Optimizer, Step]]] = weakref.WeakKeyDictionary()
-
 
 class _UpdateWithScalars:
     """The optimizer's update with the per-step numbers read from ``state["scalars"]``
@@ -46,7 +42,7 @@ class _UpdateWithScalars:
             scalars["lr"] = self.static_lr
         if self.optimizer.needs_namespace:
             scalars["xp"] = xp
-        return apply_update(self.optimizer, params, grads, state, scalars)
+        return self.optimizer.apply(params, grads, state, scalars)
 
 
 def compiled_step(
@@ -84,15 +80,8 @@ def compiled_step(
         backend.compile(None)  # raises the backend's explanation
     # One compiled step per (network, optimizer object, settings): repeated fit calls
     # reuse it instead of compiling again (jax.jit caches by function object).
-    key = (id(optimizer), json.dumps(optimizer.get_config(), sort_keys=True, default=str), float(l2), backend)
-    cache = _CACHE.setdefault(net, {})
-    held = cache.get(key)
-    if held is not None and held[0] is optimizer:
-        return held[1]
-    step = _compile(net, optimizer, l2)
-    cache.clear()  # keep the latest only: a compiled step holds its optimizer and code
-    cache[key] = (optimizer, step)
-    return step
+    key = (net, backend, float(l2), json.dumps(optimizer.get_config(), sort_keys=True, default=str))
+    return held_step(optimizer, "compiled", key, lambda: _compile(net, optimizer, l2))
 
 
 class _Compiled:

@@ -12,7 +12,7 @@ from ..optimizers import Optimizer
 if TYPE_CHECKING:
     from ._model import Model
 
-__all__ = ["DeviceScalarUpdate", "Penalty", "Step", "apply_update", "make_step", "train_step"]
+__all__ = ["DeviceScalarUpdate", "Penalty", "Step", "held_step", "make_step", "train_step"]
 
 Penalty = Callable[..., Array]
 """``penalty(params, grads, m, weights, *, xp) -> cost term``: adds its gradient to
@@ -87,21 +87,6 @@ def make_step(
     return step
 
 
-def apply_update(
-    optimizer: Optimizer, params: Params, grads: Params, state: OptState, scalars: dict[str, Any], /
-) -> tuple[Params, OptState]:
-    """:meth:`Optimizer.update`'s loop with the per-step numbers given: each parameter
-    through the optimizer's own ``_decay`` and ``_delta`` rules. Returns the new
-    parameters and the new slots (the state without its ``"step"``)."""
-    new_state: OptState = {slot: dict(state[slot]) for slot in optimizer.slot_names}
-    new_params: Params = {}
-    for k, p in params.items():
-        p = optimizer._decay(k, p, scalars)
-        p -= optimizer._delta(k, grads[k], new_state, scalars)
-        new_params[k] = p
-    return new_params, new_state
-
-
 class DeviceScalarUpdate:
     """:meth:`Optimizer.update` for libraries where a Python number is a host-to-device
     transfer at every use (JAX, ``scalar_arrays`` in its backend spec): the per-step
@@ -143,7 +128,7 @@ class DeviceScalarUpdate:
         scalars = self.scalars(t)
         if self.optimizer.needs_namespace:
             scalars["xp"] = xp
-        new_params, slots = apply_update(self.optimizer, params, grads, state, scalars)
+        new_params, slots = self.optimizer.apply(params, grads, state, scalars)
         return new_params, {"step": t + 1, **slots}
 
 
@@ -172,20 +157,24 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     """
     params = net.named_parameters()
     state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
-    params, optimizer.state, cost, _ = _cached_step(net, optimizer, l2)(params, state, X_cols, Y_cols)
+    step = held_step(optimizer, "eager", (net, net.backend, l2), lambda: make_step(net, optimizer, l2=l2))
+    params, optimizer.state, cost, _ = step(params, state, X_cols, Y_cols)
     net.set_parameters(params)
     return cost
 
 
-def _cached_step(net: Model, optimizer: Optimizer, l2: float) -> Step:
-    """``make_step(net, optimizer, l2=l2)``, built once per (network, backend, λ) and kept on
-    the optimizer (copies and pickles of an optimizer leave it out: see
-    :meth:`Optimizer.__getstate__`)."""
-    held = optimizer.__dict__.get("_train_step")
-    if held is not None:
-        owner, backend, penalty, step = held
-        if owner is net and backend is net.backend and (penalty is l2 or (type(penalty) is type(l2) and penalty == l2)):
-            return step
-    step = make_step(net, optimizer, l2=l2)
-    optimizer.__dict__["_train_step"] = (net, net.backend, l2, step)
+def held_step(optimizer: Optimizer, kind: str, key: tuple[Any, ...], build: Callable[[], Step], /) -> Step:
+    """The step of this ``kind`` ("eager", "compiled") kept on ``optimizer`` for ``key``
+    (the network first, then what else the step was built from), or ``build()``, kept
+    in its place: one step per optimizer and kind, the latest only. Copies and pickles
+    of the optimizer leave the kept steps out (:meth:`Optimizer.__getstate__`), and
+    nothing but the optimizer holds them, so a network is freed with its optimizer."""
+    steps = optimizer.__dict__.setdefault("_steps", {})
+    held = steps.get(kind)
+    if held is not None and len(held[0]) == len(key) and all(
+        a is b or (type(a) is type(b) and a == b) for a, b in zip(held[0], key)
+    ):
+        return held[1]
+    step = build()
+    steps[kind] = (key, step)
     return step
