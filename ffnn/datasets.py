@@ -270,6 +270,21 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
+def _npy_rows(p: Path) -> RowSource:
+    """The rows of the ``.npy`` file ``p``, opened for reading by rows (never unpickled).
+
+    Raises
+    ------
+    ValueError
+        ``p`` is not a numeric ``.npy`` array; the message names the file.
+    """
+    try:
+        return RowSource(str(p))
+    except ValueError as exc:
+        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
+        raise ValueError(msg) from None
+
+
 def _numeric_column(values: list[str], column: str, path: Path) -> np.ndarray:
     """Parse one CSV column as float64, naming the line and column of a bad cell."""
     out = np.empty(len(values), dtype=np.float64)
@@ -520,11 +535,7 @@ def load_npy_rows(
         msg = f"task must be one of {', '.join(TASKS)}, got {task!r}"
         raise ValueError(msg)
     p = _existing(path)
-    try:
-        base = RowSource(str(p))
-    except ValueError as exc:
-        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
-        raise ValueError(msg) from None
+    base = _npy_rows(p)
     if len(base.shape) != 2 or base.shape[1] < 2:
         msg = f"{p.name} has shape {base.shape}; a labelled .npy file is 2-D with the target as one column"
         raise ValueError(msg)
@@ -572,11 +583,7 @@ def read_npy_rows(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> tuple[Sc
         As :func:`read_inputs`.
     """
     p = _existing(path)
-    try:
-        base = RowSource(str(p))
-    except ValueError as exc:
-        msg = f"{p.name} could not be read as a numeric array ({exc}); ffnn never unpickles files"
-        raise ValueError(msg) from None
+    base = _npy_rows(p)
     real = np.issubdtype(base.dtype, np.number) and base.dtype.kind != "c"
     if len(base.shape) != 2 or base.shape[0] == 0 or base.shape[1] == 0 or not (real or base.dtype == np.bool_):
         msg = f"{p.name} must be a non-empty 2-D array of real numbers (rows: examples), got {base.shape} {base.dtype}"

@@ -56,12 +56,7 @@ class Standardizer:
         scaler = cls(mean=mean, scale=np.where(std > 0.0, std, 1.0))
         with np.errstate(over="ignore", invalid="ignore"):
             bad = ~np.all(np.isfinite(scaler.transform(columns)), axis=0) | ~np.isfinite(std)
-        if np.any(bad):
-            msg = (
-                f"{_which(bad, names)} span too wide a range to standardize in float64 "
-                "((x - mean) / std overflows); rescale them (e.g. to other units) first"
-            )
-            raise ValueError(msg)
+        _refuse_overflow(bad, names)
         return scaler
 
     @classmethod
@@ -106,12 +101,7 @@ class Standardizer:
         with np.errstate(over="ignore", invalid="ignore"):
             for part in chunks():
                 bad |= ~np.all(np.isfinite(scaler.transform(part)), axis=0)
-        if np.any(bad):
-            msg = (
-                f"{_which(bad, names)} span too wide a range to standardize in float64 "
-                "((x - mean) / std overflows); rescale them (e.g. to other units) first"
-            )
-            raise ValueError(msg)
+        _refuse_overflow(bad, names)
         return scaler
 
     def transform(self, X: Any) -> np.ndarray:
@@ -180,6 +170,17 @@ class ScaledRows(RowSource):
 
     def close(self) -> None:
         return None
+
+
+def _refuse_overflow(bad: np.ndarray, names: Any) -> None:
+    """Raise when a column's standardization overflows float64 (``bad``, one flag per
+    column), naming those columns and the way out."""
+    if np.any(bad):
+        msg = (
+            f"{_which(bad, names)} span too wide a range to standardize in float64 "
+            "((x - mean) / std overflows); rescale them (e.g. to other units) first"
+        )
+        raise ValueError(msg)
 
 
 def _which(mask: np.ndarray, names: Sequence[str] | None) -> str:
