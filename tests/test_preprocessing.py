@@ -49,3 +49,27 @@ def test_standardizer_matches_mean_and_std_of_ordinary_data() -> None:
     np.testing.assert_allclose(scaler.mean, X.mean(axis=0), rtol=1e-13)
     np.testing.assert_allclose(scaler.scale, X.std(axis=0), rtol=1e-13)
     assert Standardizer.fit(np.ones((4, 1))).scale.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_standardization_that_would_overflow_is_refused_naming_the_column(
+    monkeypatch: pytest.MonkeyPatch, streamed: bool
+) -> None:
+    """The last guard of both fits: a scaled column that is not finite (forced here, since
+    the unit-scaled statistics keep real data from reaching it) is named, with the way out."""
+    from ffnn.sources import RowSource
+
+    original = Standardizer.transform
+
+    def overflowing(self: Standardizer, X: np.ndarray) -> np.ndarray:
+        out = np.array(original(self, X), dtype=float)
+        out[:, 1] = np.inf
+        return out
+
+    monkeypatch.setattr(Standardizer, "transform", overflowing)
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    with pytest.raises(ValueError, match=r"'b'.* span too wide a range .*rescale them"):
+        if streamed:
+            Standardizer.fit_rows(RowSource(X), names=("a", "b", "c"), chunk_rows=5)
+        else:
+            Standardizer.fit(X, names=("a", "b", "c"))
