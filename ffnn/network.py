@@ -400,6 +400,8 @@ class Network(Trainer, Saver):
             if output is not None and l == L:
                 Z = layer.linear(A_prev, xp=xp, W=W, b=b)
                 A, last = output(Z, xp=xp)
+            elif W is None:  # the layer's own parameters
+                Z, A = layer.forward(A_prev, xp=xp)
             else:
                 Z, A = layer.forward(A_prev, xp=xp, W=W, b=b)
             if layer.needs_z:
@@ -477,7 +479,7 @@ class Network(Trainer, Saver):
         for l in range(L - 1, 0, -1):
             layer, W, _ = own[l]
             A_prev = dropped.get(l, cache[l]) if dropped else cache[l]
-            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp, W=W)
+            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp) if W is None else layer.backward(dZ, A_prev, xp=xp, W=W)
             pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
             if masks and l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
                 dZ = apply(dZ, masks[l])
@@ -485,8 +487,10 @@ class Network(Trainer, Saver):
             if release_cache:
                 cache[l] = None
                 dropped.pop(l, None)
+        W = own[0][1]
+        extra_W = {} if W is None else {"W": W}  # the layer's own W unless another is given
         dW, db, dX = layers[0].backward(
-            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, W=own[0][1]
+            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **extra_W
         )
         pairs[0] = (dW, db)
         if input_gradient and 0 in masks:  # D (8) on the input
