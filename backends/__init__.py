@@ -20,6 +20,7 @@ from ._backend import (
     reductions,
     to_device,
     to_numpy,
+    total,
 )
 from ._precision import disable_reduced_precision, reduced_precision_disabled
 from ._registry import LIBRARIES, BackendUnavailableError, LibrarySpec, register
@@ -45,6 +46,7 @@ __all__ = [
     "namespace_spec",
     "reduced_precision_disabled",
     "reductions",
+    "total",
     "register",
     "set_threads",
     "thread_pools",

@@ -9,6 +9,7 @@ itself (:func:`namespace_spec`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _libraries  # noqa: F401 - registers the known libraries
-from ._registry import LIBRARIES, BackendUnavailableError, LibrarySpec, load_module
+from ._registry import LIBRARIES, SPEC_OF_TYPE, BackendUnavailableError, LibrarySpec, load_module
 
 __all__ = [
     "MIN_ARRAY_API_VERSION",
@@ -372,10 +373,14 @@ def _spec_of(x: Any) -> LibrarySpec | None:
     """The spec of the library that owns array ``x``, or None for non-arrays."""
     if isinstance(x, np.ndarray):
         return LIBRARIES["numpy"]
+    found = SPEC_OF_TYPE.get(type(x))
+    if found is not None:  # an array type seen before: its library does not change
+        return found
     if isinstance(x, (list, tuple, int, float, complex, bool, np.generic)) or x is None:
         return None
     for spec in (*LIBRARIES.values(), *_NAMESPACE_SPECS.values()):
         if spec.is_array(x):
+            SPEC_OF_TYPE[type(x)] = spec
             return spec
     if hasattr(x, "__array_namespace__"):  # an Array API array of a namespace not selected yet
         try:
@@ -400,7 +405,17 @@ def _device_name_of(x: Any, spec: LibrarySpec | None = None) -> str:
 
     spec = spec or _spec_of(x)
     dev = array_api_compat.device(x)
-    return _parse_device(spec.device_name(dev) if spec is not None else dev)
+    try:
+        key = (spec.name if spec is not None else None, dev)
+        name = _DEVICE_NAMES.get(key)
+    except TypeError:  # a device object that cannot be a key
+        return _parse_device(spec.device_name(dev) if spec is not None else dev)
+    if name is None:
+        name = _DEVICE_NAMES[key] = _parse_device(spec.device_name(dev) if spec is not None else dev)
+    return name
+
+
+_DEVICE_NAMES: dict[tuple[str | None, Any], str] = {}
 
 
 def _generic_to_numpy(x: Any) -> np.ndarray:
@@ -478,6 +493,7 @@ def namespace_spec(xp: ModuleType) -> LibrarySpec:
         list_devices=list_devices,
     )
     _NAMESPACE_SPECS[xp.__name__] = spec
+    SPEC_OF_TYPE.clear()  # a new library may own a type seen before
     return spec
 
 
@@ -693,12 +709,8 @@ _REDUCTIONS: dict[int, tuple[ModuleType, Any, Any]] = {}
 
 
 def _ufunc_reduce(ufunc: Any) -> Any:
-    reduce = ufunc.reduce
-
-    def along(x: Any, axis: int) -> Any:
-        return reduce(x, axis=axis, keepdims=True)
-
-    return along
+    """``f(x, axis)`` = ``ufunc.reduce(x, axis, keepdims=True)`` with no Python frame of its own."""
+    return functools.partial(ufunc.reduce, keepdims=True)
 
 
 def reductions(xp: ModuleType) -> tuple[Any, Any]:
@@ -727,6 +739,30 @@ def reductions(xp: ModuleType) -> tuple[Any, Any]:
 
     _REDUCTIONS[id(xp)] = (xp, sum_along, max_along)
     return sum_along, max_along
+
+
+_TOTALS: dict[int, tuple[ModuleType, Any]] = {}
+
+
+def total(xp: ModuleType) -> Any:
+    """``f(x)`` = ``xp.sum(x)`` (every entry, a 0-d result) by the cheapest call the
+    library offers: for NumPy the ufunc's own ``reduce`` over ``axis=None``, which is
+    what ``numpy.sum`` calls (bit-identical, the same NumPy scalar) without its
+    argument handling; every other namespace gets ``xp.sum``."""
+    found = _TOTALS.get(id(xp))
+    if found is not None and found[0] is xp:
+        return found[1]
+    add = getattr(xp, "add", None)
+    if isinstance(add, np.ufunc):
+        reduce = add.reduce
+
+        def summed(x: Any) -> Any:
+            return reduce(x, axis=None)
+
+    else:
+        summed = xp.sum
+    _TOTALS[id(xp)] = (xp, summed)
+    return summed
 
 
 _CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}

@@ -144,10 +144,14 @@ class LibrarySpec:
 
 LIBRARIES: dict[str, LibrarySpec] = {}
 
+SPEC_OF_TYPE: dict[type, LibrarySpec] = {}
+"""The library found for each array type so far (emptied whenever a library is added)."""
+
 
 def register(spec: LibrarySpec) -> LibrarySpec:
     """Add (or replace) a library in the registry; returns the spec."""
     LIBRARIES[spec.name] = spec
+    SPEC_OF_TYPE.clear()  # the new library may own a type seen before
     return spec
 
 

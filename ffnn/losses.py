@@ -12,7 +12,7 @@ With ``weights=None`` the code is the unweighted one (no extra array work).
 
 from __future__ import annotations
 
-from backends import constant, device_of, reductions
+from backends import constant, device_of, reductions, total
 
 from ._numerics import softmax_and_log
 from ._registry import Registry
@@ -52,7 +52,7 @@ def example_scale(m: int, weights: Array = None, /, *, xp: Namespace) -> Array:
 def _mean(per_entry: Array, weights: Array, /, *, xp: Namespace) -> Array:
     """(1/m) Σ of an (n, m) array, or Σ_i s_i Σ_j per_entry_{j,i} / Σ s (weighted)."""
     if weights is None:
-        return xp.sum(per_entry) * constant(1 / per_entry.shape[1], per_entry)
+        return total(xp)(per_entry) * constant(1 / per_entry.shape[1], per_entry)
     return xp.sum(xp.sum(per_entry, axis=0, keepdims=True) * weights) / xp.sum(weights)
 
 

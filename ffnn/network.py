@@ -27,7 +27,7 @@ from .serialization import MODELS, Saver
 from .training import Trainer
 from .training.parallel import is_rows, predict_rows
 
-__all__ = ["PREDICT_BATCH_SIZE", "Cache", "Network", "infer_loss"]
+__all__ = ["PREDICT_BATCH_SIZE", "Cache", "Network", "Passes", "infer_loss"]
 
 Gradients = list[tuple[Array, Array]]
 
@@ -213,11 +213,12 @@ class Network(Trainer, Saver):
             Missing or unknown names, or a wrong shape.
         """
         layers = self.layers
-        if len(params) == 2 * len(layers) and all(
-            params.get(kW) is layer.W and params.get(kb) is layer.b
-            for layer, (kW, kb) in zip(layers, _names(len(layers)))
-        ):
-            return  # updated in place: the same arrays, already checked when they were bound
+        if len(params) == 2 * len(layers):
+            for layer, (kW, kb) in zip(layers, _names(len(layers))):
+                if params.get(kW) is not layer.W or params.get(kb) is not layer.b:
+                    break
+            else:
+                return  # updated in place: the same arrays, already checked when they were bound
         names = self.parameter_names()
         if list(params) != names:
             msg = f"set_parameters needs the keys {names} in that order, got {list(params)}"
@@ -344,6 +345,15 @@ class Network(Trainer, Saver):
         return self
 
     # ------------------------------------------------------------------ column-layout core
+    def passes(self) -> Passes:
+        """The network's passes as a :class:`Passes`, kept while what it fixes (the backend,
+        the loss, ``fuse_output``, the number of layers and the output activation) stays
+        the same, and rebuilt otherwise."""
+        held = self.__dict__.get("_passes")
+        if held is None or held.net is not self or held.key != _passes_key(self):
+            held = self.__dict__["_passes"] = Passes(self)
+        return held
+
     def forward_columns(
         self, X: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None
     ) -> tuple[Cache, Array]:
@@ -357,7 +367,7 @@ class Network(Trainer, Saver):
         :class:`Cache` [A^[0], …, A^[L]] (with Z^[l] of the layers that need it, and
         the masks and Ã^[l]) and Z^[L] (for the fused cost).
         """
-        return self._forward(X, params, masks)
+        return self.passes().forward(X, params, masks)
 
     def forward_cost_columns(
         self, X: Array, Y: Array, /, params: Params | None = None, *, masks: dict[int, Array] | None = None,
@@ -371,43 +381,7 @@ class Network(Trainer, Saver):
         :meth:`cost_columns` (no second max/exp/sum over Z^[L]). Otherwise the two
         methods run one after the other.
         """
-        cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
-        forward_log = getattr(self.layers[-1].activation, "forward_log", None)
-        if not (self.fused and cost_from_log is not None and forward_log is not None):
-            cache, Z_L = self._forward(X, params, masks)
-            return cache, self.cost_columns(cache, Z_L, Y, weights=weights)
-        cache, log_A = self._forward(X, params, masks, output=forward_log)
-        extra = {} if weights is None else {"weights": weights}
-        return cache, cost_from_log(log_A, Y, xp=self.xp, **extra)
-
-    def _forward(
-        self, X: Array, params: Params | None, masks: dict[int, Array] | None, *,
-        output: Callable[..., tuple[Array, Array]] | None = None,
-    ) -> tuple[Cache, Array]:
-        """The forward pass; returns the cache and Z^[L]. With ``output`` (``g^[L]``'s
-        ``forward_log``), the output layer's A^[L] and log A^[L] come from it, and the
-        second value is log A^[L]."""
-        xp = self.xp
-        cache = Cache([X])
-        pairs = _layer_params(self, params)
-        L = len(pairs)
-        Z = last = X
-        for l, (layer, W, b) in enumerate(pairs, start=1):
-            A_prev = cache[-1]
-            if masks and l - 1 in masks:  # D (2)/(3): the layer reads Ã^[l-1]
-                cache.masks[l - 1] = masks[l - 1]
-                A_prev = cache.dropped[l - 1] = apply(A_prev, masks[l - 1])
-            if output is not None and l == L:
-                Z = layer.linear(A_prev, xp=xp, W=W, b=b)
-                A, last = output(Z, xp=xp)
-            elif W is None:  # the layer's own parameters
-                Z, A = layer.forward(A_prev, xp=xp)
-            else:
-                Z, A = layer.forward(A_prev, xp=xp, W=W, b=b)
-            if layer.needs_z:
-                cache.z[l] = Z
-            cache.append(A)
-        return cache, (Z if output is None else last)
+        return self.passes().forward_cost(X, Y, params, masks, weights)
 
     def cost_columns(self, cache: Sequence[Array], Z_L: Array, Y: Array, /, *, weights: Array = None) -> Array:
         """P1 (9): J = f(A^[L], Y) as a 0-d array; from Z^[L] on the fused path.
@@ -462,43 +436,7 @@ class Network(Trainer, Saver):
             {"W1": dJ/dW^[1], "b1": dJ/db^[1], …}: P1 (15) dJ/dW = dJ/dZ A^[l-1]ᵀ and
             P1 (16) dJ/db = Σ_{axis=1} dJ/dZ; and dJ/dA^[0].
         """
-        xp = self.xp
-        layers = self.layers
-        z: dict[int, Array] = getattr(cache, "z", None) or {}
-        masks: dict[int, Array] = getattr(cache, "masks", None) or {}
-        dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
-        L = len(layers)
-        A_L = cache[-1]
-        extra = {} if weights is None else {"weights": weights}
-        if self.fused:
-            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
-        else:
-            dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
-        own = _layer_params(self, params)
-        pairs: list[tuple[Array, Array]] = [(None, None)] * L
-        for l in range(L - 1, 0, -1):
-            layer, W, _ = own[l]
-            A_prev = dropped.get(l, cache[l]) if dropped else cache[l]
-            dW, db, dZ = layer.backward(dZ, A_prev, xp=xp) if W is None else layer.backward(dZ, A_prev, xp=xp, W=W)
-            pairs[l] = (dW, db)  # D (5) when layer l drops: dZ Ã^[l]ᵀ
-            if masks and l in masks:  # D (7)/(8): dJ/dA^[l] = dJ/dÃ^[l] ⊙ (1/p) ⊙ R
-                dZ = apply(dZ, masks[l])
-            dZ = layers[l - 1].activation_backward(cache[l], dZ, xp=xp, Z=z.get(l), in_place=True)
-            if release_cache:
-                cache[l] = None
-                dropped.pop(l, None)
-        W = own[0][1]
-        extra_W = {} if W is None else {"W": W}  # the layer's own W unless another is given
-        dW, db, dX = layers[0].backward(
-            dZ, dropped.get(0, cache[0]), xp=xp, need_input_grad=input_gradient, **extra_W
-        )
-        pairs[0] = (dW, db)
-        if input_gradient and 0 in masks:  # D (8) on the input
-            dX = apply(dX, masks[0])
-        grads: Params = {}
-        for (dW, db), (kW, kb) in zip(pairs, _names(L)):
-            grads[kW], grads[kb] = dW, db
-        return (grads, dX) if input_gradient else grads
+        return self.passes().backward(cache, Y, params, weights, release_cache, input_gradient)
 
     def backward_columns(self, cache: list[Array], Y: Array, /, *, release_cache: bool = False) -> Gradients:
         """:meth:`backward` as the list [(dW^[l], db^[l])] for l = 1..L (the older form)."""
@@ -664,7 +602,121 @@ class Network(Trainer, Saver):
         )
 
 
+class Passes:
+    """A network's forward and backward passes with every decision that depends on its
+    structure alone made once: the parameter names, which layers cache Z^[l], whether the
+    output and cost are fused and whether the cost comes from log Ŷ. :class:`Network`'s
+    column methods build one per call; a training step (:func:`ffnn.training.make_step`)
+    builds one when it is made and runs every batch through it, so a batch pays for the
+    equations and little else (on a small network the bookkeeping of a pass costs as much
+    as its arithmetic).
+
+    A ``Passes`` reads the layers (their parameters and activations) at every call; the
+    rest it fixes when built, which :meth:`Network.passes` checks (the backend, the
+    loss, ``fuse_output``, the number of layers and the output activation).
+    """
+
+    __slots__ = ("L", "cost_from_log", "flat", "fused", "key", "log_output", "loss", "names", "net", "xp")
+
+    def __init__(self, net: Network) -> None:
+        self.net, self.xp, self.loss = net, net.xp, net.loss
+        self.key = _passes_key(net)
+        self.L = len(net.layers)
+        self.names, self.flat = _names(self.L), _FLAT_NAMES[self.L]
+        self.fused = net.fused
+        cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
+        forward_log = getattr(net.layers[-1].activation, "forward_log", None)
+        use_log = self.fused and cost_from_log is not None and forward_log is not None
+        self.cost_from_log = cost_from_log if use_log else None
+        self.log_output: Callable[..., tuple[Array, Array]] | None = forward_log if use_log else None
+
+    def forward(
+        self, X: Array, params: Params | None = None, masks: dict[int, Array] | None = None, *, log: bool = False
+    ) -> tuple[Cache, Array]:
+        """:meth:`Network.forward_columns`: the cache and Z^[L]; with ``log`` (only when
+        :attr:`log_output` is set) the output layer's A^[L] and log A^[L] come from
+        ``g^[L]``'s ``forward_log`` and the second value is log A^[L]."""
+        xp = self.xp
+        cache = Cache([X])
+        layers = self.net.layers
+        names, L = self.names, self.L
+        A = Z = last = X
+        for l in range(1, L + 1):
+            layer = layers[l - 1]
+            if params is None:
+                W, b = layer.W, layer.b
+            else:
+                kW, kb = names[l - 1]
+                W, b = params[kW], params[kb]
+            if masks and l - 1 in masks:  # D (2)/(3): the layer reads Ã^[l-1]
+                cache.masks[l - 1] = masks[l - 1]
+                A = cache.dropped[l - 1] = apply(A, masks[l - 1])
+            if log and l == L:
+                Z = layer.linear(A, xp=xp, W=W, b=b)
+                A, last = self.log_output(Z, xp=xp)  # type: ignore[misc]
+            else:
+                Z, A = layer.forward(A, xp=xp, W=W, b=b)
+            if layer.activation.needs_z:
+                cache.z[l] = Z
+            cache.append(A)
+        return cache, (last if log else Z)
+
+    def forward_cost(
+        self, X: Array, Y: Array, params: Params | None = None, masks: dict[int, Array] | None = None,
+        weights: Array = None,
+    ) -> tuple[Cache, Array]:
+        """:meth:`Network.forward_cost_columns`: (cache, J)."""
+        if self.log_output is None:
+            cache, Z_L = self.forward(X, params, masks)
+            return cache, self.net.cost_columns(cache, Z_L, Y, weights=weights)
+        cache, log_A = self.forward(X, params, masks, log=True)
+        if weights is None:
+            return cache, self.cost_from_log(log_A, Y, xp=self.xp)  # type: ignore[misc]
+        return cache, self.cost_from_log(log_A, Y, xp=self.xp, weights=weights)  # type: ignore[misc]
+
+    def backward(
+        self, cache: list[Array], Y: Array, params: Params | None = None, weights: Array = None,
+        release_cache: bool = False, input_gradient: bool = False,
+    ) -> Params | tuple[Params, Array]:
+        """:meth:`Network.backward` (same arguments and results)."""
+        xp = self.xp
+        layers = self.net.layers
+        z: dict[int, Array] = getattr(cache, "z", None) or {}
+        masks: dict[int, Array] = getattr(cache, "masks", None) or {}
+        dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
+        L, names = self.L, self.names
+        A_L = cache[-1]
+        extra = {} if weights is None else {"weights": weights}
+        if self.fused:
+            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
+        else:
+            dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
+        grads: Params = dict.fromkeys(self.flat)  # "W1", "b1", … in layer order, filled from L down
+        dA = None
+        for l in range(L, 0, -1):  # layer l: P1 (15)/(16), then dJ/dZ^[l-1] by P1 (22) and P2
+            layer = layers[l - 1]
+            kW, kb = names[l - 1]
+            W = layer.W if params is None else params[kW]
+            A_prev = dropped.get(l - 1, cache[l - 1]) if dropped else cache[l - 1]
+            dW, db, dA = layer.backward(dZ, A_prev, xp=xp, need_input_grad=l > 1 or input_gradient, W=W)
+            grads[kW], grads[kb] = dW, db  # D (5) when layer l-1 drops: dZ Ã^[l-1]ᵀ
+            if masks and l - 1 in masks and dA is not None:  # D (7)/(8): dJ/dA = dJ/dÃ ⊙ (1/p) ⊙ R
+                dA = apply(dA, masks[l - 1])
+            if l > 1:
+                dZ = layers[l - 2].activation.backward_in_place(dA, cache[l - 1], z.get(l - 1), xp=xp)
+                if release_cache:
+                    cache[l - 1] = None
+                    dropped.pop(l - 1, None)
+        return (grads, dA) if input_gradient else grads
+
+
+def _passes_key(net: Network) -> tuple[Any, ...]:
+    """What a :class:`Passes` fixes when built."""
+    return (net.backend, net.loss, net.fuse_output, len(net.layers), net.layers[-1].activation)
+
+
 _NAMES: dict[int, tuple[tuple[str, str], ...]] = {}
+_FLAT_NAMES: dict[int, tuple[str, ...]] = {}
 
 
 def _names(n_layers: int) -> tuple[tuple[str, str], ...]:
@@ -674,20 +726,8 @@ def _names(n_layers: int) -> tuple[tuple[str, str], ...]:
     if pairs is None:
         names = parameter_names(n_layers)
         pairs = _NAMES[n_layers] = tuple(zip(names[0::2], names[1::2]))
+        _FLAT_NAMES[n_layers] = tuple(names)
     return pairs
-
-
-def _layer_params(net: Network, params: Params | None) -> list[tuple[Dense, Array, Array]]:
-    """(layer, W, b) per layer for a pass at ``params``: W and b are None where they are the
-    layer's own arrays (the usual case after an in-place update), so the layer reads its own."""
-    layers = net.layers
-    if params is None:
-        return [(layer, None, None) for layer in layers]
-    out = []
-    for layer, (kW, kb) in zip(layers, _names(len(layers))):
-        W, b = params[kW], params[kb]
-        out.append((layer, None, None) if W is layer.W and b is layer.b else (layer, W, b))
-    return out
 
 
 _PROBABILITY_OUTPUTS = {

@@ -16,6 +16,19 @@ if TYPE_CHECKING:
     from .history import TrainingState
 
 
+class ModelPasses(Protocol):
+    """The passes a training step runs (:class:`ffnn.network.Passes`), built once per step."""
+
+    def forward_cost(
+        self, X: Array, Y: Array, params: Params | None = None, masks: dict[int, Array] | None = None,
+        weights: Array = None,
+    ) -> tuple[Any, Array]: ...
+    def backward(
+        self, cache: list[Array], Y: Array, params: Params | None = None, weights: Array = None,
+        release_cache: bool = False, input_gradient: bool = False,
+    ) -> Params | tuple[Params, Array]: ...
+
+
 class Model(Protocol):
     """The network as the loop sees it (see :class:`ffnn.Network`)."""
 
@@ -67,4 +80,5 @@ class Model(Protocol):
         release_cache: bool = False,
         input_gradient: bool = False,
     ) -> Params | tuple[Params, Array]: ...
+    def passes(self) -> ModelPasses: ...
     def save(self, path: Any, *, overwrite: bool = False) -> str: ...

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from backends import device_of
-
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
 from ..dropout import EpochMasks
@@ -42,7 +40,7 @@ class EpochDriver(Protocol):
 
     def train_batches(self, loop: Loop) -> tuple[Array, Array, float]: ...
 
-    def epoch_values(self, loop: Loop, parts: list[Array]) -> list[float]: ...
+    def epoch_values(self, loop: Loop, head: Array) -> list[float]: ...
 
 
 @dataclass
@@ -330,6 +328,21 @@ def _epoch_sums(net: Model, task: str) -> Callable[..., tuple[Array, Array]]:
     return _compiled_where_worth_it(net, ("epoch_sums", task), sums)
 
 
+def _epoch_vector(net: Model) -> Callable[[list[Array], list[Array], list[Array]], Array]:
+    """``vector(head, arrays, tail)``: the 1-D concatenation of ``head`` = [cost, hits or
+    None (a 0)], 1 if every entry of ``arrays`` is finite (else 0), and the entries of
+    ``tail``, in the cost's dtype. Compiled like :func:`_finite_check`."""
+    xp = net.xp
+
+    def vector(head: list[Array], arrays: list[Array], tail: list[Array]) -> Array:
+        cost, hits = head
+        finite = xp.astype(_all_finite(xp, arrays), cost.dtype)
+        parts = [cost, xp.zeros_like(cost) if hits is None else hits, finite, *tail]
+        return xp.concat([xp.reshape(xp.astype(v, cost.dtype), (-1,)) for v in parts])
+
+    return _compiled_where_worth_it(net, "epoch_vector", vector)
+
+
 def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
     """Whether the network's outputs on the rows of ``x`` are provably finite, from one
     device read of a few numbers: every parameter and optimizer array is finite, and
@@ -342,15 +355,16 @@ def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
     the network on the data (an exact check), so this only ever saves work.
     """
     xp = net.xp
-    sizes = []
-    for name, p in net.named_parameters().items():
-        if name.startswith("W"):
-            sizes.append(xp.max(xp.sum(xp.abs(p), axis=1)))
-        else:
-            sizes.append(xp.max(xp.abs(p)))
-    finite = xp.astype(_finite_check(net)(arrays), x.dtype)
-    parts = [finite, xp.max(x), -xp.min(x), *(xp.astype(v, x.dtype) for v in sizes)]
-    values = [float(v) for v in net.backend.to_numpy(xp.stack(parts))]
+
+    def measures(params: list[Array], arrays: list[Array], x: Array) -> Array:
+        """[all finite, max x, −min x, then ‖W^[l]‖_∞ and max |b^[l]| per layer]."""
+        parts = [xp.astype(_all_finite(xp, arrays), x.dtype), xp.max(x), -xp.min(x)]
+        for W, b in zip(params[0::2], params[1::2]):
+            parts += [xp.astype(xp.max(xp.sum(xp.abs(W), axis=1)), x.dtype), xp.astype(xp.max(xp.abs(b)), x.dtype)]
+        return xp.stack(parts)
+
+    found = _compiled_where_worth_it(net, "bounds", measures)(net.parameters(), arrays, x)
+    values = [float(v) for v in net.backend.to_numpy(found)]
     if values[0] != 1:
         return False
     info = np.finfo(str(net.dtype))
@@ -556,30 +570,27 @@ class Loop:
     def epoch(self) -> dict[str, float] | None:
         """Train one epoch; its metrics, or None when something became non-finite
         (the network and optimizer are then back at the start of the epoch)."""
-        net, _opt, data, xp = self.net, self.opt, self.data, self.net.xp
+        net, data = self.net, self.data
         snapshot = self._snapshot[:2] if self._snapshot is not None else self.snapshot()[:2]
         try:
             cost, hits, total_weight = self.train_batches()
         except BaseException:
             self.restore(snapshot)
             raise
-        finite = _finite_check(net)(self._arrays())  # parameters and optimizer state (Adam's v can overflow)
-        zero = xp.zeros((), dtype=cost.dtype, device=device_of(cost))
+        # [cost, hits (0 for a regression), 1 if the parameters and optimizer state (Adam's
+        # v can overflow) are all finite, …]: one device function, one read per epoch
+        head = [cost, hits if self.task != "regression" else None]
         if self.parallel is not None:  # per-rank shares, all-reduced: ffnn.training.parallel
-            parts = [cost, hits if self.task != "regression" else zero, xp.astype(finite, cost.dtype)]
-            values = self.parallel.epoch_values(self, parts)
+            values = self.parallel.epoch_values(self, _epoch_vector(net)(head, self._arrays(), []))
         else:
-            # hits is the vector of regression_sums for a regression (R², MAE, RMSE)
-            parts = [cost, zero, xp.astype(finite, cost.dtype)]
-            extra = [hits]
+            # for a regression, hits is the vector of regression_sums (R², MAE, RMSE), at the end
+            tail = []
             if data.val_x is not None:
                 val = totals(net, data.val_x, data.val_y, self.task, PREDICT_BATCH_SIZE, regression=True)
-                parts += val[:2]
-                extra += val[2:]
-            if self.task != "regression":
-                parts[1], extra = hits, []
-            flat = xp.concat([xp.reshape(v, (-1,)) for v in parts + extra])  # one read per epoch
-            values = [float(v) for v in net.backend.to_numpy(flat)]
+                tail += val[:2] if self.task != "regression" else [*val[:2], hits, *val[2:]]
+            elif self.task == "regression":
+                tail.append(hits)
+            values = [float(v) for v in net.backend.to_numpy(_epoch_vector(net)(head, self._arrays(), tail))]
         if not all(math.isfinite(v) for v in values) or values[2] != 1:
             self.restore(snapshot)
             return None
@@ -593,7 +604,7 @@ class Loop:
                 logs["val_accuracy"] = values[4] / data.val_x.shape[0]
         if not classifier and self.parallel is None:  # R², MAE, RMSE: one process only, for now
             width = 1 + 2 * int(data.y.shape[1])
-            rest = values[len(parts) :]
+            rest = values[3 if data.val_x is None else 5 :]
             logs.update({f"train_{k}": v for k, v in regression_metrics(rest[:width], m).items()})
             if data.val_x is not None:
                 val_m = data.val_x.shape[0]

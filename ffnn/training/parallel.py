@@ -295,13 +295,15 @@ class Parallel:
         total = float(m) if sw is None else float(np.sum(sw))
         return cost_sum, hits, total
 
-    def epoch_values(self, loop: Loop, parts: list[Array]) -> list[float]:
+    def epoch_values(self, loop: Loop, head: Array) -> list[float]:
         """[Σ cost, hits, finite (1 when every rank's parameters are finite), validation
-        Σ cost·rows, hits] summed over ranks: every rank decides from the same numbers."""
-        net, data, comm = self.net, loop.data, self.comm
+        Σ cost·rows, hits] summed over ranks: every rank decides from the same numbers.
+        ``head`` is this rank's 1-D [Σ cost, hits, finite]."""
+        net, data, comm, xp = self.net, loop.data, self.comm, self.net.xp
         if data.val_x is not None:
-            parts = [*parts, *self._validation_totals(data.val_x, data.val_y)]
-        local = [float(v) for v in net.backend.to_numpy(net.xp.stack(parts))]
+            val = self._validation_totals(data.val_x, data.val_y)
+            head = xp.concat([head, xp.stack([xp.astype(v, head.dtype) for v in val])])
+        local = [float(v) for v in net.backend.to_numpy(head)]
         values = comm.allreduce_scalars(local)
         values[2] /= comm.size
         return values

@@ -69,12 +69,14 @@ def make_step(
     ):
         update = DeviceScalarUpdate(optimizer, net.backend, net.dtype).update
 
+    passes = net.passes()  # the network's passes with its structure's decisions made once
+    forward_cost, backward = passes.forward_cost, passes.backward
+
     def step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
-        cache, cost = net.forward_cost_columns(xb, yb, params, masks=masks, weights=weights)
-        grads = net.backward(cache, yb, params=params, weights=weights, release_cache=True)
-        assert isinstance(grads, dict)
+        cache, cost = forward_cost(xb, yb, params, masks, weights)
+        grads = backward(cache, yb, params, weights, True)
         if callable(l2):
             cost = cost + l2(params, grads, xb.shape[1], weights, xp=xp)
         elif l2:
@@ -156,8 +158,10 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     happens here: :meth:`Network.fit` checks the data once per fit.
     """
     params = net.named_parameters()
-    state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
-    step = held_step(optimizer, "eager", (net, net.backend, l2), lambda: make_step(net, optimizer, l2=l2))
+    state = optimizer.state
+    if state is None:
+        state = optimizer.init(params, xp=net.xp)
+    step = held_step(optimizer, "eager", (net, net.backend, l2, net.passes()), lambda: make_step(net, optimizer, l2=l2))
     params, optimizer.state, cost, _ = step(params, state, X_cols, Y_cols)
     net.set_parameters(params)
     return cost
@@ -171,10 +175,12 @@ def held_step(optimizer: Optimizer, kind: str, key: tuple[Any, ...], build: Call
     nothing but the optimizer holds them, so a network is freed with its optimizer."""
     steps = optimizer.__dict__.setdefault("_steps", {})
     held = steps.get(kind)
-    if held is not None and len(held[0]) == len(key) and all(
-        a is b or (type(a) is type(b) and a == b) for a, b in zip(held[0], key)
-    ):
-        return held[1]
+    if held is not None and len(held[0]) == len(key):
+        for a, b in zip(held[0], key):
+            if a is not b and (type(a) is not type(b) or a != b):
+                break
+        else:
+            return held[1]
     step = build()
     steps[kind] = (key, step)
     return step
