@@ -207,8 +207,8 @@ def _perturb_forward_off_numpy(monkeypatch: pytest.MonkeyPatch, factor: float) -
     """Make every non-NumPy backend's activations off by ``factor`` (a fault to detect)."""
     original = Dense.forward
 
-    def forward(self: Dense, A_prev: object, /, *, xp: object) -> tuple[object, object]:
-        Z, A = original(self, A_prev, xp=xp)
+    def forward(self: Dense, A_prev: object, /, *, xp: object, W: object = None, b: object = None) -> tuple[object, object]:
+        Z, A = original(self, A_prev, xp=xp, W=W, b=b)
         return (Z, A) if "numpy" in xp.__name__ else (Z, A * factor)
 
     monkeypatch.setattr(Dense, "forward", forward)

@@ -4,7 +4,7 @@ for gradient reduction (all-reduce) and, later, compilation (jax.jit, torch.comp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
 from ..optimizers import Optimizer
@@ -76,7 +76,7 @@ def make_step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
         cache, cost = forward_cost(xb, yb, params, masks, weights)
-        grads = backward(cache, yb, params, weights, True)
+        grads = cast(Params, backward(cache, yb, params, weights, True))  # no input gradient: the dict alone
         if callable(l2):
             cost = cost + l2(params, grads, xb.shape[1], weights, xp=xp)
         elif l2:
