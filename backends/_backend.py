@@ -765,6 +765,22 @@ def total(xp: ModuleType) -> Any:
     return summed
 
 
+_CASTS: dict[int, tuple[ModuleType, Any]] = {}
+
+
+def caster(xp: ModuleType) -> Any:
+    """``f(x, dtype)`` = ``xp.astype(x, dtype)`` (a new array) by the cheapest call the
+    library offers: for NumPy the array method itself, ``numpy.ndarray.astype`` (which
+    ``xp.astype`` ends up calling, after checking its ``device`` argument); every other
+    namespace gets ``xp.astype``."""
+    found = _CASTS.get(id(xp))
+    if found is not None and found[0] is xp:
+        return found[1]
+    cast = np.ndarray.astype if isinstance(getattr(xp, "add", None), np.ufunc) else xp.astype
+    _CASTS[id(xp)] = (xp, cast)
+    return cast
+
+
 _CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}
 _CONSTANTS: dict[tuple[Any, ...], Any] = {}
 _MAX_CONSTANTS = 4096

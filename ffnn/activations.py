@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backends import constant, device_of, reductions
+from backends import caster, constant, device_of, reductions
 
 from ._numerics import softmax_and_log
 from ._registry import Registry
@@ -182,11 +182,11 @@ class ReLU(Activation):
         # A product with the 0/1 indicator rather than xp.where: NumPy's where branches
         # per element and runs about 10× slower than the compare, cast and multiply.
         zero = constant(0.0, A)
-        return dA * xp.astype(A > zero, dA.dtype)  # noqa: SIM300
+        return dA * caster(xp)(A > zero, dA.dtype)  # noqa: SIM300
 
     def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         zero = constant(0.0, A)
-        dA *= xp.astype(A > zero, dA.dtype)  # noqa: SIM300
+        dA *= caster(xp)(A > zero, dA.dtype)  # noqa: SIM300
         return dA
 
     def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
