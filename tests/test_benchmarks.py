@@ -353,3 +353,40 @@ def test_one_thread_runs_limit_the_jax_cpu_pool(monkeypatch: pytest.MonkeyPatch)
     env._limit_xla(1)  # once only
     assert env.os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {env.XLA_ONE_THREAD}"
     assert env.xla_threads().startswith("1 ")
+
+
+def test_instruction_counts_parse_callgrind_and_refuse_what_they_cannot_count(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import instructions
+
+    assert instructions._collected("==1== Events    : Ir\n==1== Collected : 123456\n") == 123456
+    with pytest.raises(RuntimeError, match="no 'Collected' line"):
+        instructions._collected("valgrind: command not found")
+    with pytest.raises(ValueError, match="unknown config 'huge'; known: tiny"):
+        instructions._config("huge")
+    with pytest.raises(ValueError, match="unknown subject 'autograd'"):
+        instructions.step_function("autograd", TINY_CONFIG)
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert instructions.main(["--configs", "tiny"]) == 2
+    assert "valgrind is not on the PATH" in capsys.readouterr().err
+
+
+def test_instruction_count_subjects_take_the_same_steps() -> None:
+    """The three counted functions train the same network the same way: after the same
+    number of calls, ffnn's weights equal the hand-written step's."""
+    from benchmarks import instructions
+
+    runs = {subject: instructions.step_function(subject, TINY_CONFIG) for subject in instructions.SUBJECTS}
+    for run, _ in runs.values():
+        for _ in range(3):
+            run()
+    expected = runs["reference"][1]()
+    for subject in ("train_step", "make_step"):
+        got = runs[subject][1]()
+        assert len(got) == len(expected) == 6
+        for a, b in zip(got, expected):
+            assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    start = build_network(TINY_CONFIG).get_weights()
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(expected, start)) > 1e-4  # they did train
+    assert instructions.main(["--child", "reference", "tiny", "2"]) == 0
