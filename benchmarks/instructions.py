@@ -12,7 +12,8 @@ replaces none of them.
 Method: the same script runs twice under ``valgrind --tool=callgrind``, with 0 and with
 ``n`` steps after the same warm-up; the difference over ``n`` is the count of one step,
 imports and set-up cancelling out. The garbage collector is off while the steps run, as
-in the timed blocks of :mod:`benchmarks.timing`, and both runs use the same hash seed.
+in the timed blocks of :mod:`benchmarks.timing`; both runs use the same hash seed and one
+BLAS thread (an idle pool's spinning threads would be counted as work).
 Subjects: ffnn's public ``train_step`` (plain SGD), the step made by ``make_step`` alone
 (what ``fit`` runs per batch) and the hand-written NumPy step of
 :mod:`benchmarks.reference`, on the same network and batch.
@@ -47,6 +48,7 @@ __all__ = ["SUBJECTS", "count_instructions", "main", "step_function"]
 
 SUBJECTS = ("train_step", "make_step", "reference")
 WARMUP = 20
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 LEARNING_RATE = 0.01
 
 
@@ -107,7 +109,9 @@ def count_instructions(subject: str, config: str, steps: int, *, valgrind: str =
             valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
             sys.executable, "-m", "benchmarks.instructions", "--child", subject, config, str(n),
         ]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in both runs
+        # the same dict layouts in both runs, and one BLAS thread: idle pool threads spin,
+        # and callgrind would count their spinning as the step's work
+        env = {**os.environ, "PYTHONHASHSEED": "0", **dict.fromkeys(_THREAD_VARIABLES, "1")}
         done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             msg = f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}"
