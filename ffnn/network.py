@@ -594,6 +594,12 @@ class Network(Trainer, Saver):
         )
         return "\n".join([*body, rule, facts])
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies leave the kept :class:`Passes` out (it is rebuilt on first use, for the copy)."""
+        state = self.__dict__.copy()
+        state.pop("_passes", None)
+        return state
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (

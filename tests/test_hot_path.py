@@ -15,6 +15,7 @@ from backends import Backend, to_numpy
 from ffnn import Dense, Network
 from ffnn.activations import get_activation
 from ffnn.dropout import apply
+from ffnn.losses import get_loss
 from ffnn.optimizers import SGD
 from ffnn.training import make_step, train_step
 from tests.helpers import assert_allclose
@@ -265,3 +266,43 @@ def test_a_network_with_a_compiled_step_is_freed_too() -> None:
     del net, opt, step
     gc.collect()
     assert ref() is None
+
+
+# ---------------------------------------------------------------- the kept passes
+def test_the_kept_passes_follow_what_they_fix(backend: Backend) -> None:
+    """Network.passes() is kept between calls and rebuilt when the output pairing, the
+    fusion or the loss change; a step made after the change runs the new passes."""
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    first = net.passes()
+    assert net.passes() is first and first.fused and first.log_output is not None
+    xb, yb = _batch(net, "categorical_crossentropy")
+    opt = SGD(learning_rate=1e-3)
+    train_step(net, opt, xb, yb)
+    assert opt.__dict__["_steps"]["eager"][0][-1] is first
+    fused_cost = float(first.forward_cost(xb, yb)[1])
+    net.fuse_output = False
+    second = net.passes()
+    assert second is not first and not second.fused and second.log_output is None
+    unfused_cost = float(second.forward_cost(xb, yb)[1])
+    assert unfused_cost == pytest.approx(fused_cost, rel=1e-9)  # the same J, from A instead of Z
+    train_step(net, opt, xb, yb)
+    assert opt.__dict__["_steps"]["eager"][0][-1] is second  # the held step was made again, for the new passes
+    net.loss = get_loss("mse")
+    assert net.passes() is not second and net.passes().loss is net.loss
+
+
+def test_copies_of_a_trained_network_build_their_own_passes(backend: Backend) -> None:
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    X = np.random.default_rng(2).normal(size=(12, 5))
+    y = np.arange(12) % 4
+    net.fit(X, y, epochs=2, batch_size=5)
+    kept = net.passes()
+    deep, shallow = copy.deepcopy(net), copy.copy(net)
+    assert "_passes" not in deep.__dict__  # left out of the copy, rebuilt on first use
+    for clone in (deep, shallow):
+        assert clone.passes() is not kept and clone.passes().net is clone
+    before = [to_numpy(p).copy() for p in net.parameters()]
+    deep.fit(X, y, epochs=1, batch_size=5)
+    assert_allclose(to_numpy(deep.predict(X)).shape, (12, 4))
+    for a, b in zip(before, net.parameters()):
+        np.testing.assert_array_equal(a, to_numpy(b))  # training the copy left the original alone
