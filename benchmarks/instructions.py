@@ -3,11 +3,11 @@ measure of what ffnn's Python structure costs on a small network.
 
 On a shared machine the wall-clock ratios of ``small`` move by ±0.1 between runs of the
 same code, more than most changes to the step's overhead. An instruction count does not
-depend on the load. It still moves a little between processes: the hand-written step,
-unchanged, counted 341,500 and 360,258 instructions on ``tiny`` in two of them, so read
-differences below about 5% as noise. It is not a time (a cache miss costs many
-instructions' worth), so it complements the timings of :mod:`benchmarks.run` and
-replaces none of them.
+depend on the load: with one BLAS thread the unchanged hand-written step counted the
+same to 0.01% (``small``) and 1% (``tiny``) in two processes. (With a thread pool, the
+idle threads' spinning is counted too and the counts move by 5% and more.) It is not a
+time (a cache miss costs many instructions' worth), so it complements the timings of
+:mod:`benchmarks.run` and replaces none of them.
 
 Method: the same script runs twice under ``valgrind --tool=callgrind``, with 0 and with
 ``n`` steps after the same warm-up; the difference over ``n`` is the count of one step,
