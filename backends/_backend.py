@@ -14,7 +14,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -705,30 +705,38 @@ def to_device(x: Any, backend: Any, device: Any = None) -> Any:
         return target.asarray(to_numpy(x))
 
 
-_REDUCTIONS: dict[int, tuple[ModuleType, Any, Any]] = {}
+class _FastCalls(NamedTuple):
+    sum_along: Any
+    max_along: Any
+    total: Any
+    cast: Any
 
 
-def _ufunc_reduce(ufunc: Any) -> Any:
-    """``f(x, axis)`` = ``ufunc.reduce(x, axis, keepdims=True)`` with no Python frame of its own."""
-    return functools.partial(ufunc.reduce, keepdims=True)
+_FAST: dict[int, tuple[ModuleType, _FastCalls]] = {}
 
 
-def reductions(xp: ModuleType) -> tuple[Any, Any]:
-    """``(sum_along, max_along)`` for namespace ``xp``: ``f(x, axis)`` is
-    ``xp.sum(x, axis=axis, keepdims=True)`` (``xp.max`` for the second), by the
-    cheapest call the library offers.
+def _fast_calls(xp: ModuleType) -> _FastCalls:
+    """The standard calls the training step makes most, for namespace ``xp``, each by
+    the cheapest call the library offers, found once per namespace.
 
-    For NumPy that is the ufunc's own ``reduce`` (what ``numpy.sum`` ends up calling,
-    so the values are bit-identical), which skips about 5 µs of argument handling per
-    call; on a small network's training step that is a tenth of the time. Every other
-    namespace gets its standard functions.
+    For NumPy (a namespace whose ``add`` and ``maximum`` are NumPy ufuncs) these are
+    the ufuncs' own ``reduce`` and the array method ``astype``: what ``numpy.sum``,
+    ``numpy.max`` and ``xp.astype`` end up calling, so the values are bit-identical,
+    without about 5 µs of argument handling per call (on a small network's training
+    step, a tenth of the time), as ``functools.partial`` objects with no Python frame of
+    their own. Every other namespace gets its standard functions.
     """
-    found = _REDUCTIONS.get(id(xp))
+    found = _FAST.get(id(xp))
     if found is not None and found[0] is xp:
-        return found[1], found[2]
+        return found[1]
     add, maximum = getattr(xp, "add", None), getattr(xp, "maximum", None)
     if isinstance(add, np.ufunc) and isinstance(maximum, np.ufunc):
-        sum_along, max_along = _ufunc_reduce(add), _ufunc_reduce(maximum)
+        calls = _FastCalls(
+            functools.partial(add.reduce, keepdims=True),
+            functools.partial(maximum.reduce, keepdims=True),
+            functools.partial(add.reduce, axis=None),
+            np.ndarray.astype,
+        )
     else:
 
         def sum_along(x: Any, axis: int) -> Any:
@@ -737,48 +745,29 @@ def reductions(xp: ModuleType) -> tuple[Any, Any]:
         def max_along(x: Any, axis: int) -> Any:
             return xp.max(x, axis=axis, keepdims=True)
 
-    _REDUCTIONS[id(xp)] = (xp, sum_along, max_along)
-    return sum_along, max_along
+        calls = _FastCalls(sum_along, max_along, xp.sum, xp.astype)
+    _FAST[id(xp)] = (xp, calls)
+    return calls
 
 
-_TOTALS: dict[int, tuple[ModuleType, Any]] = {}
+def reductions(xp: ModuleType) -> tuple[Any, Any]:
+    """``(sum_along, max_along)`` for namespace ``xp``: ``f(x, axis)`` is
+    ``xp.sum(x, axis=axis, keepdims=True)`` (``xp.max`` for the second), by the
+    cheapest call the library offers (NumPy: the ufunc's ``reduce``, bit-identical)."""
+    calls = _fast_calls(xp)
+    return calls.sum_along, calls.max_along
 
 
 def total(xp: ModuleType) -> Any:
     """``f(x)`` = ``xp.sum(x)`` (every entry, a 0-d result) by the cheapest call the
-    library offers: for NumPy the ufunc's own ``reduce`` over ``axis=None``, which is
-    what ``numpy.sum`` calls (bit-identical, the same NumPy scalar) without its
-    argument handling; every other namespace gets ``xp.sum``."""
-    found = _TOTALS.get(id(xp))
-    if found is not None and found[0] is xp:
-        return found[1]
-    add = getattr(xp, "add", None)
-    if isinstance(add, np.ufunc):
-        reduce = add.reduce
-
-        def summed(x: Any) -> Any:
-            return reduce(x, axis=None)
-
-    else:
-        summed = xp.sum
-    _TOTALS[id(xp)] = (xp, summed)
-    return summed
-
-
-_CASTS: dict[int, tuple[ModuleType, Any]] = {}
+    library offers (NumPy: ``add.reduce`` over ``axis=None``, the same NumPy scalar)."""
+    return _fast_calls(xp).total
 
 
 def caster(xp: ModuleType) -> Any:
     """``f(x, dtype)`` = ``xp.astype(x, dtype)`` (a new array) by the cheapest call the
-    library offers: for NumPy the array method itself, ``numpy.ndarray.astype`` (which
-    ``xp.astype`` ends up calling, after checking its ``device`` argument); every other
-    namespace gets ``xp.astype``."""
-    found = _CASTS.get(id(xp))
-    if found is not None and found[0] is xp:
-        return found[1]
-    cast = np.ndarray.astype if isinstance(getattr(xp, "add", None), np.ufunc) else xp.astype
-    _CASTS[id(xp)] = (xp, cast)
-    return cast
+    library offers (NumPy: the array method ``numpy.ndarray.astype``)."""
+    return _fast_calls(xp).cast
 
 
 _CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}

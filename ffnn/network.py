@@ -611,11 +611,11 @@ class Network(Trainer, Saver):
 class Passes:
     """A network's forward and backward passes with every decision that depends on its
     structure alone made once: the parameter names, which layers cache Z^[l], whether the
-    output and cost are fused and whether the cost comes from log Ŷ. :class:`Network`'s
-    column methods build one per call; a training step (:func:`ffnn.training.make_step`)
-    builds one when it is made and runs every batch through it, so a batch pays for the
-    equations and little else (on a small network the bookkeeping of a pass costs as much
-    as its arithmetic).
+    output and cost are fused and whether the cost comes from log Ŷ. :meth:`Network.passes`
+    keeps one per network, which its column methods run; a training step
+    (:func:`ffnn.training.make_step`) takes it when it is made and runs every batch through
+    it, so a batch pays for the equations and little else (on a small network the
+    bookkeeping of a pass costs as much as its arithmetic).
 
     A ``Passes`` reads the layers (their parameters and activations) at every call; the
     rest it fixes when built, which :meth:`Network.passes` checks (the backend, the

@@ -78,9 +78,10 @@ def compiled_step(
     backend = net.backend
     if not backend.can_compile:
         backend.compile(None)  # raises the backend's explanation
-    # One compiled step per (network, optimizer object, settings): repeated fit calls
-    # reuse it instead of compiling again (jax.jit caches by function object).
-    key = (net, backend, float(l2), json.dumps(optimizer.get_config(), sort_keys=True, default=str))
+    # One compiled step per (network, its passes, optimizer object, settings): repeated fit
+    # calls reuse it instead of compiling again (jax.jit caches by function object); a
+    # changed loss, fusion, output activation or backend gives new passes, hence a new step.
+    key = (net, net.passes(), float(l2), json.dumps(optimizer.get_config(), sort_keys=True, default=str))
     return held_step(optimizer, "compiled", key, lambda: _compile(net, optimizer, l2))
 
 

@@ -161,7 +161,8 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     state = optimizer.state
     if state is None:
         state = optimizer.init(params, xp=net.xp)
-    step = held_step(optimizer, "eager", (net, net.backend, l2, net.passes()), lambda: make_step(net, optimizer, l2=l2))
+    key = (net, l2, net.passes())  # the passes fix the backend, loss and output too
+    step = held_step(optimizer, "eager", key, lambda: make_step(net, optimizer, l2=l2))
     params, optimizer.state, cost, _ = step(params, state, X_cols, Y_cols)
     net.set_parameters(params)
     return cost
