@@ -706,13 +706,15 @@ def to_device(x: Any, backend: Any, device: Any = None) -> Any:
 
 
 class _FastCalls(NamedTuple):
-    sum_along: Any
-    max_along: Any
+    reductions: tuple[Any, Any]  # (sum_along, max_along)
     total: Any
     cast: Any
 
 
-_FAST: dict[int, tuple[ModuleType, _FastCalls]] = {}
+# Keyed by the namespace module itself (a module hashes by identity and lives as long
+# as the interpreter): one dict lookup per call of reductions/total/caster. A namespace
+# that cannot be hashed is served too, without the cache.
+_FAST: dict[ModuleType, _FastCalls] = {}
 
 
 def _fast_calls(xp: ModuleType) -> _FastCalls:
@@ -726,14 +728,10 @@ def _fast_calls(xp: ModuleType) -> _FastCalls:
     step, a tenth of the time), as ``functools.partial`` objects with no Python frame of
     their own. Every other namespace gets its standard functions.
     """
-    found = _FAST.get(id(xp))
-    if found is not None and found[0] is xp:
-        return found[1]
     add, maximum = getattr(xp, "add", None), getattr(xp, "maximum", None)
     if isinstance(add, np.ufunc) and isinstance(maximum, np.ufunc):
         calls = _FastCalls(
-            functools.partial(add.reduce, keepdims=True),
-            functools.partial(maximum.reduce, keepdims=True),
+            (functools.partial(add.reduce, keepdims=True), functools.partial(maximum.reduce, keepdims=True)),
             functools.partial(add.reduce, axis=None),
             np.ndarray.astype,
         )
@@ -745,8 +743,9 @@ def _fast_calls(xp: ModuleType) -> _FastCalls:
         def max_along(x: Any, axis: int) -> Any:
             return xp.max(x, axis=axis, keepdims=True)
 
-        calls = _FastCalls(sum_along, max_along, xp.sum, xp.astype)
-    _FAST[id(xp)] = (xp, calls)
+        calls = _FastCalls((sum_along, max_along), xp.sum, xp.astype)
+    with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
+        _FAST[xp] = calls
     return calls
 
 
@@ -754,20 +753,28 @@ def reductions(xp: ModuleType) -> tuple[Any, Any]:
     """``(sum_along, max_along)`` for namespace ``xp``: ``f(x, axis)`` is
     ``xp.sum(x, axis=axis, keepdims=True)`` (``xp.max`` for the second), by the
     cheapest call the library offers (NumPy: the ufunc's ``reduce``, bit-identical)."""
-    calls = _fast_calls(xp)
-    return calls.sum_along, calls.max_along
+    try:
+        return _FAST[xp].reductions
+    except (KeyError, TypeError):  # a new (or unhashable) namespace
+        return _fast_calls(xp).reductions
 
 
 def total(xp: ModuleType) -> Any:
     """``f(x)`` = ``xp.sum(x)`` (every entry, a 0-d result) by the cheapest call the
     library offers (NumPy: ``add.reduce`` over ``axis=None``, the same NumPy scalar)."""
-    return _fast_calls(xp).total
+    try:
+        return _FAST[xp].total
+    except (KeyError, TypeError):  # a new (or unhashable) namespace
+        return _fast_calls(xp).total
 
 
 def caster(xp: ModuleType) -> Any:
     """``f(x, dtype)`` = ``xp.astype(x, dtype)`` (a new array) by the cheapest call the
     library offers (NumPy: the array method ``numpy.ndarray.astype``)."""
-    return _fast_calls(xp).cast
+    try:
+        return _FAST[xp].cast
+    except (KeyError, TypeError):  # a new (or unhashable) namespace
+        return _fast_calls(xp).cast
 
 
 _CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}
@@ -777,10 +784,18 @@ _MAX_CONSTANTS = 4096
 
 def constant(value: float, like: Any) -> Any:
     """``value`` in the form that mixes best with array ``like``: the Python number
-    itself for most libraries, and for those whose spec sets ``scalar_arrays`` (JAX) a
-    0-d array of ``like``'s dtype on its device, made once by an explicit transfer and
-    reused (a Python number would be an implicit host-to-device transfer on every
-    operation, refused under ``jax.transfer_guard("disallow")``).
+    itself for most libraries, and a 0-d array of ``like``'s dtype on its device, made
+    once and reused, for those whose spec sets
+
+    - ``scalar_arrays`` (JAX): a Python number would be an implicit host-to-device
+      transfer on every operation, refused under ``jax.transfer_guard("disallow")``;
+    - ``typed_constants`` (NumPy): a Python number costs NumPy 2's weak-scalar promotion
+      at every call, about 1 µs, as much as the arithmetic of a small array.
+
+    Either way the operation's result is the same, bit for bit: the number is rounded
+    to ``like``'s dtype in both forms. The held arrays are read-only where the library
+    allows. A fraction beside an integer array stays a Python number (rounded to the
+    integer dtype it would change its value).
 
     Under ``jax.jit`` tracing (``like`` a tracer) the Python number is returned: it
     becomes a constant of the compiled function.
@@ -790,7 +805,8 @@ def constant(value: float, like: Any) -> Any:
         spec = _CONSTANT_SPECS[kind]
     except KeyError:
         found = _spec_of(like)
-        spec = _CONSTANT_SPECS[kind] = found if found is not None and found.scalar_arrays else None
+        typed = found is not None and (found.scalar_arrays or found.typed_constants)
+        spec = _CONSTANT_SPECS[kind] = found if typed else None
     if spec is None:
         return value
     device = getattr(like, "device", None)
@@ -799,9 +815,13 @@ def constant(value: float, like: Any) -> Any:
     key = (spec.name, value, like.dtype, device)
     held = _CONSTANTS.get(key)
     if held is None:
+        host_dtype = _host_dtype_of(like.dtype)
+        if host_dtype is None or (host_dtype.kind not in "fc" and value != int(value)):
+            return value  # a fraction would change its value in an integer dtype
         if len(_CONSTANTS) >= _MAX_CONSTANTS:
             _CONSTANTS.clear()
         module = load_module(spec.name)
-        host = np.asarray(value, dtype=_host_dtype_of(like.dtype))
+        host = np.asarray(value, dtype=host_dtype)
+        host.flags.writeable = False
         held = _CONSTANTS[key] = spec.from_host(module, spec.namespace(module), host, None, device, None)
     return held

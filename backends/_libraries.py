@@ -53,6 +53,7 @@ register(
         native_device=lambda module, device: "cpu",
         device_name=lambda dev: "cpu",
         to_numpy=np.asarray,
+        typed_constants=True,
     )
 )
 

@@ -110,6 +110,13 @@ class LibrarySpec:
         Whether mixing a Python number with an array costs a host-to-device transfer
         on every use (JAX), so that constants should be 0-d device arrays made once
         (:func:`backends.constant`).
+    typed_constants : bool
+        Whether operations run faster when their numbers are 0-d arrays of the operand's
+        dtype than when they are Python numbers (NumPy 2: a Python number goes through
+        weak-scalar promotion at every call, about 1 µs, as long as a small array's
+        whole product). :func:`backends.constant` and the optimizers' per-step numbers
+        then use such arrays, made once; the results are the same, bit for bit (the
+        Python number is rounded to the operand's dtype either way).
     compile : callable or None
         ``compile(module, fn) -> compiled fn``: the library's whole-function compiler
         (``jax.jit``, ``torch.compile``), or None when it has none.
@@ -138,6 +145,7 @@ class LibrarySpec:
     from_host: Callable[..., Any] = _asarray_from_host
     gpu: bool = False
     scalar_arrays: bool = False
+    typed_constants: bool = False
     compile: Callable[[ModuleType, Callable[..., Any]], Callable[..., Any]] | None = None
     immutable: bool = False
 

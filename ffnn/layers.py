@@ -14,7 +14,27 @@ from ._validation import positive_int
 from .activations import Activation, get_activation
 from .initializers import Initializer, default_initializer, get_initializer
 
-__all__ = ["Dense"]
+__all__ = ["Dense", "affine", "affine_backward"]
+
+
+def affine(W: Array, A_prev: Array, b: Array, /) -> Array:
+    """P1 (5): Z^[l] = W^[l] A^[l-1] + broadcast(b^[l]), (n_out, m) from ``W`` (n_out, n_in),
+    ``A_prev`` (n_in, m) and ``b`` (n_out, 1). The one statement of the equation: the
+    layer's methods and the network's passes call it."""
+    Z = W @ A_prev
+    Z += b
+    return Z
+
+
+def affine_backward(
+    dZ: Array, A_prev: Array, W: Array, sum_along: Callable[..., Array], need_input_grad: bool, /
+) -> tuple[Array, Array, Array]:
+    """P1 (15) dW = dZ A^[l-1]ᵀ, P1 (16) db = Σ_{axis=1} dZ, P1 (22) dA^[l-1] = Wᵀ dZ.
+
+    ``dZ`` is (n_out, m), ``A_prev`` (n_in, m), ``W`` (n_out, n_in); ``sum_along`` is the
+    namespace's keepdims sum (:func:`backends.reductions`). Returns (dW, db, dA_prev),
+    dA_prev None unless ``need_input_grad``. Positional only: the training hot path."""
+    return dZ @ A_prev.T, sum_along(dZ, 1), (W.T @ dZ if need_input_grad else None)
 
 
 class Dense:
@@ -92,15 +112,12 @@ class Dense:
         ``A_prev`` is (n_in, m); returns (Z, A), both (n_out, m). ``W``/``b`` default
         to the layer's own parameters (pass others to evaluate at another point).
         """
-        Z = (self.W if W is None else W) @ A_prev  # P1 (5), as in linear (inlined: the hot path)
-        Z += self.b if b is None else b
+        Z = affine(self.W if W is None else W, A_prev, self.b if b is None else b)
         return Z, self.activation.forward(Z, xp=xp)
 
     def linear(self, A_prev: Array, /, *, xp: Namespace, W: Array = None, b: Array = None) -> Array:
         """P1 (5) alone: Z = W A^[l-1] + broadcast(b), (n_out, m) from ``A_prev`` (n_in, m)."""
-        Z = (self.W if W is None else W) @ A_prev
-        Z += self.b if b is None else b
-        return Z
+        return affine(self.W if W is None else W, A_prev, self.b if b is None else b)
 
     def backward(
         self, dZ: Array, A_prev: Array, /, *, xp: Namespace, need_input_grad: bool = True, W: Array = None
@@ -110,10 +127,7 @@ class Dense:
         ``dZ`` is (n_out, m), ``A_prev`` (n_in, m). Returns (dW, db, dA_prev);
         dA_prev is None when ``need_input_grad`` is False (layer 1 when dJ/dX is unused).
         """
-        dW = dZ @ A_prev.T
-        db = reductions(xp)[0](dZ, 1)  # xp.sum(dZ, axis=1, keepdims=True), by its cheapest call
-        dA_prev = (self.W if W is None else W).T @ dZ if need_input_grad else None
-        return dW, db, dA_prev
+        return affine_backward(dZ, A_prev, self.W if W is None else W, reductions(xp)[0], need_input_grad)
 
     def activation_backward(
         self, A: Array, dA: Array, /, *, xp: Namespace, Z: Array = None, in_place: bool = False

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from backends import Backend, get_backend
+from backends import Backend, get_backend, reductions
 
 from ._types import Array, Device, Namespace, Params
 from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, as_targets, positive_int
 from .dropout import Probabilities, apply, dropout_config, keep_probabilities
-from .layers import Dense
+from .layers import Dense, affine, affine_backward
 from .losses import Loss, check_cross_entropy_targets, get_loss
 from .metrics import task_of
 from .optimizers import parameter_names
@@ -47,7 +48,7 @@ class Cache(list[Array]):
     with dropout, ``masks`` {l: (1/p^[l]) ⊙ R^[l]} and ``dropped`` {l: Ã^[l]} (D (2))."""
 
     def __init__(self, items: Sequence[Array] = ()) -> None:
-        super().__init__(items)
+        list.__init__(self, items)
         self.z: dict[int, Array] = {}
         self.masks: dict[int, Array] = {}
         self.dropped: dict[int, Array] = {}
@@ -194,7 +195,8 @@ class Network(Trainer, Saver):
         """{"W1": W^[1], "b1": b^[1], …} in layer order: the backend's arrays, not copies."""
         out: Params = {}
         for layer, (kW, kb) in zip(self.layers, _names(len(self.layers))):
-            out[kW], out[kb] = layer.W, layer.b
+            out[kW] = layer.W
+            out[kb] = layer.b
         return out
 
     def parameters(self) -> list[Array]:
@@ -347,8 +349,8 @@ class Network(Trainer, Saver):
     # ------------------------------------------------------------------ column-layout core
     def passes(self) -> Passes:
         """The network's passes as a :class:`Passes`, kept while what it fixes (the backend,
-        the loss, ``fuse_output``, the number of layers and the output activation) stays
-        the same, and rebuilt otherwise."""
+        the loss, ``fuse_output`` and every layer's activation object) stays the same,
+        and rebuilt otherwise."""
         held = self.__dict__.get("_passes")
         if held is None or held.net is not self or held.key != _passes_key(self):
             held = self.__dict__["_passes"] = Passes(self)
@@ -610,19 +612,24 @@ class Network(Trainer, Saver):
 
 class Passes:
     """A network's forward and backward passes with every decision that depends on its
-    structure alone made once: the parameter names, which layers cache Z^[l], whether the
-    output and cost are fused and whether the cost comes from log Ŷ. :meth:`Network.passes`
-    keeps one per network, which its column methods run; a training step
-    (:func:`ffnn.training.make_step`) takes it when it is made and runs every batch through
-    it, so a batch pays for the equations and little else (on a small network the
-    bookkeeping of a pass costs as much as its arithmetic).
+    structure alone made once: the parameter names, each layer's activation rules (its
+    ``forward`` and ``backward_in_place``, bound) and whether it caches Z^[l], whether
+    the output and cost are fused and whether the cost comes from log Ŷ.
+    :meth:`Network.passes` keeps one per network, which its column methods run; a
+    training step (:func:`ffnn.training.make_step`) takes it when it is made and runs
+    every batch through it, so a batch pays for the equations and little else (on a
+    small network the bookkeeping of a pass costs as much as its arithmetic). The
+    equations themselves are the layers' (:func:`ffnn.layers.affine`,
+    :func:`ffnn.layers.affine_backward`), the activations' and the loss's.
 
-    A ``Passes`` reads the layers (their parameters and activations) at every call; the
-    rest it fixes when built, which :meth:`Network.passes` checks (the backend, the
-    loss, ``fuse_output``, the number of layers and the output activation).
+    A ``Passes`` reads the layers' parameters at every call; the rest it fixes when
+    built, which :meth:`Network.passes` checks (the backend, the loss, ``fuse_output``
+    and every layer's activation object).
     """
 
-    __slots__ = ("L", "cost_from_log", "flat", "fused", "key", "log_output", "loss", "names", "net", "xp")
+    __slots__ = (
+        "L", "cost_from_log", "flat", "fused", "key", "log_output", "loss", "names", "net", "rules", "sum_along", "xp",
+    )
 
     def __init__(self, net: Network) -> None:
         self.net, self.xp, self.loss = net, net.xp, net.loss
@@ -630,6 +637,11 @@ class Passes:
         self.L = len(net.layers)
         self.names, self.flat = _names(self.L), _FLAT_NAMES[self.L]
         self.fused = net.fused
+        # Per layer: g's forward, g's in-place backward, whether Z^[l] is cached.
+        self.rules = tuple(
+            (layer.activation.forward, layer.activation.backward_in_place, layer.needs_z) for layer in net.layers
+        )
+        self.sum_along = reductions(self.xp)[0]
         cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
         forward_log = getattr(net.layers[-1].activation, "forward_log", None)
         use_log = self.fused and cost_from_log is not None and forward_log is not None
@@ -643,26 +655,21 @@ class Passes:
         :attr:`log_output` is set) the output layer's A^[L] and log A^[L] come from
         ``g^[L]``'s ``forward_log`` and the second value is log A^[L]."""
         xp = self.xp
+        if params is None:
+            params = self.net.named_parameters()
         cache = Cache([X])
-        layers = self.net.layers
-        names, L = self.names, self.L
+        L = self.L
         A = Z = last = X
-        for l in range(1, L + 1):
-            layer = layers[l - 1]
-            if params is None:
-                W, b = layer.W, layer.b
-            else:
-                kW, kb = names[l - 1]
-                W, b = params[kW], params[kb]
+        for l, ((kW, kb), (forward, _, needs_z)) in enumerate(zip(self.names, self.rules), 1):
             if masks and l - 1 in masks:  # D (2)/(3): the layer reads Ã^[l-1]
                 cache.masks[l - 1] = masks[l - 1]
                 A = cache.dropped[l - 1] = apply(A, masks[l - 1])
+            Z = affine(params[kW], A, params[kb])  # P1 (5)
             if log and l == L:
-                Z = layer.linear(A, xp=xp, W=W, b=b)
                 A, last = self.log_output(Z, xp=xp)  # type: ignore[misc]
             else:
-                Z, A = layer.forward(A, xp=xp, W=W, b=b)
-            if layer.activation.needs_z:
+                A = forward(Z, xp=xp)  # P1 (6)
+            if needs_z:
                 cache.z[l] = Z
             cache.append(A)
         return cache, (last if log else Z)
@@ -686,30 +693,29 @@ class Passes:
     ) -> Params | tuple[Params, Array]:
         """:meth:`Network.backward` (same arguments and results)."""
         xp = self.xp
-        layers = self.net.layers
+        if params is None:
+            params = self.net.named_parameters()
         z: dict[int, Array] = getattr(cache, "z", None) or {}
         masks: dict[int, Array] = getattr(cache, "masks", None) or {}
         dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
-        L, names = self.L, self.names
+        L, names, rules, sum_along = self.L, self.names, self.rules, self.sum_along
         A_L = cache[-1]
-        extra = {} if weights is None else {"weights": weights}
+        extra = {} if weights is None else {"weights": weights}  # a loss without weights= still trains
         if self.fused:
             dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
         else:
-            dZ = layers[-1].activation_backward(A_L, self.loss.gradient(A_L, Y, xp=xp, **extra), xp=xp, Z=z.get(L))
+            dJ_dA = self.loss.gradient(A_L, Y, xp=xp, **extra)
+            dZ = self.net.layers[-1].activation_backward(A_L, dJ_dA, xp=xp, Z=z.get(L))
         grads: Params = dict.fromkeys(self.flat)  # "W1", "b1", … in layer order, filled from L down
         dA = None
         for l in range(L, 0, -1):  # layer l: P1 (15)/(16), then dJ/dZ^[l-1] by P1 (22) and P2
-            layer = layers[l - 1]
             kW, kb = names[l - 1]
-            W = layer.W if params is None else params[kW]
             A_prev = dropped.get(l - 1, cache[l - 1]) if dropped else cache[l - 1]
-            dW, db, dA = layer.backward(dZ, A_prev, xp=xp, need_input_grad=l > 1 or input_gradient, W=W)
-            grads[kW], grads[kb] = dW, db  # D (5) when layer l-1 drops: dZ Ã^[l-1]ᵀ
+            grads[kW], grads[kb], dA = affine_backward(dZ, A_prev, params[kW], sum_along, l > 1 or input_gradient)
             if masks and l - 1 in masks and dA is not None:  # D (7)/(8): dJ/dA = dJ/dÃ ⊙ (1/p) ⊙ R
-                dA = apply(dA, masks[l - 1])
+                dA = apply(dA, masks[l - 1])  # (D (5): dW above used Ã^[l-1])
             if l > 1:
-                dZ = layers[l - 2].activation.backward_in_place(dA, cache[l - 1], z.get(l - 1), xp=xp)
+                dZ = rules[l - 2][1](dA, cache[l - 1], z.get(l - 1), xp=xp)
                 if release_cache:
                     cache[l - 1] = None
                     dropped.pop(l - 1, None)
@@ -718,7 +724,10 @@ class Passes:
 
 def _passes_key(net: Network) -> tuple[Any, ...]:
     """What a :class:`Passes` fixes when built."""
-    return (net.backend, net.loss, net.fuse_output, len(net.layers), net.layers[-1].activation)
+    return (net.backend, net.loss, net.fuse_output, *map(_ACTIVATION, net.layers))
+
+
+_ACTIVATION = attrgetter("activation")
 
 
 _NAMES: dict[int, tuple[tuple[str, str], ...]] = {}

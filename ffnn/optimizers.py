@@ -357,6 +357,22 @@ class SGD(Optimizer):
     def _scalars(self, lr: float, t: int) -> dict[str, Any]:
         return {"lr": lr, "mu": self.momentum} if self.momentum else {"lr": lr}
 
+    def apply(
+        self, params: Params, grads: Params, state: OptState, scalars: dict[str, Any], /
+    ) -> tuple[Params, OptState]:
+        """:meth:`Optimizer.apply`; plain SGD (no momentum, this class's own rules) runs
+        W ← W − η dW in one loop, without a call per parameter (the training hot path)."""
+        if self.momentum or type(self)._delta is not SGD._delta or type(self)._decay is not Optimizer._decay:
+            return super().apply(params, grads, state, scalars)
+        lr = scalars["lr"]
+        new_params: Params = {}
+        for k, p in params.items():
+            g = grads[k]
+            g *= lr  # the gradient is consumed, as _delta does
+            p -= g
+            new_params[k] = p
+        return new_params, {}
+
     def _delta(self, k: str, g: Array, state: OptState, scalars: dict[str, Any]) -> Array:
         lr = scalars["lr"]
         if not self.momentum:

@@ -30,3 +30,17 @@ def assert_allclose(actual: Any, desired: Any, dtype: str = "float64", **kw: flo
     a, d = to_numpy(actual), to_numpy(desired)
     assert a.shape == d.shape, f"shape {a.shape} != {d.shape}"
     np.testing.assert_allclose(a, d, **tol)
+
+
+def perturb_off_numpy(monkeypatch: Any, factor: float) -> None:
+    """Make every non-NumPy backend's pre-activations Z^[l] off by ``factor``: a fault
+    for the parity checks to detect. Patches the affine map the network's passes call."""
+    import ffnn.network
+
+    original = ffnn.network.affine
+
+    def affine(W: Any, A_prev: Any, b: Any, /) -> Any:
+        Z = original(W, A_prev, b)
+        return Z if isinstance(W, np.ndarray) else Z * factor
+
+    monkeypatch.setattr(ffnn.network, "affine", affine)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from backends import BackendUnavailableError, backend_status, get_backend
-from ffnn.layers import Dense
 from ffnn.testing import BackendParity, ParityConfig, assert_close, checkpoints, compare_backends
 from tests.conftest import make_backend
+from tests.helpers import perturb_off_numpy
 
 
 def unusable_spec() -> tuple[str, str]:
@@ -203,19 +203,8 @@ def test_compare_backends_numpy_and_torch_agree(dtype: str) -> None:
     assert result.reference_change[-1] > 1e-2
 
 
-def _perturb_forward_off_numpy(monkeypatch: pytest.MonkeyPatch, factor: float) -> None:
-    """Make every non-NumPy backend's activations off by ``factor`` (a fault to detect)."""
-    original = Dense.forward
-
-    def forward(self: Dense, A_prev: object, /, *, xp: object, W: object = None, b: object = None) -> tuple[object, object]:
-        Z, A = original(self, A_prev, xp=xp, W=W, b=b)
-        return (Z, A) if "numpy" in xp.__name__ else (Z, A * factor)
-
-    monkeypatch.setattr(Dense, "forward", forward)
-
-
 def test_compare_backends_detects_a_drifting_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    _perturb_forward_off_numpy(monkeypatch, 1 + 1e-7)
+    perturb_off_numpy(monkeypatch, 1 + 1e-7)
     result = compare_backends(("numpy", "array_api_strict"), steps=5)
     run = result.backends["array_api_strict:cpu"]
     assert not result.passed and not run.passed

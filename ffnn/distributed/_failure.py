@@ -36,7 +36,8 @@ def abort_on_failure(comm: Communicator) -> Iterator[None]:
         return
 
     def fail(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
-        traceback.print_exception(exc_type, exc, tb)
+        sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))  # one write: forwarded whole
+        sys.stderr.flush()
         comm.abort(_failure_message(comm, exc))
 
     saved_sys, saved_threads = sys.excepthook, threading.excepthook

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["CUDA_AWARE_ENV", "MPICommunicator", "cuda_aware", "load_mpi"]
 
 CUDA_AWARE_ENV = "FFNN_MPI_CUDA_AWARE"
+
+ABORT_GRACE_S = 0.5
+"""Seconds between printing an abort's message and MPI_Abort (see :meth:`MPICommunicator.abort`)."""
 
 
 def load_mpi() -> ModuleType:
@@ -161,6 +165,10 @@ class MPICommunicator(Communicator):
     def abort(self, message: str, /, *, code: int = 1) -> NoReturn:
         print(f"ffnn: {message}", file=sys.stderr, flush=True)
         sys.stdout.flush()
+        # MPI_Abort makes the launcher kill every rank at once, and what a rank wrote just
+        # before may still sit in the launcher's forwarding (MPICH's Hydra dropped the end of
+        # a traceback on a loaded machine): give it a moment to pass the message on.
+        time.sleep(ABORT_GRACE_S)
         self.comm.Abort(code)
         raise SystemExit(code)  # reached only with a stand-in communicator
 

@@ -65,7 +65,7 @@ def make_step(
     if (
         isinstance(optimizer, Optimizer)
         and type(optimizer).update is Optimizer.update  # a subclass's own update runs as written
-        and getattr(net.backend.spec, "scalar_arrays", False)
+        and _typed_numbers(net.backend.spec)
     ):
         update = DeviceScalarUpdate(optimizer, net.backend, net.dtype).update
 
@@ -89,12 +89,22 @@ def make_step(
     return step
 
 
+def _typed_numbers(spec: Any) -> bool:
+    """Whether the library wants its numbers as 0-d arrays of the operands' dtype: JAX
+    (``scalar_arrays``: a Python number is a transfer) and NumPy (``typed_constants``: a
+    Python number costs weak-scalar promotion at every call)."""
+    return bool(getattr(spec, "scalar_arrays", False) or getattr(spec, "typed_constants", False))
+
+
 class DeviceScalarUpdate:
-    """:meth:`Optimizer.update` for libraries where a Python number is a host-to-device
-    transfer at every use (JAX, ``scalar_arrays`` in its backend spec): the per-step
-    numbers of the rule (learning rate, Adam's bias corrections) become 0-d device
-    arrays of the network's dtype, made by :meth:`backends.Backend.scalar` only when
-    their value changes (once per fit for a constant learning rate).
+    """:meth:`Optimizer.update` for libraries that want the per-step numbers as arrays:
+    where a Python number is a host-to-device transfer at every use (JAX,
+    ``scalar_arrays`` in its backend spec) or costs more than a small array's
+    arithmetic (NumPy, ``typed_constants``). The per-step numbers of the rule (learning
+    rate, Adam's bias corrections) become 0-d arrays of the network's dtype on its
+    device, made by :meth:`backends.Backend.scalar` only when their value changes (once
+    per fit for a constant learning rate); the update's values are the same, bit for
+    bit, as with Python numbers (rounded to the dtype either way).
 
     The constant numbers of a rule (momentum, Adam's β1, β2, ε, AdamW's 1 − ηλ) are
     among them, so an update makes no implicit transfer. An optimizer with its own
@@ -174,7 +184,9 @@ def held_step(optimizer: Optimizer, kind: str, key: tuple[Any, ...], build: Call
     in its place: one step per optimizer and kind, the latest only. Copies and pickles
     of the optimizer leave the kept steps out (:meth:`Optimizer.__getstate__`), and
     nothing but the optimizer holds them, so a network is freed with its optimizer."""
-    steps = optimizer.__dict__.setdefault("_steps", {})
+    steps = optimizer.__dict__.get("_steps")
+    if steps is None:
+        steps = optimizer.__dict__["_steps"] = {}
     held = steps.get(kind)
     if held is not None and len(held[0]) == len(key):
         for a, b in zip(held[0], key):

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from backends import backend_status
-from ffnn.layers import Dense
 from ffnn.parity import add_parser, main, run
 from tests.conftest import make_backend
+from tests.helpers import perturb_off_numpy
 
 FAST = ["--backends", "numpy,array_api_strict", "--steps", "8"]
 
@@ -61,13 +61,7 @@ def test_gpu_libraries_have_reduced_precision_switched_off(capsys: pytest.Captur
 
 
 def test_exceeded_tolerance_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    original = Dense.forward
-
-    def forward(self: Dense, A_prev: object, /, *, xp: object, W: object = None, b: object = None) -> tuple[object, object]:
-        Z, A = original(self, A_prev, xp=xp, W=W, b=b)
-        return (Z, A) if "numpy" in xp.__name__ else (Z, A * (1 + 1e-6))
-
-    monkeypatch.setattr(Dense, "forward", forward)
+    perturb_off_numpy(monkeypatch, 1 + 1e-6)
     assert main(FAST) == 1
     out = capsys.readouterr().out
     assert "FAILED: cost beyond tolerance from step 0" in out
