@@ -15,8 +15,10 @@ imports and set-up cancelling out. The garbage collector is off while the steps 
 in the timed blocks of :mod:`benchmarks.timing`; both runs use the same hash seed and one
 BLAS thread (an idle pool's spinning threads would be counted as work).
 Subjects: ffnn's public ``train_step`` (plain SGD), the step made by ``make_step`` alone
-(what ``fit`` runs per batch) and the hand-written NumPy step of
-:mod:`benchmarks.reference`, on the same network and batch.
+(what ``fit`` runs per batch), ffnn's step with every call inlined
+(:func:`benchmarks.reference.inlined_step`: ffnn's operations, bit for bit, without its
+structure) and the hand-written NumPy step of :mod:`benchmarks.reference`, on the same
+network and batch.
 
     python -m benchmarks.instructions --configs tiny small --out results/instructions.json
 
@@ -41,12 +43,12 @@ from typing import Any
 import numpy as np
 
 from .configs import STEP_CONFIGS, TINY_CONFIG, Config
-from .reference import reference_step
+from .reference import inlined_step, reference_step
 from .subject import build_network, make_batch
 
 __all__ = ["SUBJECTS", "count_instructions", "main", "step_function"]
 
-SUBJECTS = ("train_step", "make_step", "reference")
+SUBJECTS = ("train_step", "make_step", "inlined", "reference")
 WARMUP = 20
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 LEARNING_RATE = 0.01
@@ -84,10 +86,11 @@ def step_function(subject: str, config: Config) -> tuple[Callable[[], Any], Call
             held[0], held[1], _, _ = step(held[0], held[1], X_cols, Y_cols)
 
         return run, lambda: [np.asarray(p) for p in held[0].values()]
-    if subject == "reference":
+    if subject in ("reference", "inlined"):
         params = [[layer.W.copy(), layer.b.copy()] for layer in net.layers]
-        flat = [p for Wb in params for p in Wb]  # the arrays reference_step updates in place
-        return (lambda: reference_step(params, X_cols, Y_cols, lr=LEARNING_RATE)), lambda: list(flat)
+        flat = [p for Wb in params for p in Wb]  # the arrays both steps update in place
+        hand_written = reference_step if subject == "reference" else inlined_step
+        return (lambda: hand_written(params, X_cols, Y_cols, lr=LEARNING_RATE)), lambda: list(flat)
     msg = f"unknown subject {subject!r}; known: {', '.join(SUBJECTS)}"
     raise ValueError(msg)
 

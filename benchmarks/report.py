@@ -125,13 +125,15 @@ def _x(value: float | None, digits: int = 2) -> str:
 def _step_table(configs: list[dict[str, Any]], columns: list[tuple[str, str]], subject: str, *,
                 matmul: str) -> list[str]:
     head = ["config", "m"] + [label for _, label in columns] + [
-        f"{subject} / reference", f"{subject} / torch eager", "matmul share", f"{subject} GFLOP/s", "matmul GFLOP/s"]
+        f"{subject} / reference", f"{subject} / inlined", f"{subject} / torch eager", "matmul share",
+        f"{subject} GFLOP/s", "matmul GFLOP/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cfg in configs:
         res, mine = cfg["results"], cfg["ratios"].get(subject, {})
         cells = [f"{cfg['name']} {'-'.join(map(str, cfg['sizes']))}", str(cfg["batch"])]
         cells += [_ms(res.get(key)) for key, _ in columns]
-        cells += [_x(mine.get("vs_reference")), _x(mine.get("vs_torch_eager")), _x(mine.get("matmul_fraction")),
+        cells += [_x(mine.get("vs_reference")), _x(mine.get("vs_inlined")), _x(mine.get("vs_torch_eager")),
+                  _x(mine.get("matmul_fraction")),
                   _x(res.get(subject, {}).get("gflops"), 1), _x(res.get(matmul, {}).get("gflops"), 1)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -193,7 +195,8 @@ def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
         "",
     ]
     cpu_columns = [("ffnn-numpy", "ffnn numpy"), ("ffnn-torch", "ffnn torch-cpu"), ("ffnn-jax", "ffnn jax"),
-                   ("ffnn-array_api_strict", "ffnn array-api-strict"), ("reference-numpy", "NumPy reference"),
+                   ("ffnn-array_api_strict", "ffnn array-api-strict"), ("inlined-numpy", "ffnn inlined"),
+                   ("reference-numpy", "NumPy reference"),
                    ("torch-eager", "PyTorch eager"), ("sklearn-mlp", "sklearn MLP"),
                    ("matmul-numpy-float32", "matmul f32 (numpy)"), ("matmul-torch-float32", "matmul f32 (torch)"),
                    ("matmul-numpy-float64", "matmul f64 (numpy)")]

@@ -35,7 +35,7 @@ from .fit_loop import FfnnFit, ReferenceFitLoop, compile_support, epoch_data, on
 from .jax_reference import JaxJitFitLoop, JaxJitStep, jax_available
 from .matmul import MatmulStep
 from .memory import peak_memory
-from .reference import reference_step
+from .reference import inlined_step, reference_step
 from .report import evaluate_targets, summary_markdown, write_readme
 from .subject import CompiledStep, FfnnStep, build_network, make_batch, training_api
 from .timing import Case, measure_interleaved, summarize
@@ -115,6 +115,10 @@ def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[
     X_cols, Y_cols = X.T, _one_hot_columns(labels, config.sizes[-1], "float32")
     first_cost["reference-numpy"] = float(reference_step(params, X_cols, Y_cols, lr=LEARNING_RATE))
     cases.append(Case("reference-numpy", lambda: reference_step(params, X_cols, Y_cols, lr=LEARNING_RATE)))
+    # ffnn's own operations with every call inlined: what ffnn's structure costs on top
+    inlined = [[weights[i].copy(), weights[i + 1].copy()] for i in range(0, len(weights), 2)]
+    first_cost["inlined-numpy"] = float(inlined_step(inlined, X_cols, Y_cols, lr=LEARNING_RATE))
+    cases.append(Case("inlined-numpy", lambda: inlined_step(inlined, X_cols, Y_cols, lr=LEARNING_RATE)))
 
     eager = TorchEager(config, weights, X, labels, lr=LEARNING_RATE)
     first_cost["torch-eager"] = float(eager.step())
@@ -216,7 +220,9 @@ def _ratios(results: dict[str, Any], subjects: list[str], *, reference: str, eag
         if s not in med:
             continue
         row = {}
-        for label, other in (("vs_reference", reference), ("vs_torch_eager", eager), ("vs_sklearn", "sklearn-mlp")):
+        others = (("vs_reference", reference), ("vs_inlined", "inlined-numpy"), ("vs_torch_eager", eager),
+                  ("vs_sklearn", "sklearn-mlp"))
+        for label, other in others:
             if other in med:
                 row[label] = med[s] / med[other]
                 row[f"{label}_of_minima"] = best[s] / best[other]
@@ -233,7 +239,8 @@ def run_cpu_config(config: Config, mode: Mode, *, with_sklearn: bool = True) -> 
     reps = mode.reps_heavy if _heavy(config) else mode.reps
     measure_interleaved(cases, reps=reps, block_s=mode.block_s, warmup_calls=mode.warmup_calls, pause_s=mode.pause_s)
     results = _results(config, cases)
-    subjects = [c.name for c in cases if c.name.startswith("ffnn-")] + ["reference-numpy", "torch-eager", "jax-jit"]
+    subjects = [c.name for c in cases if c.name.startswith("ffnn-")] + ["inlined-numpy", "reference-numpy",
+                                                                       "torch-eager", "jax-jit"]
     ratios = _ratios(results, subjects, reference="reference-numpy", eager="torch-eager", matmul="matmul-numpy-float32")
     for name, row in ratios.items():
         if "jax-jit" in results and name != "jax-jit":

@@ -97,12 +97,13 @@ def test_smoke_run_end_to_end() -> None:
     result = run_benchmarks(mode=MODES["smoke"], configs=[TINY_CONFIG], gpu_configs=[], threads=1)
     (cfg,) = result["configs"]
     assert cfg["costs_agree"], cfg["first_step_cost"]
-    expected = {"ffnn-numpy", "reference-numpy", "torch-eager", "sklearn-mlp", "matmul-numpy-float32"}
+    expected = {"ffnn-numpy", "inlined-numpy", "reference-numpy", "torch-eager", "sklearn-mlp", "matmul-numpy-float32"}
     assert expected <= set(cfg["results"])
     for stats in cfg["results"].values():
         assert stats["reps"] == MODES["smoke"].reps
         assert 0 < stats["min_s"] <= stats["median_s"] < 10
-    assert {"vs_reference", "vs_torch_eager", "matmul_fraction"} <= set(cfg["ratios"]["ffnn-numpy"])
+    assert {"vs_reference", "vs_inlined", "vs_torch_eager", "matmul_fraction"} <= set(cfg["ratios"]["ffnn-numpy"])
+    assert cfg["first_step_cost"]["inlined-numpy"] == cfg["first_step_cost"]["ffnn-numpy"]  # the same bits
     assert result["digits"]["results_per_epoch"]["ffnn-numpy"]["median_s"] > 0
     (mem,) = result["memory"]
     assert mem["ffnn-numpy"]["peak_bytes"] >= mem["ffnn-numpy"]["baseline_bytes"] > 0
@@ -373,8 +374,8 @@ def test_instruction_counts_parse_callgrind_and_refuse_what_they_cannot_count(
 
 
 def test_instruction_count_subjects_take_the_same_steps() -> None:
-    """The three counted functions train the same network the same way: after the same
-    number of calls, ffnn's weights equal the hand-written step's."""
+    """The counted functions train the same network the same way: after the same number
+    of calls, ffnn's weights equal the hand-written step's, and the inlined step's bits."""
     from benchmarks import instructions
 
     runs = {subject: instructions.step_function(subject, TINY_CONFIG) for subject in instructions.SUBJECTS}
@@ -382,11 +383,13 @@ def test_instruction_count_subjects_take_the_same_steps() -> None:
         for _ in range(3):
             run()
     expected = runs["reference"][1]()
-    for subject in ("train_step", "make_step"):
+    for subject in ("train_step", "make_step", "inlined"):
         got = runs[subject][1]()
         assert len(got) == len(expected) == 6
         for a, b in zip(got, expected):
             assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # the inlined step is ffnn's step, operation for operation: the same bits
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(runs["inlined"][1](), runs["make_step"][1]()))
     start = build_network(TINY_CONFIG).get_weights()
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(expected, start)) > 1e-4  # they did train
     assert instructions.main(["--child", "reference", "tiny", "2"]) == 0
