@@ -705,35 +705,52 @@ def to_device(x: Any, backend: Any, device: Any = None) -> Any:
         return target.asarray(to_numpy(x))
 
 
-class _FastCalls(NamedTuple):
-    reductions: tuple[Any, Any]  # (sum_along, max_along)
+class FastCalls(NamedTuple):
+    """The standard calls the training loop makes most, for one namespace (see :func:`fast_calls`)."""
+
+    reductions: tuple[Any, Any]
+    """``(sum_along, max_along)``: ``f(x, axis)`` = ``xp.sum``/``xp.max`` with ``keepdims=True``."""
     total: Any
+    """``f(x)`` = ``xp.sum(x)``, a 0-d result."""
     cast: Any
+    """``f(x, dtype)`` = ``xp.astype(x, dtype)``."""
+    take: Any
+    """``f(x, indices, axis)`` = ``xp.take(x, indices, axis=axis)`` (a batch's rows)."""
+    argmax: Any
+    """``f(x, axis)`` = ``xp.argmax(x, axis=axis)`` (a batch's predicted classes)."""
 
 
 # Keyed by the namespace module itself (a module hashes by identity and lives as long
 # as the interpreter): one dict lookup per call of reductions/total/caster. A namespace
 # that cannot be hashed is served too, without the cache.
-_FAST: dict[ModuleType, _FastCalls] = {}
+_FAST: dict[ModuleType, FastCalls] = {}
 
 
-def _fast_calls(xp: ModuleType) -> _FastCalls:
-    """The standard calls the training step makes most, for namespace ``xp``, each by
-    the cheapest call the library offers, found once per namespace.
+def fast_calls(xp: ModuleType) -> FastCalls:
+    """The standard calls the training step and loop make most, for namespace ``xp``,
+    each by the cheapest call the library offers, found once per namespace.
 
     For NumPy (a namespace whose ``add`` and ``maximum`` are NumPy ufuncs) these are
-    the ufuncs' own ``reduce`` and the array method ``astype``: what ``numpy.sum``,
-    ``numpy.max`` and ``xp.astype`` end up calling, so the values are bit-identical,
-    without about 5 µs of argument handling per call (on a small network's training
-    step, a tenth of the time), as ``functools.partial`` objects with no Python frame of
-    their own. Every other namespace gets its standard functions.
+    the ufuncs' own ``reduce`` and the array methods ``astype``, ``take`` and
+    ``argmax``: what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take`` and
+    ``numpy.argmax`` end up calling, so the values are bit-identical, without the
+    argument handling and Python frames of the function forms (about 5 µs per reduction;
+    on a small network's training step, a tenth of the time). The reductions are
+    ``functools.partial`` objects with no Python frame of their own. Every other
+    namespace gets its standard functions.
     """
+    try:
+        return _FAST[xp]
+    except (KeyError, TypeError):
+        pass
     add, maximum = getattr(xp, "add", None), getattr(xp, "maximum", None)
     if isinstance(add, np.ufunc) and isinstance(maximum, np.ufunc):
-        calls = _FastCalls(
+        calls = FastCalls(
             (functools.partial(add.reduce, keepdims=True), functools.partial(maximum.reduce, keepdims=True)),
             functools.partial(add.reduce, axis=None),
             np.ndarray.astype,
+            np.ndarray.take,
+            np.ndarray.argmax,
         )
     else:
 
@@ -743,7 +760,13 @@ def _fast_calls(xp: ModuleType) -> _FastCalls:
         def max_along(x: Any, axis: int) -> Any:
             return xp.max(x, axis=axis, keepdims=True)
 
-        calls = _FastCalls((sum_along, max_along), xp.sum, xp.astype)
+        def take(x: Any, indices: Any, axis: int) -> Any:
+            return xp.take(x, indices, axis=axis)
+
+        def argmax(x: Any, axis: int) -> Any:
+            return xp.argmax(x, axis=axis)
+
+        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax)
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls
     return calls
@@ -756,7 +779,7 @@ def reductions(xp: ModuleType) -> tuple[Any, Any]:
     try:
         return _FAST[xp].reductions
     except (KeyError, TypeError):  # a new (or unhashable) namespace
-        return _fast_calls(xp).reductions
+        return fast_calls(xp).reductions
 
 
 def total(xp: ModuleType) -> Any:
@@ -765,7 +788,7 @@ def total(xp: ModuleType) -> Any:
     try:
         return _FAST[xp].total
     except (KeyError, TypeError):  # a new (or unhashable) namespace
-        return _fast_calls(xp).total
+        return fast_calls(xp).total
 
 
 def caster(xp: ModuleType) -> Any:
@@ -774,7 +797,7 @@ def caster(xp: ModuleType) -> Any:
     try:
         return _FAST[xp].cast
     except (KeyError, TypeError):  # a new (or unhashable) namespace
-        return _fast_calls(xp).cast
+        return fast_calls(xp).cast
 
 
 _CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}

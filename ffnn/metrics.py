@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from backends import fast_calls
+
 from ._types import Array, Namespace
 
 __all__ = [
@@ -54,7 +56,7 @@ def correct_count(A: Array, Y: Array, /, *, task: str, xp: Namespace) -> Array:
 def predicted_columns(A: Array, /, *, task: str, xp: Namespace) -> Array:
     """The decisions behind :func:`correct_count` for outputs A (n^[L], m): the argmax
     class per column, shape (m,) (multiclass), or A > 0.5, shape (n^[L], m)."""
-    return xp.argmax(A, axis=0) if task == "multiclass" else A > 0.5
+    return fast_calls(xp).argmax(A, 0) if task == "multiclass" else A > 0.5
 
 
 def hits_of(predictions: list[Array], Y: Array, /, *, task: str, xp: Namespace) -> Array:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends import constant, get_backend, reductions
+from backends import constant, fast_calls, get_backend, reductions
 from ffnn import Dense, Network
 from ffnn.optimizers import SGD, Adam, AdamW, Optimizer
 from ffnn.training import loop as loop_module
@@ -138,6 +138,23 @@ def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.
         assert all(a.tobytes() == b.tobytes() for a, b in zip(typed, plain))
         results.append(typed)
     assert not np.array_equal(results[0][0], results[2][0])  # the comparison sees a different rule
+
+
+def test_fast_take_and_argmax_equal_the_standard_functions() -> None:
+    """The loop's gather and the predicted classes by the cheapest call: NumPy's array
+    methods (no Python frame of numpy.take/argmax), the standard functions elsewhere."""
+    x = np.random.default_rng(1).standard_normal((9, 4)).astype(np.float32)
+    rows = np.array([3, 0, 8, 3])
+    for name in ("numpy", "array_api_strict"):
+        be = get_backend(name)
+        xp, xd, rd = be.xp, be.asarray(x), be.asarray(rows)
+        fast = fast_calls(xp)
+        assert fast is fast_calls(xp)  # found once per namespace
+        for axis in (0, 1):
+            assert np.array_equal(be.to_numpy(fast.argmax(xd, axis)), np.argmax(x, axis=axis))
+        assert np.array_equal(be.to_numpy(fast.take(xd, rd, 0)), x[rows])
+        assert np.array_equal(be.to_numpy(fast.take(be.asarray(x.T.copy()), rd, 1)), x.T[:, rows])
+    assert fast_calls(get_backend("numpy").xp).take is np.ndarray.take
 
 
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:

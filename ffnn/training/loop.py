@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from backends import fast_calls
+
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
 from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
 from ..dropout import EpochMasks
@@ -639,6 +641,7 @@ class Loop:
         rows_of = _device_rows(net.backend, host_order, m, size)
         costs, predictions = [], []
         count = self.task != "regression"
+        take = fast_calls(xp).take  # NumPy: the array method, without numpy.take's Python frames
         params, opt_state = net.named_parameters(), opt.state
         wb = None
         try:
@@ -656,9 +659,9 @@ class Loop:
                         if count:
                             predictions.append(decided)
                         continue
-                    xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
+                    xb, yb = take(x, rows, 0), take(y, rows, 0)
                     if self.weights is not None:
-                        wb = xp.take(self.weights, rows, axis=1)
+                        wb = take(self.weights, rows, 1)
                 extra = {} if self.masks is None else {"masks": self.masks.batch(start, stop, xp=xp)}
                 params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb, **extra)
                 costs.append(cost)
