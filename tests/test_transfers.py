@@ -130,14 +130,17 @@ def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.
         assert isinstance(constant(0.5, x), np.ndarray) is typed
         return [np.array(p) for p in params.values()]
 
+    from ffnn.schedules import StepDecay
+
     rules = (lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9, nesterov=True), lambda: Adam(0.01),
-             lambda: AdamW(0.01, weight_decay=0.1))
+             lambda: AdamW(0.01, weight_decay=0.1), lambda: SGD(StepDecay(0.1, drop=0.5, every=2)))
     results = []
     for make in rules:
         typed, plain = train(True, make), train(False, make)
         assert all(a.tobytes() == b.tobytes() for a, b in zip(typed, plain))
         results.append(typed)
     assert not np.array_equal(results[0][0], results[2][0])  # the comparison sees a different rule
+    assert not np.array_equal(results[0][0], results[4][0])  # and a learning rate that changes (held numbers renewed)
 
 
 def test_fast_take_and_argmax_equal_the_standard_functions() -> None:

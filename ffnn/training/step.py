@@ -117,6 +117,9 @@ class DeviceScalarUpdate:
         self.dtype = backend.dtype(dtype)
         self.static_lr = type(optimizer)._decay is not Optimizer._decay
         self.held: dict[str, tuple[float, Array]] = {}
+        # the last update's host numbers, namespace and the dict handed to apply: reused
+        # while they stay the same (a constant learning rate without bias corrections)
+        self.last: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
 
     def device_scalar(self, name: str, value: float) -> Array:
         held = self.held.get(name)
@@ -137,10 +140,17 @@ class DeviceScalarUpdate:
         self, params: Params, grads: Params, state: OptState, /, *, xp: Namespace | None = None
     ) -> tuple[Params, OptState]:
         t = int(state["step"])
-        scalars = self.scalars(t)
-        if self.optimizer.needs_namespace:
-            scalars["xp"] = xp
-        new_params, slots = self.optimizer.apply(params, grads, state, scalars)
+        opt = self.optimizer
+        host = opt._scalars(opt.learning_rate_at(t), t + 1)
+        last = self.last
+        if last is not None and last[1] is xp and last[0] == host:
+            scalars = last[2].copy()  # a copy: a rule may write into the dict it is given
+        else:
+            scalars = self.scalars(t)
+            if opt.needs_namespace:
+                scalars["xp"] = xp
+            self.last = (host, xp, scalars)
+        new_params, slots = opt.apply(params, grads, state, scalars)
         return new_params, {"step": t + 1, **slots}
 
 
