@@ -104,7 +104,9 @@ class DeviceScalarUpdate:
     rate, Adam's bias corrections) become 0-d arrays of the network's dtype on its
     device, made by :meth:`backends.Backend.scalar` only when their value changes (once
     per fit for a constant learning rate); the update's values are the same, bit for
-    bit, as with Python numbers (rounded to the dtype either way).
+    bit, as with Python numbers (rounded to the dtype either way). While an update's host
+    numbers equal the previous update's (plain SGD at a constant rate), the previous
+    dict of arrays is handed on again (as a copy) instead of being rebuilt.
 
     The constant numbers of a rule (momentum, Adam's β1, β2, ε, AdamW's 1 − ηλ) are
     among them, so an update makes no implicit transfer. An optimizer with its own
