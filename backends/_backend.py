@@ -817,8 +817,8 @@ def constant(value: float, like: Any) -> Any:
 
     Either way the operation's result is the same, bit for bit: the number is rounded
     to ``like``'s dtype in both forms. The held arrays are read-only where the library
-    allows. A fraction beside an integer array stays a Python number (rounded to the
-    integer dtype it would change its value).
+    allows. A fraction, infinity or NaN beside an integer array, and any number beside
+    a boolean one, stays a Python number (in that dtype it would change its value).
 
     Under ``jax.jit`` tracing (``like`` a tracer) the Python number is returned: it
     becomes a constant of the compiled function.
@@ -839,8 +839,10 @@ def constant(value: float, like: Any) -> Any:
     held = _CONSTANTS.get(key)
     if held is None:
         host_dtype = _host_dtype_of(like.dtype)
-        if host_dtype is None or (host_dtype.kind not in "fc" and value != int(value)):
-            return value  # a fraction would change its value in an integer dtype
+        if host_dtype is None or not (
+            host_dtype.kind in "fc" or (host_dtype.kind in "iu" and float(value).is_integer())
+        ):
+            return value  # a fraction (or inf, nan) would change its value in an integer or bool dtype
         if len(_CONSTANTS) >= _MAX_CONSTANTS:
             _CONSTANTS.clear()
         module = load_module(spec.name)

@@ -114,9 +114,9 @@ class LibrarySpec:
         Whether operations run faster when their numbers are 0-d arrays of the operand's
         dtype than when they are Python numbers (NumPy 2: a Python number goes through
         weak-scalar promotion at every call, about 1 µs, as long as a small array's
-        whole product). :func:`backends.constant` and the optimizers' per-step numbers
-        then use such arrays, made once; the results are the same, bit for bit (the
-        Python number is rounded to the operand's dtype either way).
+        whole product). :func:`backends.constant` then returns such arrays, made once
+        per value; the results are the same, bit for bit (the Python number is rounded
+        to the operand's dtype either way).
     compile : callable or None
         ``compile(module, fn) -> compiled fn``: the library's whole-function compiler
         (``jax.jit``, ``torch.compile``), or None when it has none.

@@ -103,6 +103,8 @@ def test_numpy_constants_are_typed_read_only_and_change_no_bit(dtype: str) -> No
             assert typed.dtype == plain.dtype and typed.tobytes() == plain.tobytes()
     assert constant(0.5, np.arange(3)) == 0.5 and isinstance(constant(0.5, np.arange(3)), float)  # no rounding to 0
     assert constant(2, np.arange(3)).dtype == np.arange(3).dtype
+    assert constant(float("inf"), np.arange(3)) == float("inf")  # no OverflowError, no rounding
+    assert isinstance(constant(1.0, np.ones(2, dtype=bool)), float)  # a bool dtype keeps the number
 
 
 def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,23 +90,25 @@ def make_step(
 
 
 def _typed_numbers(spec: Any) -> bool:
-    """Whether the library wants its numbers as 0-d arrays of the operands' dtype: JAX
-    (``scalar_arrays``: a Python number is a transfer) and NumPy (``typed_constants``: a
-    Python number costs weak-scalar promotion at every call)."""
-    return bool(getattr(spec, "scalar_arrays", False) or getattr(spec, "typed_constants", False))
+    """Whether the optimizer's per-step numbers must be 0-d device arrays: JAX
+    (``scalar_arrays``: a Python number is a host-to-device transfer). Not NumPy
+    (``typed_constants``): Adam's bias corrections change at every step, and making
+    them arrays (:meth:`backends.Backend.scalar`, about 6 µs) costs more than the
+    weak-scalar promotion it saves; NumPy's constants are typed by
+    :func:`backends.constant`, made once per value."""
+    return bool(getattr(spec, "scalar_arrays", False))
 
 
 class DeviceScalarUpdate:
-    """:meth:`Optimizer.update` for libraries that want the per-step numbers as arrays:
-    where a Python number is a host-to-device transfer at every use (JAX,
-    ``scalar_arrays`` in its backend spec) or costs more than a small array's
-    arithmetic (NumPy, ``typed_constants``). The per-step numbers of the rule (learning
-    rate, Adam's bias corrections) become 0-d arrays of the network's dtype on its
-    device, made by :meth:`backends.Backend.scalar` only when their value changes (once
-    per fit for a constant learning rate); the update's values are the same, bit for
-    bit, as with Python numbers (rounded to the dtype either way). While an update's host
-    numbers equal the previous update's (plain SGD at a constant rate), the previous
-    dict of arrays is handed on again (as a copy) instead of being rebuilt.
+    """:meth:`Optimizer.update` for libraries where a Python number is a host-to-device
+    transfer at every use (JAX, ``scalar_arrays`` in its backend spec): the per-step
+    numbers of the rule (learning rate, Adam's bias corrections) become 0-d device
+    arrays of the network's dtype, made by :meth:`backends.Backend.scalar` only when
+    their value changes (once per fit for a constant learning rate); the update's values
+    are the same, bit for bit, as with Python numbers (rounded to the dtype either way).
+    While an update's host numbers equal the previous update's (a constant rate without
+    bias corrections), the previous dict of arrays is handed on again (as a copy)
+    instead of being rebuilt.
 
     The constant numbers of a rule (momentum, Adam's β1, β2, ε, AdamW's 1 − ηλ) are
     among them, so an update makes no implicit transfer. An optimizer with its own
@@ -132,7 +134,9 @@ class DeviceScalarUpdate:
     def scalars(self, t: int) -> dict[str, Any]:
         """The numbers of update ``t`` (0-based): device scalars, and a Python learning rate when static."""
         opt = self.optimizer
-        host = opt._scalars(opt.learning_rate_at(t), t + 1)
+        return self._on_device(opt._scalars(opt.learning_rate_at(t), t + 1))
+
+    def _on_device(self, host: dict[str, Any]) -> dict[str, Any]:
         return {
             name: value if name == "lr" and self.static_lr else self.device_scalar(name, float(value))
             for name, value in host.items()
@@ -145,13 +149,12 @@ class DeviceScalarUpdate:
         opt = self.optimizer
         host = opt._scalars(opt.learning_rate_at(t), t + 1)
         last = self.last
-        if last is not None and last[1] is xp and last[0] == host:
-            scalars = last[2].copy()  # a copy: a rule may write into the dict it is given
-        else:
-            scalars = self.scalars(t)
+        if last is None or last[1] is not xp or last[0] != host:
+            held = self._on_device(host)
             if opt.needs_namespace:
-                scalars["xp"] = xp
-            self.last = (host, xp, scalars)
+                held["xp"] = xp
+            self.last = last = (host, xp, held)
+        scalars = last[2].copy()  # a copy: a rule may write into the dict it is given
         new_params, slots = opt.apply(params, grads, state, scalars)
         return new_params, {"step": t + 1, **slots}
 
