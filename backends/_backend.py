@@ -13,13 +13,14 @@ import functools
 import importlib
 import re
 from dataclasses import dataclass, field
+from math import copysign
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _libraries  # noqa: F401 - registers the known libraries
-from ._registry import LIBRARIES, SPEC_OF_TYPE, BackendUnavailableError, LibrarySpec, load_module
+from ._registry import LIBRARIES, SPEC_OF_TYPE, BackendUnavailableError, LibrarySpec, _cpu_only, load_module
 
 __all__ = [
     "MIN_ARRAY_API_VERSION",
@@ -800,8 +801,10 @@ def caster(xp: ModuleType) -> Any:
         return fast_calls(xp).cast
 
 
-_CONSTANT_SPECS: dict[type, LibrarySpec | None] = {}
-_CONSTANTS: dict[tuple[Any, ...], Any] = {}
+_CONSTANT_SPECS: dict[type, tuple[LibrarySpec, bool] | None] = {}
+"""Per array type: its library's spec and whether that library has one device only
+(its constants are then keyed by dtype alone), or None where numbers stay Python numbers."""
+_CONSTANTS: dict[Any, dict[float, Any]] = {}
 _MAX_CONSTANTS = 4096
 
 
@@ -817,36 +820,55 @@ def constant(value: float, like: Any) -> Any:
 
     Either way the operation's result is the same, bit for bit: the number is rounded
     to ``like``'s dtype in both forms. The held arrays are read-only where the library
-    allows. A fraction, infinity or NaN beside an integer array, and any number beside
-    a boolean one, stays a Python number (in that dtype it would change its value).
+    allows. A fraction, infinity or NaN beside an integer array, any number beside a
+    boolean one, NaN and −0.0 stay Python numbers (in that dtype the first two would
+    change their value; the last two do not key a table by value).
 
     Under ``jax.jit`` tracing (``like`` a tracer) the Python number is returned: it
     becomes a constant of the compiled function.
+
+    The lookup is one table per dtype (and device, for a library with several), keyed
+    by the number: it runs in the training step several times per batch.
     """
-    kind = type(like)
     try:
-        spec = _CONSTANT_SPECS[kind]
+        typed = _CONSTANT_SPECS[type(like)]
     except KeyError:
-        found = _spec_of(like)
-        typed = found is not None and (found.scalar_arrays or found.typed_constants)
-        spec = _CONSTANT_SPECS[kind] = found if typed else None
-    if spec is None:
-        return value
+        typed = _constant_spec(like)
+    if typed is None or (not value and copysign(1.0, value) < 0.0):
+        return value  # -0.0 equals 0.0 as a key: it is never looked up
+    where = like.dtype if typed[1] else (like.dtype, getattr(like, "device", None))
+    try:
+        return _CONSTANTS[where][value]
+    except KeyError:
+        return _new_constant(typed[0], value, like, where)
+
+
+def _constant_spec(like: Any) -> tuple[LibrarySpec, bool] | None:
+    """:data:`_CONSTANT_SPECS`'s entry for arrays of ``like``'s type, found and kept."""
+    found = _spec_of(like)
+    typed = None
+    if found is not None and (found.scalar_arrays or found.typed_constants):
+        typed = (found, found.list_devices is _cpu_only)
+    _CONSTANT_SPECS[type(like)] = typed
+    return typed
+
+
+def _new_constant(spec: LibrarySpec, value: float, like: Any, where: Any) -> Any:
+    """:func:`constant`'s array for a value not held yet (or the number, where an array cannot hold it)."""
     device = getattr(like, "device", None)
-    if device is None:
-        return value
-    key = (spec.name, value, like.dtype, device)
-    held = _CONSTANTS.get(key)
-    if held is None:
-        host_dtype = _host_dtype_of(like.dtype)
-        if host_dtype is None or not (
-            host_dtype.kind in "fc" or (host_dtype.kind in "iu" and float(value).is_integer())
-        ):
-            return value  # a fraction (or inf, nan) would change its value in an integer or bool dtype
-        if len(_CONSTANTS) >= _MAX_CONSTANTS:
-            _CONSTANTS.clear()
-        module = load_module(spec.name)
-        host = np.asarray(value, dtype=host_dtype)
-        host.flags.writeable = False
-        held = _CONSTANTS[key] = spec.from_host(module, spec.namespace(module), host, None, device, None)
+    host_dtype = _host_dtype_of(like.dtype)
+    if (
+        device is None
+        or value != value  # NaN: never equal to itself, so never found again
+        or host_dtype is None
+        or not (host_dtype.kind in "fc" or (host_dtype.kind in "iu" and float(value).is_integer()))
+    ):
+        return value  # a fraction (or inf) would change its value in an integer or bool dtype
+    if sum(map(len, _CONSTANTS.values())) >= _MAX_CONSTANTS:
+        _CONSTANTS.clear()
+    module = load_module(spec.name)
+    host = np.asarray(value, dtype=host_dtype)
+    host.flags.writeable = False
+    held = spec.from_host(module, spec.namespace(module), host, None, device, None)
+    _CONSTANTS.setdefault(where, {})[value] = held
     return held

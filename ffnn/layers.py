@@ -14,7 +14,33 @@ from ._validation import positive_int
 from .activations import Activation, get_activation
 from .initializers import Initializer, default_initializer, get_initializer
 
-__all__ = ["Dense", "affine", "affine_backward"]
+__all__ = ["BINDINGS", "Bindings", "Dense", "affine", "affine_backward"]
+
+
+class Bindings:
+    """A count of rebindings: of a layer's ``W``, ``b``, ``activation``, ``n_in`` or
+    ``n_out`` (counted here) and of a network's ``layers``, ``loss``, ``backend``,
+    ``dtype`` or ``fuse_output`` (counted by :class:`ffnn.Network`).
+
+    Whatever is built from those attributes and kept between calls (a network's
+    :class:`~ffnn.network.Passes`, the parameter dict that :func:`ffnn.training.train_step`
+    hands its step) notes :attr:`count` when it is built: while the count is the same,
+    none of them was rebound anywhere, and the kept object is current without being
+    rebuilt or compared. Changes of values in place (``W[0, 0] = 1``) rebind nothing
+    and need no notice. Holders still compare a network's ``layers`` list, which can
+    change without a rebinding (``net.layers[0] = ...``).
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+BINDINGS = Bindings()
+"""The process's one :class:`Bindings` count."""
+
+_COUNTED = frozenset({"W", "b", "activation", "n_in", "n_out"})
 
 
 def affine(W: Array, A_prev: Array, b: Array, /) -> Array:
@@ -64,6 +90,11 @@ class Dense:
     ValueError
         Non-positive sizes, unknown activation or initializer names.
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _COUNTED:
+            BINDINGS.count += 1
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from backends import Backend, get_backend, reductions
 from ._types import Array, Device, Namespace, Params
 from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, as_targets, positive_int
 from .dropout import Probabilities, apply, dropout_config, keep_probabilities
-from .layers import Dense, affine, affine_backward
+from .layers import BINDINGS, Dense, affine, affine_backward
 from .losses import Loss, check_cross_entropy_targets, get_loss
 from .metrics import task_of
 from .optimizers import parameter_names
@@ -46,6 +46,8 @@ class Cache(list[Array]):
     """The forward pass's cache [A^[0], …, A^[L]] (a list), plus ``z``: Z^[l] by layer
     number l for the layers whose activation declares ``needs_z`` (no other Z is kept);
     with dropout, ``masks`` {l: (1/p^[l]) ⊙ R^[l]} and ``dropped`` {l: Ã^[l]} (D (2))."""
+
+    __slots__ = ("dropped", "masks", "z")
 
     def __init__(self, items: Sequence[Array] = ()) -> None:
         list.__init__(self, items)
@@ -129,6 +131,11 @@ class Network(Trainer, Saver):
         rng = np.random.default_rng(seed)
         self.set_weights([p for layer in self.layers for p in layer.initial_parameters(rng, dtype)])
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _COUNTED:
+            BINDINGS.count += 1  # what a network's passes and training steps are built from
+
     # ------------------------------------------------------------------ properties
     @property
     def xp(self) -> Namespace:
@@ -203,11 +210,15 @@ class Network(Trainer, Saver):
         """[W^[1], b^[1], …, W^[L], b^[L]]: the values of :meth:`named_parameters` as a list."""
         return [p for layer in self.layers for p in (layer.W, layer.b)]
 
-    def set_parameters(self, params: Params, /) -> None:
+    def set_parameters(self, params: Params, /, *, check: bool = True) -> None:
         """Rebind the parameters to the arrays of ``params`` (keyed as
         :meth:`named_parameters`; no copy, no transfer: they must already be the
         backend's arrays in the network's dtype). This is how a training step's new
         parameters return to the network.
+
+        ``check=False`` skips the checks of names, library and shapes: for the outputs
+        of a compiled step whose outputs were checked once (their shapes are fixed when
+        it is traced). Arrays that are already the network's are never checked again.
 
         Raises
         ------
@@ -221,6 +232,12 @@ class Network(Trainer, Saver):
                     break
             else:
                 return  # updated in place: the same arrays, already checked when they were bound
+        if check:
+            self._check_parameters(params)
+        for layer, (kW, kb) in zip(layers, _names(len(layers))):
+            layer.W, layer.b = params[kW], params[kb]
+
+    def _check_parameters(self, params: Params) -> None:
         names = self.parameter_names()
         if list(params) != names:
             msg = f"set_parameters needs the keys {names} in that order, got {list(params)}"
@@ -232,8 +249,6 @@ class Network(Trainer, Saver):
                 if tuple(value.shape) != shape:
                     msg = f"{label}^[{l}] must have shape {shape}, got {tuple(value.shape)}"
                     raise ValueError(msg)
-        for l, layer in enumerate(self.layers, start=1):
-            layer.W, layer.b = params[f"W{l}"], params[f"b{l}"]
 
     def get_weights(self) -> list[np.ndarray]:
         """Host (NumPy) copies of :meth:`parameters`."""
@@ -352,8 +367,11 @@ class Network(Trainer, Saver):
         the loss, ``fuse_output`` and every layer's activation object) stays the same,
         and rebuilt otherwise."""
         held = self.__dict__.get("_passes")
+        if held is not None and held.net is self and held.seen == BINDINGS.count and held.layers == self.layers:
+            return held  # nothing it was built from was rebound since it was last checked
         if held is None or held.net is not self or held.key != _passes_key(self):
             held = self.__dict__["_passes"] = Passes(self)
+        held.seen, held.layers = BINDINGS.count, list(self.layers)
         return held
 
     def forward_columns(
@@ -628,18 +646,32 @@ class Passes:
     """
 
     __slots__ = (
-        "L", "cost_from_log", "flat", "fused", "key", "log_output", "loss", "names", "net", "rules", "sum_along", "xp",
+        "L", "backward_steps", "cost_from_log", "flat", "forward_steps", "fused", "fused_gradient", "key",
+        "layers", "log_output", "loss", "names", "net", "rules", "seen", "sum_along", "xp",
     )
 
     def __init__(self, net: Network) -> None:
         self.net, self.xp, self.loss = net, net.xp, net.loss
         self.key = _passes_key(net)
+        # BINDINGS.count and the layers list when the key was last found current (Network.passes)
+        self.seen, self.layers = -1, list(net.layers)
         self.L = len(net.layers)
         self.names, self.flat = _names(self.L), _FLAT_NAMES[self.L]
         self.fused = net.fused
+        self.fused_gradient = self.loss.fused_gradient
         # Per layer: g's forward, g's in-place backward, whether Z^[l] is cached.
         self.rules = tuple(
             (layer.activation.forward, layer.activation.backward_in_place, layer.needs_z) for layer in net.layers
+        )
+        # What each layer's turn reads, in the order the passes visit the layers:
+        # forward (l, W name, b name, g^[l]'s forward, caches Z^[l]) for l = 1..L;
+        # backward (l, W name, b name, g^[l-1]'s in-place backward or None at l = 1) for l = L..1.
+        self.forward_steps = tuple(
+            (l, kW, kb, forward, needs_z)
+            for l, ((kW, kb), (forward, _, needs_z)) in enumerate(zip(self.names, self.rules), 1)
+        )
+        self.backward_steps = tuple(
+            (l, *self.names[l - 1], self.rules[l - 2][1] if l > 1 else None) for l in range(self.L, 0, -1)
         )
         self.sum_along = reductions(self.xp)[0]
         cost_from_log = getattr(self.loss, "cost_from_log_probabilities", None)
@@ -657,10 +689,13 @@ class Passes:
         xp = self.xp
         if params is None:
             params = self.net.named_parameters()
-        cache = Cache([X])
+        cache = Cache.__new__(Cache)  # Cache([X]) without a Python-level __init__ (the training hot path)
+        cache.append(X)
+        cache.z = z = {}
+        cache.masks, cache.dropped = {}, {}
         L = self.L
         A = Z = last = X
-        for l, ((kW, kb), (forward, _, needs_z)) in enumerate(zip(self.names, self.rules), 1):
+        for l, kW, kb, forward, needs_z in self.forward_steps:
             if masks and l - 1 in masks:  # D (2)/(3): the layer reads Ã^[l-1]
                 cache.masks[l - 1] = masks[l - 1]
                 A = cache.dropped[l - 1] = apply(A, masks[l - 1])
@@ -670,7 +705,7 @@ class Passes:
             else:
                 A = forward(Z, xp=xp)  # P1 (6)
             if needs_z:
-                cache.z[l] = Z
+                z[l] = Z
             cache.append(A)
         return cache, (last if log else Z)
 
@@ -695,31 +730,42 @@ class Passes:
         xp = self.xp
         if params is None:
             params = self.net.named_parameters()
-        z: dict[int, Array] = getattr(cache, "z", None) or {}
-        masks: dict[int, Array] = getattr(cache, "masks", None) or {}
-        dropped: dict[int, Array] = getattr(cache, "dropped", None) or {}
-        L, names, rules, sum_along = self.L, self.names, self.rules, self.sum_along
+        if type(cache) is Cache:
+            z, masks, dropped = cache.z, cache.masks, cache.dropped
+        else:  # a plain list, or a list-like cache of the caller's
+            z = getattr(cache, "z", None) or {}
+            masks = getattr(cache, "masks", None) or {}
+            dropped = getattr(cache, "dropped", None) or {}
+        sum_along = self.sum_along
         A_L = cache[-1]
-        extra = {} if weights is None else {"weights": weights}  # a loss without weights= still trains
         if self.fused:
-            dZ = self.loss.fused_gradient(A_L, Y, xp=xp, **extra)
+            if weights is None:  # a loss without weights= still trains
+                dZ = self.fused_gradient(A_L, Y, xp=xp)
+            else:
+                dZ = self.fused_gradient(A_L, Y, xp=xp, weights=weights)
         else:
+            extra = {} if weights is None else {"weights": weights}
             dJ_dA = self.loss.gradient(A_L, Y, xp=xp, **extra)
-            dZ = self.net.layers[-1].activation_backward(A_L, dJ_dA, xp=xp, Z=z.get(L))
+            dZ = self.net.layers[-1].activation_backward(A_L, dJ_dA, xp=xp, Z=z.get(self.L))
         grads: Params = dict.fromkeys(self.flat)  # "W1", "b1", … in layer order, filled from L down
         dA = None
-        for l in range(L, 0, -1):  # layer l: P1 (15)/(16), then dJ/dZ^[l-1] by P1 (22) and P2
-            kW, kb = names[l - 1]
-            A_prev = dropped.get(l - 1, cache[l - 1]) if dropped else cache[l - 1]
-            grads[kW], grads[kb], dA = affine_backward(dZ, A_prev, params[kW], sum_along, l > 1 or input_gradient)
+        for l, kW, kb, backward_in_place in self.backward_steps:  # P1 (15)/(16), then P1 (22) and P2
+            A_prev = dropped[l - 1] if dropped and l - 1 in dropped else cache[l - 1]
+            grads[kW], grads[kb], dA = affine_backward(
+                dZ, A_prev, params[kW], sum_along, backward_in_place is not None or input_gradient
+            )
             if masks and l - 1 in masks and dA is not None:  # D (7)/(8): dJ/dA = dJ/dÃ ⊙ (1/p) ⊙ R
                 dA = apply(dA, masks[l - 1])  # (D (5): dW above used Ã^[l-1])
-            if l > 1:
-                dZ = rules[l - 2][1](dA, cache[l - 1], z.get(l - 1), xp=xp)
+            if backward_in_place is not None:
+                dZ = backward_in_place(dA, cache[l - 1], z.get(l - 1) if z else None, xp=xp)
                 if release_cache:
                     cache[l - 1] = None
-                    dropped.pop(l - 1, None)
+                    if dropped:
+                        dropped.pop(l - 1, None)
         return (grads, dA) if input_gradient else grads
+
+
+_COUNTED = frozenset({"layers", "loss", "backend", "_dtype", "dtype", "fuse_output"})
 
 
 def _passes_key(net: Network) -> tuple[Any, ...]:

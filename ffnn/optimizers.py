@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from backends import Backend, device_of, get_backend, to_numpy
+from backends import Backend, constant, device_of, get_backend, to_numpy
 
 from ._registry import Registry
 from ._types import Array, Namespace, OptState, Params
@@ -80,6 +80,12 @@ class Optimizer:
         """The learning rate of update number ``step`` (0-based), a Python float."""
         rate = self.learning_rate
         return rate(step) if isinstance(rate, Schedule) else rate
+
+    def _fixed_rate(self) -> bool:
+        """Whether every update uses the same learning rate (no schedule, and this class's
+        own :meth:`learning_rate_at`)."""
+        own_rule = type(self).learning_rate_at is Optimizer.learning_rate_at
+        return own_rule and not isinstance(self.learning_rate, Schedule)
 
     def init(self, params: Params, /, *, xp: Namespace | None = None) -> OptState:
         """A fresh state for ``params``: step 0 and zero slots like each parameter
@@ -365,10 +371,19 @@ class SGD(Optimizer):
         if self.momentum or type(self)._delta is not SGD._delta or type(self)._decay is not Optimizer._decay:
             return super().apply(params, grads, state, scalars)
         lr = scalars["lr"]
+        # A fixed rate (a Python float at every step) as backends.constant's 0-d array of
+        # each gradient's dtype where the library prefers those (NumPy): made once, the
+        # same bits, without the Python number's promotion at each product.
+        # Made again only when a gradient's dtype differs from the previous one's (the
+        # parameters of one update share a device).
+        typed = type(lr) is float and self._fixed_rate()
+        dtype, number = None, lr
         new_params: Params = {}
         for k, p in params.items():
             g = grads[k]
-            g *= lr  # the gradient is consumed, as _delta does
+            if typed and g.dtype is not dtype:
+                dtype, number = g.dtype, constant(lr, g)
+            g *= number  # the gradient is consumed, as _delta does
             p -= g
             new_params[k] = p
         return new_params, {}

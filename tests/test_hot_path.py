@@ -306,3 +306,88 @@ def test_copies_of_a_trained_network_build_their_own_passes(backend: Backend) ->
     assert_allclose(to_numpy(deep.predict(X)).shape, (12, 4))
     for a, b in zip(before, net.parameters()):
         np.testing.assert_array_equal(a, to_numpy(b))  # training the copy left the original alone
+
+
+# ---------------------------------------------------------------- rebinding between steps
+def test_train_step_follows_parameters_rebound_between_calls(backend: Backend) -> None:
+    """train_step keeps the parameter dict between calls; set_weights, a direct
+    ``layer.W = …`` and a replaced layer between calls are all seen: the next step
+    trains the new arrays, exactly as a fresh step would."""
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    twin = _net(backend, "softmax", "categorical_crossentropy")
+    xb, yb = _batch(net, "categorical_crossentropy")
+    opt, twin_opt = SGD(0.1), SGD(0.1)
+    train_step(net, opt, xb, yb)
+    rng = np.random.default_rng(11)
+    new = [rng.normal(size=np.shape(to_numpy(p))) for p in net.parameters()]
+    net.set_weights(new)
+    twin.set_weights(new)
+    net.layers[1].W = backend.asarray(to_numpy(net.layers[1].W) * 0.5, dtype=net.layers[1].W.dtype)
+    twin.layers[1].W = backend.asarray(to_numpy(twin.layers[1].W) * 0.5, dtype=twin.layers[1].W.dtype)
+    costs = [float(train_step(net, opt, xb, yb)), float(make_step_cost(twin, twin_opt, xb, yb))]
+    assert costs[0] == costs[1]
+    for a, b in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+
+
+def make_step_cost(net: Network, opt: SGD, xb: object, yb: object) -> object:
+    """One step by a step made afresh, its results bound to the network (the reference)."""
+    params = net.named_parameters()
+    state = opt.state if opt.state is not None else opt.init(params, xp=net.xp)
+    params, opt.state, cost, _ = make_step(net, opt)(params, state, xb, yb)
+    net.set_parameters(params)
+    return cost
+
+
+def test_train_step_follows_a_layer_replaced_in_the_list_without_a_rebinding() -> None:
+    """``net.layers[i] = layer`` rebinds nothing on the network; the kept step compares
+    the list itself and runs the new layer's activation."""
+    net = _net("numpy", "softmax", "categorical_crossentropy")
+    twin = _net("numpy", "softmax", "categorical_crossentropy")
+    xb, yb = _batch(net, "categorical_crossentropy")
+    opt, twin_opt = SGD(0.1), SGD(0.1)
+    replaced = Dense(7, 6, activation="sigmoid")
+    replaced.W, replaced.b = net.layers[1].W, net.layers[1].b  # the same arrays: NumPy trains them in place
+    train_step(net, opt, xb, yb)
+    make_step_cost(twin, twin_opt, xb, yb)
+    train_step(net, opt, xb, yb)  # the kept step is current again
+    make_step_cost(twin, twin_opt, xb, yb)
+    net.layers[1] = replaced
+    twin.layers[1].activation = get_activation("sigmoid")
+    assert float(train_step(net, opt, xb, yb)) == float(make_step_cost(twin, twin_opt, xb, yb))
+    for a, b in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rebinding_counts_and_kept_passes_are_found_without_rebuilding() -> None:
+    """Rebinding a layer's W, b or activation, or a network's loss, backend or fusion,
+    moves BINDINGS.count; a value changed in place does not. The kept passes are
+    returned while nothing was rebound, and rebuilt when what they fix changed."""
+    from ffnn.layers import BINDINGS
+
+    net = _net("numpy", "softmax", "categorical_crossentropy")
+    first = net.passes()
+    count = BINDINGS.count
+    net.layers[0].W[0, 0] = 1.0
+    assert BINDINGS.count == count and net.passes() is first
+    net.layers[0].W = net.layers[0].W.copy()
+    assert BINDINGS.count > count and net.passes() is first  # checked again: the same structure
+    count = BINDINGS.count
+    net.fuse_output = False
+    assert BINDINGS.count > count and net.passes() is not first
+    for name, value in (("loss", get_loss("mse")), ("b", None), ("activation", get_activation("tanh"))):
+        count = BINDINGS.count
+        setattr(net if name == "loss" else net.layers[2], name, value)
+        assert BINDINGS.count > count, name
+    second = net.passes()
+    assert second.loss is net.loss and second.rules[2][0] == net.layers[2].activation.forward
+
+
+def test_set_parameters_checks_unless_told_not_to() -> None:
+    net = _net("numpy", "softmax", "categorical_crossentropy")
+    params = {k: np.array(v) for k, v in net.named_parameters().items()}
+    params["W1"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"W\^\[1\] must have shape \(7, 5\)"):
+        net.set_parameters(params)
+    net.set_parameters(params, check=False)  # a compiled step's outputs, checked once before
+    assert net.layers[0].W is params["W1"]

@@ -107,6 +107,40 @@ def test_numpy_constants_are_typed_read_only_and_change_no_bit(dtype: str) -> No
     assert isinstance(constant(1.0, np.ones(2, dtype=bool)), float)  # a bool dtype keeps the number
 
 
+def test_negative_zero_and_nan_stay_python_numbers_and_dtypes_get_their_own_constants() -> None:
+    """−0.0 equals 0.0 as a key and NaN equals nothing: both stay Python numbers (a held
+    +0.0 would flip the sign of a zero result); float32 and float64 operands each get a
+    constant of their own dtype for the same number."""
+    x32, x64 = np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float64)
+    zero = constant(0.0, x32)
+    assert isinstance(zero, np.ndarray) and np.signbit(zero) == np.False_
+    negative = constant(-0.0, x32)
+    assert isinstance(negative, float) and np.signbit(x32 * negative).all()  # +1 · −0 = −0
+    assert isinstance(constant(float("nan"), x32), float)
+    half32, half64 = constant(0.5, x32), constant(0.5, x64)
+    assert half32.dtype == np.float32 and half64.dtype == np.float64 and half32 is not half64
+    assert constant(0.5, x32) is half32 and constant(0.5, x64) is half64
+
+
+def test_sgd_types_a_fixed_rate_per_dtype_and_keeps_a_schedule_a_number() -> None:
+    """Plain SGD's fixed rate is backends.constant's 0-d array of each gradient's dtype,
+    made again when the dtype changes within one update: a float64 parameter beside
+    float32 ones gets the float64 rounding of the rate, as a Python number gives it."""
+    from ffnn.schedules import StepDecay
+
+    rng = np.random.default_rng(0)
+    for rate in (0.1, StepDecay(0.1, drop=0.5, every=1)):
+        params = {"W1": rng.standard_normal((3, 2)).astype(np.float32), "b1": rng.standard_normal((3, 1)),
+                  "W2": rng.standard_normal((1, 3)).astype(np.float32)}
+        grads = {k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in params.items()}
+        expected = {k: p - g * (0.1 if not isinstance(rate, StepDecay) else rate(0)) for k, (p, g) in
+                    zip(params, zip(params.values(), grads.values()))}
+        new, _ = SGD(rate).update({k: p.copy() for k, p in params.items()}, dict(grads), {"step": 0}, xp=np)
+        for k, p in new.items():
+            assert p.dtype == params[k].dtype
+            np.testing.assert_array_equal(p, expected[k])
+
+
 def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None:
     """The step's numbers as 0-d arrays (constants and the optimizer's per-step numbers)
     train to the very bits of Python numbers, with Adam (bias corrections) and SGD."""
@@ -118,7 +152,7 @@ def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.
 
     def train(typed: bool, make: object) -> list[np.ndarray]:
         monkeypatch.setattr(step_module, "_typed_numbers", lambda spec: typed)
-        spec = backend_module._spec_of(np.ones(1)) if typed else None
+        spec = (backend_module._spec_of(np.ones(1)), True) if typed else None
         monkeypatch.setitem(backend_module._CONSTANT_SPECS, np.ndarray, spec)
         net = Network([Dense(5, 7, activation="relu"), Dense(7, 3, activation="softmax")], backend="numpy",
                       dtype="float32", seed=1)

@@ -4,15 +4,17 @@ for gradient reduction (all-reduce) and, later, compilation (jax.jit, torch.comp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from operator import is_
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._types import Array, GradientHook, Namespace, OptState, Params
+from ..layers import BINDINGS
 from ..optimizers import Optimizer
 
 if TYPE_CHECKING:
     from ._model import Model
 
-__all__ = ["DeviceScalarUpdate", "Penalty", "Step", "held_step", "make_step", "train_step"]
+__all__ = ["DeviceScalarUpdate", "OwnParameters", "Penalty", "Step", "held_step", "make_step", "train_step"]
 
 Penalty = Callable[..., Array]
 """``penalty(params, grads, m, weights, *, xp) -> cost term``: adds its gradient to
@@ -20,6 +22,7 @@ Penalty = Callable[..., Array]
 to the batch cost (``m`` the batch's rows, ``weights`` its (1, m) row or None)."""
 
 Masks = dict[int, Array] | None
+_Held = TypeVar("_Held")
 
 Step = Callable[..., tuple[Params, OptState, Array, Array]]
 """``step(params, opt_state, xb, yb, weights=None, masks=None) -> (params, opt_state, cost, A_L)``."""
@@ -71,16 +74,15 @@ def make_step(
 
     passes = net.passes()  # the network's passes with its structure's decisions made once
     forward_cost, backward = passes.forward_cost, passes.backward
+    penalty: Penalty | None = l2 if callable(l2) else (_L2(l2) if l2 else None)
 
     def step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
         cache, cost = forward_cost(xb, yb, params, masks, weights)
-        grads = cast(Params, backward(cache, yb, params, weights, True))  # no input gradient: the dict alone
-        if callable(l2):
-            cost = cost + l2(params, grads, xb.shape[1], weights, xp=xp)
-        elif l2:
-            cost = cost + apply_l2(params, grads, l2, xb.shape[1], xp=xp)
+        grads: Params = backward(cache, yb, params, weights, True)  # type: ignore[assignment]  # no input gradient
+        if penalty is not None:
+            cost = cost + penalty(params, grads, xb.shape[1], weights, xp=xp)
         if reduce_gradients is not None:
             grads = reduce_gradients(grads)
         params, opt_state = update(params, grads, opt_state, xp=xp)
@@ -159,6 +161,18 @@ class DeviceScalarUpdate:
         return new_params, {"step": t + 1, **slots}
 
 
+class _L2:
+    """:func:`apply_l2` with its λ, as a :data:`Penalty` (the weights are not used)."""
+
+    __slots__ = ("l2",)
+
+    def __init__(self, l2: float) -> None:
+        self.l2 = l2
+
+    def __call__(self, params: Params, grads: Params, m: int, weights: Array, /, *, xp: Namespace) -> Array:
+        return apply_l2(params, grads, self.l2, m, xp=xp)
+
+
 def apply_l2(params: Params, grads: Params, l2: float, m: int, /, *, xp: Namespace) -> Array:
     """L2 regularization, D (4)–(5) of MATH.md §8: add (λ/m) W^[l] to each dJ/dW^[l]
     (in place where possible; D (6): biases get nothing) and return the penalty
@@ -181,20 +195,78 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     ``X_cols`` (n^[0], m) and ``Y_cols`` (n^[L], m) are in the seeds' column layout
     (``X.T`` of a rows batch), on the network's device and dtype. No validation
     happens here: :meth:`Network.fit` checks the data once per fit.
+
+    The step is built once per (network, optimizer, ``l2``) and kept on the optimizer
+    (:func:`held_step`) with the network's parameter dict: while nothing was rebound
+    since the previous call (:data:`ffnn.layers.BINDINGS`), a call costs the step alone.
     """
-    params = net.named_parameters()
-    state = optimizer.state
-    if state is None:
-        state = optimizer.init(params, xp=net.xp)
+    held = optimizer.__dict__.get("_steps", _NONE).get("eager")
+    if held is not None:
+        runner: OwnParameters = held[1]
+        if runner.net is net and runner.seen == BINDINGS.count and runner.l2 == l2 and type(runner.l2) is type(l2):
+            return runner.run(X_cols, Y_cols)  # nothing rebound since its last call (run checks the layers list)
+        if runner.serves(net, l2):
+            return runner.run(X_cols, Y_cols)
     key = (net, l2, net.passes())  # the passes fix the backend, loss and output too
-    step = held_step(optimizer, "eager", key, lambda: make_step(net, optimizer, l2=l2))
-    params, optimizer.state, cost, _ = step(params, state, X_cols, Y_cols)
-    net.set_parameters(params)
-    return cost
+    runner = held_step(
+        optimizer, "eager", key, lambda: OwnParameters(net, optimizer, make_step(net, optimizer, l2=l2), l2)
+    )
+    return runner.run(X_cols, Y_cols)
 
 
-def held_step(optimizer: Optimizer, kind: str, key: tuple[Any, ...], build: Callable[[], Step], /) -> Step:
-    """The step of this ``kind`` ("eager", "compiled") kept on ``optimizer`` for ``key``
+_NONE: dict[str, Any] = {}
+
+
+class OwnParameters:
+    """A training step applied to a network's own parameters call after call
+    (:func:`train_step`, :func:`~ffnn.training.compile_step`): ``run(X_cols, Y_cols)
+    -> cost`` runs ``step(params, optimizer.state, X_cols, Y_cols)`` and gives the
+    network its new parameters.
+
+    The parameter dict handed to the step is kept between calls and read from the
+    network again only after a rebinding anywhere (:data:`ffnn.layers.BINDINGS`) or a
+    change of its layers list; new arrays from the step are bound to the network
+    (checked, or with ``checked_once`` checked on the first call only: a compiled
+    step's outputs keep the shapes it was traced with).
+    """
+
+    __slots__ = ("check", "check_always", "l2", "layers", "net", "optimizer", "params", "passes", "seen", "step")
+
+    def __init__(self, net: Model, optimizer: Optimizer, step: Step, l2: float, *, checked_once: bool = False) -> None:
+        self.net, self.optimizer, self.step, self.l2 = net, optimizer, step, l2
+        self.passes = net.passes()
+        self.check = True  # whether the next new arrays are checked
+        self.check_always = not checked_once
+        self.seen, self.layers = -1, list(net.layers)
+        self.params: Params = {}
+
+    def serves(self, net: Model, l2: float) -> bool:
+        """Whether this runner is the step of ``net`` with ``l2``, as the network is now."""
+        if self.net is not net or self.l2 != l2 or type(self.l2) is not type(l2):
+            return False
+        if self.seen == BINDINGS.count and self.layers == net.layers:
+            return True  # nothing rebound since the last call: the structure is the same
+        return net.passes() is self.passes
+
+    def run(self, X_cols: Array, Y_cols: Array) -> Array:
+        """One step on the network's own parameters; the 0-d batch cost before the update."""
+        net, optimizer = self.net, self.optimizer
+        if self.seen != BINDINGS.count or self.layers != net.layers:
+            self.params, self.layers = net.named_parameters(), list(net.layers)
+        state = optimizer.state
+        if state is None:
+            state = optimizer.init(self.params, xp=net.xp)
+        params, optimizer.state, cost, _ = self.step(self.params, state, X_cols, Y_cols)
+        if len(params) != len(self.params) or not all(map(is_, params.values(), self.params.values())):
+            net.set_parameters(params, check=self.check)  # new arrays (JAX; an optimizer that rebinds)
+            self.check = self.check_always
+        self.params, self.seen = params, BINDINGS.count
+        return cost
+
+
+def held_step(optimizer: Optimizer, kind: str, key: tuple[Any, ...], build: Callable[[], _Held], /) -> _Held:
+    """The step of this ``kind`` kept on ``optimizer`` for ``key`` ("eager": the
+    :class:`OwnParameters` of :func:`train_step`; "compiled": :func:`~ffnn.training.compiled_step`'s)
     (the network first, then what else the step was built from), or ``build()``, kept
     in its place: one step per optimizer and kind, the latest only. Copies and pickles
     of the optimizer leave the kept steps out (:meth:`Optimizer.__getstate__`), and
