@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .._types import Array, GradientHook, Namespace, OptState, Params
 from ..metrics import predicted_columns
 from ..optimizers import Optimizer
-from .step import DeviceScalarUpdate, Step, held_step, make_step
+from .step import DeviceScalarUpdate, OwnParameters, Step, held_step, make_step
 
 if TYPE_CHECKING:
     from ._model import Model
@@ -88,11 +88,17 @@ def compiled_step(
 class _Compiled:
     """A compiled training step: called as :func:`make_step`'s step; :meth:`with_rows`
     also gathers the batch from the whole training arrays and returns the decisions
-    for hit counting (compiled on first use, a second function)."""
+    for hit counting (compiled on first use, a second function).
+
+    The compiled functions take and return the parameters and the optimizer's slots as
+    tuples in the order of the parameter names (a dict is flattened by sorting its keys
+    at every call); the dicts of the step's interface are built around them.
+    """
 
     def __init__(self, net: Model, optimizer: Optimizer, l2: float) -> None:
         self.net, self.optimizer, self.l2 = net, optimizer, l2
         self.numbers = DeviceScalarUpdate(optimizer, net.backend, net.dtype)
+        self.names = tuple(net.named_parameters())
         self.compiled: dict[tuple[str, float | None], Callable[..., Any]] = {}
 
     def _function(self, kind: str, static_lr: float | None) -> Callable[..., Any]:
@@ -100,41 +106,47 @@ class _Compiled:
         if fn is not None:
             return fn
         net, xp = self.net, self.net.xp
+        names, slot_names = self.names, self.optimizer.slot_names
         inner = make_step(net, _UpdateWithScalars(self.optimizer, static_lr), l2=self.l2)  # type: ignore[arg-type]
+
+        def flat_step(values: tuple[Array, ...], slots: tuple[tuple[Array, ...], ...], scalars: dict[str, Any],
+                      xb: Array, yb: Array, weights: Array) -> Any:
+            state: OptState = {slot: dict(zip(names, held)) for slot, held in zip(slot_names, slots)}
+            state["scalars"] = scalars
+            new_params, new_state, cost, A_L = inner(dict(zip(names, values)), state, xb, yb, weights)
+            new_slots = tuple(tuple(new_state[slot][k] for k in names) for slot in slot_names)
+            return tuple(new_params[k] for k in names), new_slots, cost, A_L
+
         if kind == "step":
-
-            def pure(params: Params, state: OptState, xb: Array, yb: Array, weights: Array) -> Any:
-                return inner(params, state, xb, yb, weights)
-
+            pure = flat_step
         else:
             task = kind
 
             def pure(  # type: ignore[misc]
-                params: Params, state: OptState, x: Array, y: Array, rows: Array, weights: Array
+                values: tuple[Array, ...], slots: tuple[tuple[Array, ...], ...], scalars: dict[str, Any],
+                x: Array, y: Array, rows: Array, weights: Array,
             ) -> Any:
                 xb, yb = xp.take(x, rows, axis=0), xp.take(y, rows, axis=0)
                 wb = None if weights is None else xp.take(weights, rows, axis=1)
-                params, state, cost, A_L = inner(params, state, xb.T, yb.T, wb)
+                new_values, new_slots, cost, A_L = flat_step(values, slots, scalars, xb.T, yb.T, wb)
                 decided = None if task == "regression" else predicted_columns(A_L, task=task, xp=xp)
-                return params, state, cost, decided
+                return new_values, new_slots, cost, decided
 
         fn = self.compiled[(kind, static_lr)] = net.backend.compile(pure)
         return fn
 
     def _call(self, kind: str, params: Params, opt_state: OptState, *arrays: Array) -> Any:
-        optimizer = self.optimizer
+        names, slot_names = self.names, self.optimizer.slot_names
         t = int(opt_state["step"])
-        scalars = self.numbers.scalars(t)
-        static_lr = float(scalars.pop("lr")) if self.numbers.static_lr else None
+        static_lr, scalars = self.numbers.compiled_numbers(t)
         fn = self._function(kind, static_lr)
-        state = {slot: opt_state[slot] for slot in optimizer.slot_names}
-        state["scalars"] = scalars
-        names = list(params)
-        new_params, new_state, cost, extra = fn(params, state, *arrays)
-        # jax returns dicts with sorted keys: give back the parameter order
+        values = tuple(map(params.__getitem__, names))
+        slots = tuple(tuple(map(opt_state[slot].__getitem__, names)) for slot in slot_names)
+        new_values, new_slots, cost, extra = fn(values, slots, scalars, *arrays)
         out: OptState = {"step": t + 1}
-        out.update((slot, {k: new_state[slot][k] for k in names}) for slot in optimizer.slot_names)
-        return {k: new_params[k] for k in names}, out, cost, extra
+        for slot, held in zip(slot_names, new_slots):
+            out[slot] = dict(zip(names, held))
+        return dict(zip(names, new_values)), out, cost, extra
 
     def __call__(
         self, params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None
@@ -172,21 +184,16 @@ def compile_step(net: Model, optimizer: Optimizer, /, *, l2: float = 0.0) -> Cal
 
     Each call trains ``net``'s own parameters one step, with the state kept in
     ``optimizer.state`` (built on first use), through :func:`compiled_step`, and
-    returns the 0-d batch cost before the update. ``X_cols`` (n^[0], m) and ``Y_cols``
-    (n^[L], m) are in the column layout, on the network's device and dtype.
+    returns the 0-d batch cost before the update. A change of the network's loss,
+    fusion, backend or an activation compiles the step again; parameters rebound
+    between calls (``set_weights``) are read again (:class:`~ffnn.training.step.OwnParameters`).
+    ``X_cols`` (n^[0], m) and ``Y_cols`` (n^[L], m) are in the column layout, on the
+    network's device and dtype.
 
     Raises
     ------
     ValueError
         The backend has no compiler.
     """
-    fn = compiled_step(net, optimizer, l2=l2)
-
-    def step(X_cols: Array, Y_cols: Array) -> Array:
-        params = net.named_parameters()
-        state = optimizer.state if optimizer.state is not None else optimizer.init(params, xp=net.xp)
-        params, optimizer.state, cost, _ = fn(params, state, X_cols, Y_cols)
-        net.set_parameters(params)
-        return cost
-
-    return step
+    runner = OwnParameters(net, optimizer, lambda: compiled_step(net, optimizer, l2=l2), l2, checked_once=True)
+    return runner.run

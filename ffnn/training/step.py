@@ -126,6 +126,7 @@ class DeviceScalarUpdate:
         # the last update's host numbers, namespace and the dict handed to apply: reused
         # while they stay the same (a constant learning rate without bias corrections)
         self.last: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
+        self.compiled_last: tuple[dict[str, Any], float | None, dict[str, Any]] | None = None
 
     def device_scalar(self, name: str, value: float) -> Array:
         held = self.held.get(name)
@@ -133,10 +134,18 @@ class DeviceScalarUpdate:
             held = self.held[name] = (value, self.backend.scalar(value, self.dtype))
         return held[1]
 
-    def scalars(self, t: int) -> dict[str, Any]:
-        """The numbers of update ``t`` (0-based): device scalars, and a Python learning rate when static."""
+    def compiled_numbers(self, t: int) -> tuple[float | None, dict[str, Any]]:
+        """For a compiled step: (the static learning rate or None, the other numbers of
+        update ``t`` as device scalars). The same dict is handed on (it must not be
+        written to) while the host numbers are those of the previous call."""
         opt = self.optimizer
-        return self._on_device(opt._scalars(opt.learning_rate_at(t), t + 1))
+        host = opt._scalars(opt.learning_rate_at(t), t + 1)
+        held = self.compiled_last
+        if held is None or held[0] != host:
+            scalars = self._on_device(host)
+            static_lr = float(scalars.pop("lr")) if self.static_lr else None
+            held = self.compiled_last = (host, static_lr, scalars)
+        return held[1], held[2]
 
     def _on_device(self, host: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -203,14 +212,12 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
     held = optimizer.__dict__.get("_steps", _NONE).get("eager")
     if held is not None:
         runner: OwnParameters = held[1]
-        if runner.net is net and runner.seen == BINDINGS.count and runner.l2 == l2 and type(runner.l2) is type(l2):
-            return runner.run(X_cols, Y_cols)  # nothing rebound since its last call (run checks the layers list)
-        if runner.serves(net, l2):
+        if runner.net is net and runner.l2 == l2 and type(runner.l2) is type(l2):
             return runner.run(X_cols, Y_cols)
-    key = (net, l2, net.passes())  # the passes fix the backend, loss and output too
-    runner = held_step(
-        optimizer, "eager", key, lambda: OwnParameters(net, optimizer, make_step(net, optimizer, l2=l2), l2)
-    )
+    def build() -> OwnParameters:
+        return OwnParameters(net, optimizer, lambda: make_step(net, optimizer, l2=l2), l2)
+
+    runner = held_step(optimizer, "eager", (net, l2), build)
     return runner.run(X_cols, Y_cols)
 
 
@@ -223,35 +230,36 @@ class OwnParameters:
     -> cost`` runs ``step(params, optimizer.state, X_cols, Y_cols)`` and gives the
     network its new parameters.
 
-    The parameter dict handed to the step is kept between calls and read from the
-    network again only after a rebinding anywhere (:data:`ffnn.layers.BINDINGS`) or a
-    change of its layers list; new arrays from the step are bound to the network
-    (checked, or with ``checked_once`` checked on the first call only: a compiled
-    step's outputs keep the shapes it was traced with).
+    ``build()`` makes the step; it is made again when the network's passes change (its
+    loss, fusion, backend or an activation). The parameter dict handed to the step is
+    kept between calls and read from the network again only after a rebinding anywhere
+    (:data:`ffnn.layers.BINDINGS`) or a change of its layers list; new arrays from the
+    step are bound to the network (checked, or with ``checked_once`` checked on the
+    first call only: a compiled step's outputs keep the shapes it was traced with).
     """
 
-    __slots__ = ("check", "check_always", "l2", "layers", "net", "optimizer", "params", "passes", "seen", "step")
+    __slots__ = (
+        "build", "check", "check_always", "l2", "layers", "net", "optimizer", "params", "passes", "seen", "step",
+    )
 
-    def __init__(self, net: Model, optimizer: Optimizer, step: Step, l2: float, *, checked_once: bool = False) -> None:
-        self.net, self.optimizer, self.step, self.l2 = net, optimizer, step, l2
+    def __init__(
+        self, net: Model, optimizer: Optimizer, build: Callable[[], Step], l2: float, *, checked_once: bool = False
+    ) -> None:
+        self.net, self.optimizer, self.build, self.l2 = net, optimizer, build, l2
         self.passes = net.passes()
+        self.step = build()
         self.check = True  # whether the next new arrays are checked
         self.check_always = not checked_once
         self.seen, self.layers = -1, list(net.layers)
         self.params: Params = {}
 
-    def serves(self, net: Model, l2: float) -> bool:
-        """Whether this runner is the step of ``net`` with ``l2``, as the network is now."""
-        if self.net is not net or self.l2 != l2 or type(self.l2) is not type(l2):
-            return False
-        if self.seen == BINDINGS.count and self.layers == net.layers:
-            return True  # nothing rebound since the last call: the structure is the same
-        return net.passes() is self.passes
-
     def run(self, X_cols: Array, Y_cols: Array) -> Array:
         """One step on the network's own parameters; the 0-d batch cost before the update."""
         net, optimizer = self.net, self.optimizer
-        if self.seen != BINDINGS.count or self.layers != net.layers:
+        if self.seen != BINDINGS.count or self.layers != net.layers:  # something was rebound since the last call
+            passes = net.passes()
+            if passes is not self.passes:
+                self.passes, self.step, self.check = passes, self.build(), True
             self.params, self.layers = net.named_parameters(), list(net.layers)
         state = optimizer.state
         if state is None:
