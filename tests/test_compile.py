@@ -90,6 +90,33 @@ def test_compile_step_trains_the_network_in_place() -> None:
     assert not np.allclose(net.get_weights()[0], _net("jax").get_weights()[0])  # it did train
 
 
+def test_compile_step_follows_rebound_parameters_and_a_changed_structure() -> None:
+    """Between calls of a compile_step function, set_weights rebinds the parameters (the
+    next step trains the new ones) and a changed loss compiles the step again (the cost
+    is the new loss's), both as the eager train_step computes them."""
+    _compiler("jax")
+    from ffnn.losses import get_loss
+    from ffnn.training import train_step
+
+    X, y = _data()
+    net, ref = _net("jax"), _net("jax")
+    opt, opt_ref = SGD(0.05), SGD(0.05)
+    xb, yb = net.inputs(X).T, net.targets(y, X.shape[0]).T
+    step = compile_step(net, opt)
+    step(xb, yb)
+    train_step(ref, opt_ref, xb, yb)
+    new = [w * 0.5 for w in net.get_weights()]
+    net.set_weights(new)
+    ref.set_weights(new)
+    assert_close(step(xb, yb), train_step(ref, opt_ref, xb, yb), rtol=1e-5)
+    for a, b in zip(net.get_weights(), ref.get_weights()):
+        assert_close(a, b, rtol=1e-5)
+    net.loss = ref.loss = get_loss("mse")
+    assert_close(step(xb, yb), train_step(ref, opt_ref, xb, yb), rtol=1e-5)
+    for a, b in zip(net.get_weights(), ref.get_weights()):
+        assert_close(a, b, rtol=1e-5)
+
+
 # torch.compile imports parts of TorchScript that warn about their own deprecation (torch 2.13)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:torch")
 def test_torch_compiled_fit_agrees_with_eager() -> None:
