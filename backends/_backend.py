@@ -719,6 +719,8 @@ class FastCalls(NamedTuple):
     """``f(x, indices, axis)`` = ``xp.take(x, indices, axis=axis)`` (a batch's rows)."""
     argmax: Any
     """``f(x, axis)`` = ``xp.argmax(x, axis=axis)`` (a batch's predicted classes)."""
+    copy: Any
+    """``f(x)`` = ``xp.asarray(x, copy=True)`` (an epoch's rollback copies)."""
 
 
 # Keyed by the namespace module itself (a module hashes by identity and lives as long
@@ -732,9 +734,9 @@ def fast_calls(xp: ModuleType) -> FastCalls:
     each by the cheapest call the library offers, found once per namespace.
 
     For NumPy (a namespace whose ``add`` and ``maximum`` are NumPy ufuncs) these are
-    the ufuncs' own ``reduce`` and the array methods ``astype``, ``take`` and
-    ``argmax``: what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take`` and
-    ``numpy.argmax`` end up calling, so the values are bit-identical, without the
+    the ufuncs' own ``reduce`` and the array methods ``astype``, ``take``, ``argmax``
+    and ``copy``: what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take``,
+    ``numpy.argmax`` and ``xp.asarray(copy=True)`` end up calling, so the values are bit-identical, without the
     argument handling and Python frames of the function forms (about 5 µs per reduction;
     on a small network's training step, a tenth of the time). The reductions are
     ``functools.partial`` objects with no Python frame of their own. Every other
@@ -752,6 +754,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             np.ndarray.astype,
             np.ndarray.take,
             np.ndarray.argmax,
+            np.ndarray.copy,
         )
     else:
 
@@ -767,7 +770,10 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def argmax(x: Any, axis: int) -> Any:
             return xp.argmax(x, axis=axis)
 
-        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax)
+        def copy(x: Any) -> Any:
+            return xp.asarray(x, copy=True)
+
+        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy)
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls
     return calls

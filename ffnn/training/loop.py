@@ -3,6 +3,7 @@ per epoch, the stopping rule, callbacks and checkpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
@@ -247,8 +248,8 @@ def _copies(net: Model, params: Params) -> Params:
     writes in place (``immutable`` in its backend spec: JAX)."""
     if getattr(net.backend.spec, "immutable", False):
         return dict(params)
-    xp = net.xp
-    return {k: xp.asarray(a, copy=True) for k, a in params.items()}
+    copy = fast_calls(net.xp).copy
+    return {k: copy(a) for k, a in params.items()}
 
 
 def _copy_state(net: Model, state: OptState) -> OptState:
@@ -265,14 +266,20 @@ class _SavedState:
     history: History
 
 
-def _copy_training(state: TrainingState) -> _SavedState:
+def _copy_training(state: TrainingState, previous: _SavedState | None = None) -> _SavedState:
     """The training state to roll back to. The History is kept by its lists' lengths
     (an epoch only appends to them), so a snapshot costs O(1), not O(epochs);
-    best_weights is rebound, never written into, so it is shared."""
-    values = {f.name: getattr(state, f.name) for f in fields(TrainingState) if f.name != "history"}
-    values["settings"] = copy.deepcopy(state.settings)
+    best_weights is rebound, never written into, so it is shared. The settings are
+    copied deeply, or shared with the ``previous`` snapshot's copy when they are equal
+    (a held copy is never written into: a restore copies it again)."""
+    values = {f.name: getattr(state, f.name) for f in _TRAINING_FIELDS}
+    held = None if previous is None else previous.values["settings"]
+    values["settings"] = held if held is not None and held == state.settings else copy.deepcopy(state.settings)
     lengths = {k: len(v) for k, v in vars(state.history).items() if isinstance(v, list)}
     return _SavedState(values, lengths, state.history.stop_reason, state.history)
+
+
+_TRAINING_FIELDS = tuple(f for f in fields(TrainingState) if f.name != "history")
 
 
 def _restore_training(state: TrainingState, saved: _SavedState) -> None:
@@ -313,11 +320,13 @@ def _finite_check(net: Model) -> Callable[[list[Array]], Array]:
     return _compiled_where_worth_it(net, "finite", lambda arrays: _all_finite(xp, arrays))
 
 
-def _epoch_sums(net: Model, task: str) -> Callable[..., tuple[Array, Array]]:
+def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tuple[Array, Array]]:
     """``sums(costs, batch_weights, outputs, y, order) -> (Σ_b w_b J_b, measures)``: the
-    epoch's weighted cost sum and, from the batches' decisions (outputs for a regression)
-    against the targets ``y`` taken in ``order`` (None: as stored), the hit count (the
-    vector of :func:`regression_sums` for a regression). Compiled like :func:`_finite_check`."""
+    epoch's weighted cost sum and, from the batches' decisions (``decided``; otherwise
+    their outputs A^[L], decided here at once: one argmax per epoch instead of one per
+    batch) against the targets ``y`` taken in ``order`` (None: as stored), the hit
+    count (the vector of :func:`regression_sums` for a regression, from the outputs).
+    Compiled like :func:`_finite_check`."""
     xp = net.xp
 
     def sums(costs: list[Array], weights: Array, outputs: list[Array], y: Array, order: Array) -> tuple[Array, Array]:
@@ -325,9 +334,11 @@ def _epoch_sums(net: Model, task: str) -> Callable[..., tuple[Array, Array]]:
         targets = y if order is None else xp.take(y, order, axis=0)
         if task == "regression":  # the sums of R², MAE and RMSE over the batches' outputs
             return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
+        if not decided:
+            outputs = [predicted_columns(xp.concat(outputs, axis=1), task=task, xp=xp)]
         return cost_sum, hits_of(outputs, targets.T, task=task, xp=xp)
 
-    return _compiled_where_worth_it(net, ("epoch_sums", task), sums)
+    return _compiled_where_worth_it(net, ("epoch_sums", task, decided), sums)
 
 
 def _epoch_vector(net: Model) -> Callable[[list[Array], list[Array], list[Array]], Array]:
@@ -468,13 +479,16 @@ class Loop:
         self.check_start()
         for hook in self.hooks:
             hook.on_train_begin(self.net)
-        bar = tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None if verbose else True,
-                   ncols=80 if verbose else None, bar_format=BAR_FORMAT)
+        bar = (
+            tqdm(total=epochs, initial=state.epoch, desc="fit", unit="epoch", disable=None, ncols=80,
+                 bar_format=BAR_FORMAT)
+            if verbose else None
+        )
         reason = ""
         start = self.snapshot()
         # Non-finite values are detected once per epoch and handled (stop reason
         # "diverged"), so NumPy's own floating-point warnings would only repeat it.
-        with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with bar or contextlib.nullcontext(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while not reason and state.epoch < epochs:
                 # One epoch is one transaction: everything it changes (parameters,
                 # optimizer state, training state, checkpoint) is committed at its end;
@@ -492,8 +506,9 @@ class Loop:
                 except BaseException:
                     self.rollback(self._snapshot)
                     raise
-                bar.update(0 if logs is None else 1)
-                bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
+                if bar is not None:
+                    bar.update(0 if logs is None else 1)
+                    bar.set_postfix_str(reason if reason == "diverged" else _postfix(logs))
             if not reason:
                 self.finish("completed")
             self.verify(start)
@@ -528,7 +543,8 @@ class Loop:
         """Copies of everything an epoch changes: parameters, optimizer state, training state."""
         net, opt = self.net, self.opt
         assert opt.state is not None
-        return _copies(net, net.named_parameters()), _copy_state(net, opt.state), _copy_training(self.state)
+        previous = None if self._snapshot is None else self._snapshot[2]
+        return _copies(net, net.named_parameters()), _copy_state(net, opt.state), _copy_training(self.state, previous)
 
     def rollback(self, snapshot: tuple[Params, OptState, _SavedState]) -> None:
         """Put the network, optimizer and training state back as ``snapshot`` holds them."""
@@ -639,33 +655,39 @@ class Loop:
         if self.masks is not None:  # the epoch's dropout masks: one host draw, one copy
             self.masks.start_epoch(self.state.shuffle_seed, self.state.epochs_trained, m)
         rows_of = _device_rows(net.backend, host_order, m, size)
-        costs, predictions = [], []
+        costs: list[Array] = []
+        outputs: list[Array] = []  # A^[L] per batch (decided once per epoch), or the compiled step's decisions
         count = self.task != "regression"
         take = fast_calls(xp).take  # NumPy: the array method, without numpy.take's Python frames
+        step, gathered, weights, masks = self.step, self.gathered, self.weights, self.masks
+        in_order = order is None and rows_of is None
         params, opt_state = net.named_parameters(), opt.state
         wb = None
         try:
             for start in range(0, m, size):
-                stop = min(start + size, m)  # array-api slices must stay in bounds
-                if order is None and rows_of is None:
+                stop = start + size if start + size < m else m  # array-api slices must stay in bounds
+                if in_order:
                     xb, yb = x[start:stop, :], y[start:stop, :]
-                    if self.weights is not None:
-                        wb = self.weights[:, start:stop]
+                    if weights is not None:
+                        wb = weights[:, start:stop]
                 else:
                     rows = rows_of[start] if rows_of is not None else order[start:stop]  # type: ignore[index]
-                    if self.gathered is not None:  # compiled: gather, step and decisions in one call
-                        params, opt_state, cost, decided = self.gathered(params, opt_state, x, y, rows, self.weights)
+                    if gathered is not None:  # compiled: gather, step and decisions in one call
+                        params, opt_state, cost, decided = gathered(params, opt_state, x, y, rows, weights)
                         costs.append(cost)
                         if count:
-                            predictions.append(decided)
+                            outputs.append(decided)
                         continue
                     xb, yb = take(x, rows, 0), take(y, rows, 0)
-                    if self.weights is not None:
-                        wb = take(self.weights, rows, 1)
-                extra = {} if self.masks is None else {"masks": self.masks.batch(start, stop, xp=xp)}
-                params, opt_state, cost, A = self.step(params, opt_state, xb.T, yb.T, wb, **extra)
+                    if weights is not None:
+                        wb = take(weights, rows, 1)
+                if masks is None:
+                    params, opt_state, cost, A = step(params, opt_state, xb.T, yb.T, wb)
+                else:
+                    batch_masks = masks.batch(start, stop, xp=xp)
+                    params, opt_state, cost, A = step(params, opt_state, xb.T, yb.T, wb, batch_masks)
                 costs.append(cost)
-                predictions.append(predicted_columns(A, task=self.task, xp=xp) if count else A)
+                outputs.append(A)
         finally:
             net.set_parameters(params)
             opt.state = opt_state
@@ -677,8 +699,8 @@ class Loop:
             ordered = data.weights if host_order is None else data.weights[host_order]
             batch_weights = np.add.reduceat(ordered, starts)
             total = float(np.sum(ordered))
-        sums = _epoch_sums(net, self.task)
-        cost_sum, measures = sums(costs, net.backend.asarray(batch_weights.astype(net.dtype)), predictions, y, order)
+        sums = _epoch_sums(net, self.task, decided=gathered is not None and not in_order)
+        cost_sum, measures = sums(costs, net.backend.asarray(batch_weights.astype(net.dtype)), outputs, y, order)
         return cost_sum, measures, total
 
     def restore(self, snapshot: tuple[Params, OptState]) -> None:
