@@ -214,6 +214,7 @@ def train_step(net: Model, optimizer: Optimizer, X_cols: Array, Y_cols: Array, /
         runner: OwnParameters = held[1]
         if runner.net is net and runner.l2 == l2 and type(runner.l2) is type(l2):
             return runner.run(X_cols, Y_cols)
+
     def build() -> OwnParameters:
         return OwnParameters(net, optimizer, lambda: make_step(net, optimizer, l2=l2), l2)
 
