@@ -736,8 +736,8 @@ def fast_calls(xp: ModuleType) -> FastCalls:
     For NumPy (a namespace whose ``add`` and ``maximum`` are NumPy ufuncs) these are
     the ufuncs' own ``reduce`` and the array methods ``astype``, ``take``, ``argmax``
     and ``copy``: what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take``,
-    ``numpy.argmax`` and ``xp.asarray(copy=True)`` end up calling, so the values are bit-identical, without the
-    argument handling and Python frames of the function forms (about 5 µs per reduction;
+    ``numpy.argmax`` and ``xp.asarray(copy=True)`` end up calling, so the values are
+    bit-identical, without the argument handling and Python frames of the function forms (about 5 µs per reduction;
     on a small network's training step, a tenth of the time). The reductions are
     ``functools.partial`` objects with no Python frame of their own. Every other
     namespace gets its standard functions.

@@ -248,6 +248,25 @@ def test_the_epoch_sums_agree_with_their_definition(backend: Backend, task: str)
     assert_allclose(plain, cost_sum)
 
 
+def test_the_epoch_decides_the_batches_outputs_at_once(backend: Backend) -> None:
+    """fit hands the epoch sums the batches' outputs A^[L] (decided once per epoch): the
+    hits equal those from each batch's own argmax, with and without an order."""
+    from ffnn.training.loop import _epoch_sums
+
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    xp, rng = net.xp, np.random.default_rng(4)
+    dtype = backend.dtype("float64")
+    costs = [backend.asarray(np.array(c), dtype=dtype) for c in rng.random(3)]
+    weights = backend.asarray(np.array([4.0, 4.0, 2.0]), dtype=dtype)
+    y = backend.asarray(np.eye(4)[rng.integers(0, 4, 10)], dtype=dtype)
+    outputs = [backend.asarray(rng.random((4, n)), dtype=dtype) for n in (4, 4, 2)]
+    decided = [xp.argmax(o, axis=0) for o in outputs]
+    for order in (None, backend.asarray(rng.permutation(10))):
+        at_once = _epoch_sums(net, "multiclass", decided=False)(costs, weights, outputs, y, order)[1]
+        per_batch = _epoch_sums(net, "multiclass")(costs, weights, decided, y, order)[1]
+        assert float(at_once) == float(per_batch) and float(at_once) > 0
+
+
 def test_a_network_with_a_compiled_step_is_freed_too() -> None:
     """Compiled steps are kept the same way (they used to stay in a module-level cache keyed
     by the network, whose entries held the network itself and so were never freed)."""
