@@ -721,6 +721,9 @@ class FastCalls(NamedTuple):
     """``f(x, axis)`` = ``xp.argmax(x, axis=axis)`` (a batch's predicted classes)."""
     copy: Any
     """``f(x)`` = ``xp.asarray(x, copy=True)`` (an epoch's rollback copies)."""
+    all_finite: Any
+    """``f(arrays)`` = ``xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))``: a 0-d
+    bool array, True when every entry of every array (a non-empty list) is finite."""
 
 
 # Keyed by the namespace module itself (a module hashes by identity and lives as long
@@ -735,12 +738,13 @@ def fast_calls(xp: ModuleType) -> FastCalls:
 
     For NumPy (a namespace whose ``add`` and ``maximum`` are NumPy ufuncs) these are
     the ufuncs' own ``reduce`` and the array methods ``astype``, ``take``, ``argmax``
-    and ``copy``: what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take``,
-    ``numpy.argmax`` and ``xp.asarray(copy=True)`` end up calling, so the values are
-    bit-identical, without the argument handling and Python frames of the function forms (about 5 µs per reduction;
-    on a small network's training step, a tenth of the time). The reductions are
-    ``functools.partial`` objects with no Python frame of their own. Every other
-    namespace gets its standard functions.
+    and ``copy`` (``all_finite``: ``isfinite`` and ``logical_and.reduce`` per array):
+    what ``numpy.sum``, ``numpy.max``, ``xp.astype``, ``numpy.take``, ``numpy.argmax``,
+    ``numpy.all`` and ``xp.asarray(copy=True)`` end up calling, so the values are
+    bit-identical, without the argument handling and Python frames of the function
+    forms (about 5 µs per reduction; on a small network's training step, a tenth of
+    the time). The reductions are ``functools.partial`` objects with no Python frame
+    of their own. Every other namespace gets its standard functions.
     """
     try:
         return _FAST[xp]
@@ -748,6 +752,11 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         pass
     add, maximum = getattr(xp, "add", None), getattr(xp, "maximum", None)
     if isinstance(add, np.ufunc) and isinstance(maximum, np.ufunc):
+        every, isfinite = functools.partial(np.logical_and.reduce, axis=None), np.isfinite
+
+        def all_finite_host(arrays: Any) -> Any:
+            return np.asarray(all([every(isfinite(a)) for a in arrays]))
+
         calls = FastCalls(
             (functools.partial(add.reduce, keepdims=True), functools.partial(maximum.reduce, keepdims=True)),
             functools.partial(add.reduce, axis=None),
@@ -755,6 +764,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             np.ndarray.take,
             np.ndarray.argmax,
             np.ndarray.copy,
+            all_finite_host,
         )
     else:
 
@@ -773,7 +783,10 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def copy(x: Any) -> Any:
             return xp.asarray(x, copy=True)
 
-        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy)
+        def all_finite(arrays: Any) -> Any:
+            return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+
+        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite)
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls
     return calls

@@ -29,10 +29,12 @@ __all__ = [
     "as_targets",
     "check_bool",
     "frame_columns",
+    "inputs_with_bound",
     "is_data_frame",
     "is_integer",
     "is_number",
     "positive_int",
+    "targets_with_labels",
 ]
 
 PREDICT_BATCH_SIZE = 4096
@@ -188,8 +190,12 @@ def _dtype_name(dtype: Any) -> str:
 
 def _check_finite(x: Any, name: str, xp: Any) -> None:
     if not bool(xp.all(xp.isfinite(x))):
-        msg = f"{name} contains NaN or infinite values; remove or impute them before training"
-        raise ValueError(msg)
+        _raise_not_finite(name)
+
+
+def _raise_not_finite(name: str) -> None:
+    msg = f"{name} contains NaN or infinite values; remove or impute them before training"
+    raise ValueError(msg)
 
 
 def is_data_frame(X: Any) -> bool:
@@ -240,7 +246,17 @@ def frame_columns(X: Any, feature_names: Any, n_in: int, *, name: str = "X") -> 
 def as_inputs(
     X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X", feature_names: Any = None
 ) -> Array:
-    """Validate inputs X (m, n_in) and return them on ``backend`` in ``dtype``.
+    """Validate inputs X (m, n_in) and return them on ``backend`` in ``dtype``
+    (:func:`inputs_with_bound` without the bound)."""
+    return inputs_with_bound(X, backend, dtype, n_in, name=name, feature_names=feature_names)[0]
+
+
+def inputs_with_bound(
+    X: Any, backend: Backend, dtype: str, n_in: int, *, name: str = "X", feature_names: Any = None
+) -> tuple[Array, float]:
+    """Validate inputs X (m, n_in): they on ``backend`` in ``dtype``, and β_0 = max |x|
+    over every entry (a host float; the finiteness check reads min x and max x, which
+    NaN and ±inf propagate to, so the bound costs no extra device read).
 
     A pandas-like data frame is read by :func:`frame_columns`: by column name when
     ``feature_names`` are given, else by position.
@@ -277,8 +293,10 @@ def as_inputs(
         msg = f"{name} has no rows (shape {tuple(x.shape)}); pass at least one example"
         raise ValueError(msg)
     x = xp.astype(x, backend.dtype(dtype), copy=False)
-    _check_finite(x, name, xp)
-    return x
+    low, high = (float(v) for v in backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
+    if not (math.isfinite(low) and math.isfinite(high)):  # min and max are NaN or ±inf iff an entry is
+        _raise_not_finite(name)
+    return x, max(-low, high)
 
 
 def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:
@@ -288,7 +306,16 @@ def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:
 
 
 def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, *, name: str = "Y") -> Array:
-    """Validate targets and return them as (m, n_out) on ``backend`` in ``dtype``.
+    """Validate targets and return them as (m, n_out) on ``backend`` in ``dtype``
+    (:func:`targets_with_labels` without the labels)."""
+    return targets_with_labels(Y, backend, dtype, loss_name, n_out, m, name=name)[0]
+
+
+def targets_with_labels(
+    Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, *, name: str = "Y"
+) -> tuple[Array, Array | None]:
+    """Validate targets: they as (m, n_out) on ``backend`` in ``dtype``, and the integer
+    class labels (m,) they were one-hot encoded from (None unless given as labels).
 
     Accepted forms:
     - categorical_crossentropy: integer class labels (m,) in [0, n_out) (one-hot
@@ -327,7 +354,7 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
                 f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
             )
             raise ValueError(msg)
-        return _one_hot(labels, n_out, target, backend)
+        return _one_hot(labels, n_out, target, backend), labels
     y = xp.astype(y, target)
     if y.ndim == 1:
         y = xp.reshape(y, (-1, 1))
@@ -345,7 +372,7 @@ def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int,
     if probabilities and not bool(xp.all((y >= 0) & (y <= 1))):
         msg = f"{name} must lie in [0, 1] for {loss_name} (0/1 labels or probabilities); got values outside"
         raise ValueError(msg)
-    return y
+    return y, None
 
 
 def as_sample_weight(sample_weight: Any, m: int, *, name: str = "sample_weight") -> np.ndarray:

@@ -12,11 +12,14 @@ With ``weights=None`` the code is the unweighted one (no extra array work).
 
 from __future__ import annotations
 
-from backends import constant, device_of, reductions, total
+from typing import Any
+
+from backends import Backend, constant, device_of, reductions, total
 
 from ._numerics import softmax_and_log
 from ._registry import Registry
 from ._types import Array, Namespace
+from ._validation import targets_with_labels
 
 __all__ = [
     "LOSSES",
@@ -26,6 +29,7 @@ __all__ = [
     "MeanSquaredError",
     "check_cross_entropy_targets",
     "check_sample_weights",
+    "checked_targets",
     "clamp_probability",
     "example_scale",
     "get_loss",
@@ -95,6 +99,27 @@ def check_cross_entropy_targets(Y: Array, /, *, xp: Namespace, loss: str = "cate
                 f"give each example a class label, a one-hot row or a probability row"
             )
             raise ValueError(msg)
+
+
+def checked_targets(
+    Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, /, *, name: str = "Y"
+) -> tuple[Array, Array | None]:
+    """Targets a network with loss ``loss_name`` can train on: (targets (m, n_out) on
+    ``backend`` in ``dtype``, the integer labels (m,) they were one-hot encoded from or
+    None), validated by :func:`ffnn._validation.targets_with_labels` and, for the
+    cross-entropies, :func:`check_cross_entropy_targets`. One-hot rows made from class
+    labels meet those rules by construction (non-negative, one 1 per example), so
+    only targets given as arrays of values are read again.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As the two checks do, naming ``name``.
+    """
+    y, labels = targets_with_labels(Y, backend, dtype, loss_name, n_out, m, name=name)
+    if labels is None and loss_name in ("categorical_crossentropy", "binary_crossentropy"):
+        check_cross_entropy_targets(y.T, xp=backend.xp, loss=loss_name)
+    return y, labels
 
 
 def check_sample_weights(weights: Array, m: int, /, *, xp: Namespace) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "TASKS",
     "confusion_matrix",
     "correct_count",
+    "hits_against",
     "hits_of",
     "labels_from_outputs",
     "mean_absolute_error",
@@ -22,6 +23,7 @@ __all__ = [
     "r2_score",
     "regression_report",
     "root_mean_squared_error",
+    "target_classes",
     "task_of",
 ]
 
@@ -59,14 +61,27 @@ def predicted_columns(A: Array, /, *, task: str, xp: Namespace) -> Array:
     return fast_calls(xp).argmax(A, 0) if task == "multiclass" else A > 0.5
 
 
+def target_classes(Y: Array, /, *, task: str, xp: Namespace) -> Array:
+    """The targets Y (n^[L], m) decided as :func:`predicted_columns` decides outputs:
+    the argmax class per column, shape (m,) (multiclass), or Y > 0.5, shape (n^[L], m)."""
+    return xp.argmax(Y, axis=0) if task == "multiclass" else Y > 0.5
+
+
 def hits_of(predictions: list[Array], Y: Array, /, *, task: str, xp: Namespace) -> Array:
     """:func:`correct_count` from :func:`predicted_columns` of consecutive batches
     (joined along the examples) and the targets Y (n^[L], m) of all of them; a 0-d
     array of Y's dtype."""
+    return hits_against(predictions, target_classes(Y, task=task, xp=xp), task=task, xp=xp, dtype=Y.dtype)
+
+
+def hits_against(predictions: list[Array], classes: Array, /, *, task: str, xp: Namespace, dtype: Any) -> Array:
+    """:func:`hits_of` from targets already decided (:func:`target_classes`; for class
+    labels, the labels themselves): the count of agreeing decisions, divided by n^[L]
+    for several binary labels, as a 0-d array of ``dtype``."""
     if task == "multiclass":
-        return xp.sum(xp.astype(xp.concat(predictions) == xp.argmax(Y, axis=0), Y.dtype))
-    hits = xp.sum(xp.astype(xp.concat(predictions, axis=1) == (Y > 0.5), Y.dtype))
-    return hits if Y.shape[0] == 1 else hits * (1 / Y.shape[0])
+        return xp.sum(xp.astype(xp.concat(predictions) == classes, dtype))
+    hits = xp.sum(xp.astype(xp.concat(predictions, axis=1) == classes, dtype))
+    return hits if classes.shape[0] == 1 else hits * (1 / classes.shape[0])
 
 
 def labels_from_outputs(P: Array, /, *, task: str, xp: Namespace) -> Array:

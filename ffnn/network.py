@@ -18,10 +18,10 @@ import numpy as np
 from backends import Backend, get_backend, reductions
 
 from ._types import Array, Device, Namespace, Params
-from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, as_targets, positive_int
+from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, positive_int
 from .dropout import Probabilities, apply, dropout_config, keep_probabilities
 from .layers import BINDINGS, Dense, affine, affine_backward
-from .losses import Loss, check_cross_entropy_targets, get_loss
+from .losses import Loss, checked_targets, get_loss
 from .metrics import task_of
 from .optimizers import parameter_names
 from .serialization import MODELS, Saver
@@ -482,10 +482,7 @@ class Network(Trainer, Saver):
         """Validate targets for m examples and return them as (m, n_out) on the backend
         (class labels one-hot encoded for categorical cross-entropy; plain lists of
         integer labels work too)."""
-        y = as_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)
-        if self.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
-            check_cross_entropy_targets(y.T, xp=self.xp, loss=self.loss.name)
-        return y
+        return checked_targets(Y, self.backend, self.dtype, self.loss.name, self.n_out, m)[0]
 
     def predict(self, X: Any, /, *, batch_size: int | None = PREDICT_BATCH_SIZE) -> Array:
         """Network outputs Ŷ = A^[L] for inputs X.

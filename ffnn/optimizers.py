@@ -81,12 +81,6 @@ class Optimizer:
         rate = self.learning_rate
         return rate(step) if isinstance(rate, Schedule) else rate
 
-    def _fixed_rate(self) -> bool:
-        """Whether every update uses the same learning rate (no schedule, and this class's
-        own :meth:`learning_rate_at`)."""
-        own_rule = type(self).learning_rate_at is Optimizer.learning_rate_at
-        return own_rule and not isinstance(self.learning_rate, Schedule)
-
     def init(self, params: Params, /, *, xp: Namespace | None = None) -> OptState:
         """A fresh state for ``params``: step 0 and zero slots like each parameter
         (``xp``: the parameters' namespace, found from them when None)."""
@@ -117,7 +111,7 @@ class Optimizer:
             The arrays' Array API namespace (found from them when None).
         """
         t = int(state["step"])
-        scalars: dict[str, Any] = self._scalars(self.learning_rate_at(t), t + 1)
+        scalars: dict[str, Any] = self._typed(self._scalars(self.learning_rate_at(t), t + 1), grads)
         if self.needs_namespace and params:
             scalars["xp"] = xp or namespace_of(next(iter(params.values())))
         new_params, slots = self.apply(params, grads, state, scalars)
@@ -144,6 +138,39 @@ class Optimizer:
     def _scalars(self, lr: float, t: int) -> dict[str, Any]:
         """Per-update host floats, computed once before the per-parameter loop."""
         return {"lr": lr}
+
+    def _typed(self, host: dict[str, Any], grads: Params) -> dict[str, Any]:
+        """``host`` (the update's numbers) with each number that is the same as at the
+        previous two updates (a fixed learning rate, momentum, Adam's β1, β2, ε) replaced
+        by :func:`backends.constant` of it in the gradients' dtype, held while it stays:
+        on NumPy a typed 0-d array spares the weak-scalar promotion of a Python number
+        in every product with it (about 0.5 µs each), for the same bits. Numbers that
+        change at every update (Adam's bias corrections, a schedule's rate) stay Python
+        numbers. Nothing is typed when the gradients differ in dtype (each then rounds
+        the Python number to its own) or the library keeps Python numbers."""
+        if not grads:
+            return host
+        held = self.__dict__.get("_typed_numbers")
+        like = next(iter(grads.values()))
+        dtype, device = like.dtype, getattr(like, "device", None)
+        # the array type first: dtypes of two libraries do not compare
+        if held is None or held[1] is not type(like) or held[0] != dtype or held[2] != device:
+            if any(g.dtype != dtype for g in grads.values()):
+                return host
+            held = (dtype, type(like), device, {})
+            self._typed_numbers: tuple[Any, type, Any, dict[str, tuple[Any, Any]]] = held
+        table: dict[str, tuple[Any, Any]] = held[3]
+        typed = dict(host)
+        for name, value in host.items():
+            seen = table.get(name)
+            if seen is None or seen[0] != value or type(seen[0]) is not type(value):
+                table[name] = (value, None)  # new or changed: a Python number this time
+            elif seen[1] is not None:
+                typed[name] = seen[1]
+            else:  # the same twice in a row: typed from now on
+                table[name] = seen = (value, constant(value, like))
+                typed[name] = seen[1]
+        return typed
 
     def _decay(self, k: str, p: Array, scalars: dict[str, Any]) -> Array:
         """Decoupled weight decay of parameter ``k`` (none here)."""
@@ -294,6 +321,7 @@ class Optimizer:
         :func:`ffnn.training.held_step` keeps here (they belong to this object and its network)."""
         state = dict(self.__dict__)
         state.pop("_steps", None)
+        state.pop("_typed_numbers", None)  # arrays of the last update's library, made again when needed
         return state
 
     def __hash__(self) -> int:
@@ -370,20 +398,11 @@ class SGD(Optimizer):
         W ← W − η dW in one loop, without a call per parameter (the training hot path)."""
         if self.momentum or type(self)._delta is not SGD._delta or type(self)._decay is not Optimizer._decay:
             return super().apply(params, grads, state, scalars)
-        lr = scalars["lr"]
-        # A fixed rate (a Python float at every step) as backends.constant's 0-d array of
-        # each gradient's dtype where the library prefers those (NumPy): made once, the
-        # same bits, without the Python number's promotion at each product.
-        # Made again only when a gradient's dtype differs from the previous one's (the
-        # parameters of one update share a device).
-        typed = type(lr) is float and self._fixed_rate()
-        dtype, number = None, lr
+        lr = scalars["lr"]  # a fixed rate is typed by update (Optimizer._typed)
         new_params: Params = {}
         for k, p in params.items():
             g = grads[k]
-            if typed and g.dtype is not dtype:
-                dtype, number = g.dtype, constant(lr, g)
-            g *= number  # the gradient is consumed, as _delta does
+            g *= lr  # the gradient is consumed, as _delta does
             p -= g
             new_params[k] = p
         return new_params, {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import pickle
 
 import numpy as np
@@ -156,10 +157,12 @@ ALL_ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear", "leaky_relu", "elu", "so
 
 
 def _bounded(net: Network, X: np.ndarray) -> bool:
+    from ffnn._validation import inputs_with_bound
     from ffnn.training.loop import _bounded_outputs
 
-    x = net.inputs(X)
-    return _bounded_outputs(net, x, net.parameters())
+    x, bound = inputs_with_bound(X, net.backend, net.dtype, net.n_in)
+    assert bound == float(np.max(np.abs(to_numpy(x))))  # β_0 = max |x|, read with the finiteness check
+    return _bounded_outputs(net, bound, net.parameters())
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -207,45 +210,101 @@ def test_the_bound_proof_refuses_non_finite_optimizer_state(backend: Backend) ->
     from ffnn.training.loop import _bounded_outputs
 
     net = _net(backend, "softmax", "categorical_crossentropy")
-    x = net.inputs(np.ones((3, 5)))
     bad = backend.asarray(np.array([[np.nan]]), dtype=backend.dtype("float64"))
-    assert _bounded_outputs(net, x, net.parameters())
-    assert not _bounded_outputs(net, x, [*net.parameters(), bad])
+    assert _bounded_outputs(net, 1.0, net.parameters())
+    assert not _bounded_outputs(net, 1.0, [*net.parameters(), bad])
+    assert not _bounded_outputs(net, math.inf, net.parameters())  # inputs of unknown size: no proof
 
 
 # ---------------------------------------------------------------- the epoch's bookkeeping
-@pytest.mark.parametrize("task", ["multiclass", "regression"])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel", "regression"])
 def test_the_epoch_sums_agree_with_their_definition(backend: Backend, task: str) -> None:
-    """Σ_b w_b J_b and the hits (or regression sums), compiled on JAX, plain elsewhere: the same numbers."""
-    from ffnn.metrics import hits_of
+    """Σ_b w_b J_b and the hits (or regression sums), compiled on JAX, plain elsewhere: the
+    same numbers as the definitions, the hits counted against the targets decided once
+    per fit (:func:`target_classes`) in the epoch's order."""
+    from ffnn.metrics import hits_of, predicted_columns, target_classes
     from ffnn.training.evaluation import regression_sums
     from ffnn.training.loop import _epoch_sums
 
     net = _net(backend, "softmax", "categorical_crossentropy")
-    rng = np.random.default_rng(2)
+    xp, rng = net.xp, np.random.default_rng(2)
     dtype = backend.dtype("float64")
     costs = [backend.asarray(np.array(c), dtype=dtype) for c in rng.random(3)]
     weights = backend.asarray(np.array([4.0, 4.0, 2.0]), dtype=dtype)
     y_host = np.eye(4)[rng.integers(0, 4, 10)]
+    if task == "multilabel":
+        y_host = (rng.random((10, 4)) > 0.5).astype(float)
     y = backend.asarray(y_host, dtype=dtype)
     order_host = rng.permutation(10)
     order = backend.asarray(order_host)
     outputs = [backend.asarray(rng.random((4, n)), dtype=dtype) for n in (4, 4, 2)]
-    if task == "multiclass":
-        outputs = [net.xp.argmax(o, axis=0) for o in outputs]
+    targets = y
+    if task != "regression":
+        outputs = [predicted_columns(o, task=task, xp=xp) for o in outputs]
+        targets = target_classes(y.T, task=task, xp=xp)
     sums = _epoch_sums(net, task)
     assert inspect.isfunction(sums) == (backend.name != "jax")  # jax: a jax.jit function, built once
     assert (_epoch_sums(net, task) is sums) == (backend.name == "jax")
-    cost_sum, measures = sums(costs, weights, outputs, y, order)
+    cost_sum, measures = sums(costs, weights, outputs, targets, order)
     assert_allclose(cost_sum, float(np.dot([float(c) for c in costs], [4.0, 4.0, 2.0])))
-    targets = backend.asarray(y_host[order_host], dtype=dtype).T
-    if task == "multiclass":
-        expected = hits_of(outputs, targets, task=task, xp=net.xp)
+    ordered = backend.asarray(y_host[order_host], dtype=dtype).T
+    if task == "regression":
+        expected = regression_sums(xp.concat(outputs, axis=1), ordered, xp=xp)
     else:
-        expected = regression_sums(net.xp.concat(outputs, axis=1), targets, xp=net.xp)
+        expected = hits_of(outputs, ordered, task=task, xp=xp)
+        decided = np.concatenate([to_numpy(o) for o in outputs], axis=-1)
+        wanted = y_host[order_host].argmax(1) if task == "multiclass" else (y_host[order_host] > 0.5).T
+        assert float(expected) == np.sum(decided == wanted) / (1 if task == "multiclass" else 4)
     assert_allclose(measures, expected)
-    plain, _ = sums(costs, weights, outputs, y, None)
+    plain, _ = sums(costs, weights, outputs, targets, None)
     assert_allclose(plain, cost_sum)
+
+
+@pytest.mark.parametrize("case", ["labels", "probabilities", "binary", "multilabel", "regression"])
+def test_a_fit_decides_its_targets_once_and_reads_the_input_bound_with_the_validation(
+    backend: Backend, case: str
+) -> None:
+    """``training_data`` hands the loop the targets decided once per fit (the labels as
+    given, in argmax's integer dtype; argmax of probability rows; y > 0.5 as (n, m)
+    for binary labels) and β_0 = max |x|, both cut by a validation split."""
+    from ffnn.training.loop import training_data
+
+    output, loss = {"labels": ("softmax", "categorical_crossentropy"), "probabilities": ("softmax", "categorical_crossentropy"),
+                    "binary": ("sigmoid", "binary_crossentropy"), "multilabel": ("sigmoid", "binary_crossentropy"),
+                    "regression": ("linear", "mse")}[case]
+    rng = np.random.default_rng(7)
+    layers = [Dense(5, 6, activation="tanh"), Dense(6, 1 if case == "binary" else 4, activation=output)]
+    net = Network(layers, loss=loss, backend=backend, dtype="float32", seed=1)
+    X = rng.normal(size=(12, 5)) * 3
+    X[4, 2] = -40.0  # the largest |x|, in the training part
+    y = {"labels": rng.integers(0, 4, 12), "probabilities": rng.dirichlet(np.ones(4), 12),
+         "binary": rng.integers(0, 2, 12).astype(float), "multilabel": rng.integers(0, 2, (12, 4)).astype(float),
+         "regression": rng.normal(size=(12, 4))}[case]
+    data = training_data(net, X, y, None, 0.25, 3, True)
+    assert data.x_bound == 40.0
+    assert data.x.shape[0] == 9
+    if case == "regression":
+        assert data.classes is None
+        return
+    classes = to_numpy(data.classes)
+    if case == "labels":
+        assert data.classes.dtype == net.xp.argmax(data.y[:1, :], axis=1).dtype
+        np.testing.assert_array_equal(classes, y[:9])
+    elif case == "probabilities":
+        np.testing.assert_array_equal(classes, y[:9].argmax(1))
+    else:
+        np.testing.assert_array_equal(classes, (y[:9].reshape(9, -1) > 0.5).T)
+
+
+def test_inputs_with_bound_refuses_nan_and_infinities_and_names_the_array(backend: Backend) -> None:
+    from ffnn._validation import inputs_with_bound
+
+    for bad in (np.nan, np.inf, -np.inf):
+        X = np.ones((4, 3))
+        X[2, 1] = bad
+        with pytest.raises(ValueError, match="X_val contains NaN or infinite values"):
+            inputs_with_bound(X, backend, "float64", 3, name="X_val")
+    assert inputs_with_bound(-np.arange(6.0).reshape(2, 3), backend, "float64", 3)[1] == 5.0
 
 
 def test_the_epoch_decides_the_batches_outputs_at_once(backend: Backend) -> None:
@@ -258,12 +317,12 @@ def test_the_epoch_decides_the_batches_outputs_at_once(backend: Backend) -> None
     dtype = backend.dtype("float64")
     costs = [backend.asarray(np.array(c), dtype=dtype) for c in rng.random(3)]
     weights = backend.asarray(np.array([4.0, 4.0, 2.0]), dtype=dtype)
-    y = backend.asarray(np.eye(4)[rng.integers(0, 4, 10)], dtype=dtype)
+    classes = backend.asarray(rng.integers(0, 4, 10))
     outputs = [backend.asarray(rng.random((4, n)), dtype=dtype) for n in (4, 4, 2)]
     decided = [xp.argmax(o, axis=0) for o in outputs]
     for order in (None, backend.asarray(rng.permutation(10))):
-        at_once = _epoch_sums(net, "multiclass", decided=False)(costs, weights, outputs, y, order)[1]
-        per_batch = _epoch_sums(net, "multiclass")(costs, weights, decided, y, order)[1]
+        at_once = _epoch_sums(net, "multiclass", decided=False)(costs, weights, outputs, classes, order)[1]
+        per_batch = _epoch_sums(net, "multiclass")(costs, weights, decided, classes, order)[1]
         assert float(at_once) == float(per_batch) and float(at_once) > 0
 
 

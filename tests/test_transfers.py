@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends import constant, fast_calls, get_backend, reductions
+from backends import Backend, constant, fast_calls, get_backend, reductions
 from ffnn import Dense, Network
 from ffnn.optimizers import SGD, Adam, AdamW, Optimizer
 from ffnn.training import loop as loop_module
@@ -122,23 +122,45 @@ def test_negative_zero_and_nan_stay_python_numbers_and_dtypes_get_their_own_cons
     assert constant(0.5, x32) is half32 and constant(0.5, x64) is half64
 
 
-def test_sgd_types_a_fixed_rate_per_dtype_and_keeps_a_schedule_a_number() -> None:
-    """Plain SGD's fixed rate is backends.constant's 0-d array of each gradient's dtype,
-    made again when the dtype changes within one update: a float64 parameter beside
-    float32 ones gets the float64 rounding of the rate, as a Python number gives it."""
+def test_an_update_types_the_numbers_that_stay_and_keeps_a_schedule_a_number() -> None:
+    """Optimizer.update hands its rule backends.constant's 0-d array of the gradients'
+    dtype for each number that was the same at the previous update (a fixed rate,
+    momentum, Adam's β1, β2, ε); numbers that change (Adam's bias corrections, a
+    schedule's rate) stay Python numbers, and so does everything when the gradients'
+    dtypes differ: a float64 parameter beside float32 ones gets the float64 rounding
+    of the rate, as a Python number gives it, at every update."""
     from ffnn.schedules import StepDecay
 
     rng = np.random.default_rng(0)
+    g32 = {"W1": rng.standard_normal((3, 2)).astype(np.float32)}
+    adam = Adam(0.01)
+    for t in (1, 2, 3):
+        scalars = adam._typed(adam._scalars(0.01, t), g32)
+        stable = [scalars[k] for k in ("lr", "beta1", "beta2", "one_minus_beta1", "one_minus_beta2", "eps")]
+        assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in stable) == (t > 1)
+        assert all(type(scalars[k]) is float for k in ("step_size", "root_correction"))  # change every update
+        assert float(scalars["beta2"]) == float(np.float32(0.999) if t > 1 else 0.999)
+    assert type(adam._typed({"lr": 0.01}, {"W1": np.ones(2)})["lr"]) is float  # a new dtype: seen once so far
     for rate in (0.1, StepDecay(0.1, drop=0.5, every=1)):
+        opt = SGD(rate)
         params = {"W1": rng.standard_normal((3, 2)).astype(np.float32), "b1": rng.standard_normal((3, 1)),
                   "W2": rng.standard_normal((1, 3)).astype(np.float32)}
-        grads = {k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in params.items()}
-        expected = {k: p - g * (0.1 if not isinstance(rate, StepDecay) else rate(0)) for k, (p, g) in
-                    zip(params, zip(params.values(), grads.values()))}
-        new, _ = SGD(rate).update({k: p.copy() for k, p in params.items()}, dict(grads), {"step": 0}, xp=np)
-        for k, p in new.items():
-            assert p.dtype == params[k].dtype
-            np.testing.assert_array_equal(p, expected[k])
+        state = opt.init(params)
+        for t in range(3):
+            grads = {k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in params.items()}
+            lr = 0.1 if not isinstance(rate, StepDecay) else rate(t)
+            expected = {k: p - g * lr for k, p, g in zip(params, params.values(), grads.values())}
+            assert all(type(v) is float for v in opt._typed({"lr": lr}, grads).values())  # mixed dtypes
+            params, state = opt.update({k: p.copy() for k, p in params.items()}, dict(grads), state, xp=np)
+            for k, p in params.items():
+                assert p.dtype == expected[k].dtype
+                np.testing.assert_array_equal(p, expected[k])
+    same = {k: rng.standard_normal((2, 2)).astype(np.float32) for k in ("W1", "b1")}
+    fixed = SGD(0.1)
+    fixed._typed({"lr": 0.1}, same)
+    assert isinstance(fixed._typed({"lr": 0.1}, same)["lr"], np.ndarray)
+    decaying = SGD(StepDecay(0.1, drop=0.5, every=1))
+    assert all(type(decaying._typed({"lr": decaying.learning_rate_at(t)}, same)["lr"]) is float for t in range(3))
 
 
 def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,6 +216,24 @@ def test_fast_take_and_argmax_equal_the_standard_functions() -> None:
         assert np.array_equal(be.to_numpy(fast.take(xd, rd, 0)), x[rows])
         assert np.array_equal(be.to_numpy(fast.take(be.asarray(x.T.copy()), rd, 1)), x.T[:, rows])
     assert fast_calls(get_backend("numpy").xp).take is np.ndarray.take
+
+
+def test_all_finite_is_true_only_when_every_entry_of_every_array_is(backend: Backend) -> None:
+    """``fast_calls(xp).all_finite``: NumPy's ufunc form and the standard form of every
+    other library, on float and integer arrays, each kind of non-finite value, any position."""
+    fast = fast_calls(backend.xp)
+    dtype = backend.dtype("float32")
+    good = [backend.asarray(np.ones((3, 4)), dtype=dtype), backend.asarray(np.arange(5)), backend.asarray(np.zeros((2, 1)), dtype=dtype)]
+    result = fast.all_finite(good)
+    assert tuple(result.shape) == () and bool(backend.to_numpy(result))
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in range(3):
+            arrays = list(good)
+            if where != 1:  # the integer array cannot hold one
+                host = np.ones((3, 4)) if where == 0 else np.zeros((2, 1))
+                host.flat[-1] = bad
+                arrays[where] = backend.asarray(host, dtype=dtype)
+                assert not bool(backend.to_numpy(fast.all_finite(arrays))), (bad, where)
 
 
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:

@@ -17,10 +17,10 @@ from tqdm import tqdm
 from backends import fast_calls
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
-from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, as_targets, positive_int
+from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, inputs_with_bound, positive_int
 from ..dropout import EpochMasks
-from ..losses import check_cross_entropy_targets
-from ..metrics import hits_of, predicted_columns
+from ..losses import checked_targets
+from ..metrics import hits_against, predicted_columns, target_classes
 from ..optimizers import Optimizer
 from ..sources import RowSource
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
@@ -61,6 +61,12 @@ class Data:
     mean_by_rows: bool = False
     """Report train_cost as the batch costs averaged by rows even with weights
     (scikit-learn's MLP: Σ_b J_b·|b| / m) instead of by the batches' weights."""
+    classes: Array = None
+    """A classifier's training targets decided once per fit (the class labels as
+    given, else :func:`~ffnn.metrics.target_classes` of y: (m,) classes for
+    multiclass, (n^[L], m) booleans otherwise), or None (regression, or not known)."""
+    x_bound: float = math.inf
+    """β_0 = max |x| over the training inputs (inf when not known)."""
 
 
 def training_data(
@@ -74,8 +80,9 @@ def training_data(
     sample_weight: Any = None,
 ) -> Data:
     """Validate the data and move it to the device, once per fit."""
-    x = net.inputs(X)
-    t = net.targets(y, x.shape[0])
+    backend, loss = net.backend, net.loss.name
+    x, x_bound = inputs_with_bound(X, backend, net.dtype, net.n_in, feature_names=getattr(net, "feature_names", None))
+    t, labels = checked_targets(y, backend, net.dtype, loss, net.n_out, x.shape[0])
     weights = None if sample_weight is None else as_sample_weight(sample_weight, x.shape[0])
     val_x = val_y = None
     if validation_data is not None and validation_split:
@@ -89,11 +96,9 @@ def training_data(
             validation_data[0], net.backend, net.dtype, net.n_in, name="X_val",
             feature_names=getattr(net, "feature_names", None),
         )
-        val_y = as_targets(
-            validation_data[1], net.backend, net.dtype, net.loss.name, net.n_out, val_x.shape[0], name="y_val"
+        val_y, _ = checked_targets(
+            validation_data[1], backend, net.dtype, loss, net.n_out, val_x.shape[0], name="y_val"
         )
-        if net.loss.name in ("categorical_crossentropy", "binary_crossentropy"):
-            check_cross_entropy_targets(val_y.T, xp=net.xp, loss=net.loss.name)
     elif validation_split:
         m = x.shape[0]
         fraction = validation_split
@@ -106,9 +111,22 @@ def training_data(
             raise ValueError(msg)
         x, val_x, t, val_y = x[:n_train, :], x[n_train:, :], t[:n_train, :], t[n_train:, :]
         weights = None if weights is None else weights[:n_train]
+        labels = None if labels is None else labels[:n_train]
     m = x.shape[0]
     size = m if batch_size is None else min(positive_int(batch_size, "batch_size"), m)
-    return Data(x, t, val_x, val_y, size, bool(shuffle) and size < m, weights)  # one batch: order is moot
+    shuffled = bool(shuffle) and size < m  # one batch: order is moot
+    return Data(x, t, val_x, val_y, size, shuffled, weights, classes=_classes(net, t, labels), x_bound=x_bound)
+
+
+def _classes(net: Model, t: Array, labels: Array | None) -> Array | None:
+    """:attr:`Data.classes` of targets ``t`` (m, n^[L]) given as ``labels`` (or None)."""
+    task, xp = net.task, net.xp
+    if task == "regression":
+        return None
+    if labels is None:
+        return target_classes(t.T, task=task, xp=xp)
+    # the labels in the integer dtype argmax gives (what they are compared with): one row's worth
+    return xp.astype(labels, xp.argmax(t[:1, :], axis=1).dtype)
 
 
 def require_weighted_loss(net: Model) -> None:
@@ -294,7 +312,7 @@ def _restore_training(state: TrainingState, saved: _SavedState) -> None:
 
 def _all_finite(xp: Namespace, arrays: list[Array]) -> Array:
     """0-d bool on the device: every entry of every array is finite (no read)."""
-    return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
+    return fast_calls(xp).all_finite(arrays)
 
 
 _COMPILED: dict[tuple[int, Any], tuple[Any, Callable[..., Any]]] = {}
@@ -321,22 +339,27 @@ def _finite_check(net: Model) -> Callable[[list[Array]], Array]:
 
 
 def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tuple[Array, Array]]:
-    """``sums(costs, batch_weights, outputs, y, order) -> (Σ_b w_b J_b, measures)``: the
-    epoch's weighted cost sum and, from the batches' decisions (``decided``; otherwise
-    their outputs A^[L], decided here at once: one argmax per epoch instead of one per
-    batch) against the targets ``y`` taken in ``order`` (None: as stored), the hit
-    count (the vector of :func:`regression_sums` for a regression, from the outputs).
-    Compiled like :func:`_finite_check`."""
+    """``sums(costs, batch_weights, outputs, targets, order) -> (Σ_b w_b J_b, measures)``:
+    the epoch's weighted cost sum and, from the batches' decisions (``decided``;
+    otherwise their outputs A^[L], decided here at once: one argmax per epoch instead
+    of one per batch) against the targets taken in ``order`` (None: as stored), the
+    hit count. A classifier's ``targets`` are :attr:`Data.classes` (decided once per
+    fit); a regression's are y (m, n^[L]), and its measures the vector of
+    :func:`regression_sums` from the outputs. Compiled like :func:`_finite_check`."""
     xp = net.xp
 
-    def sums(costs: list[Array], weights: Array, outputs: list[Array], y: Array, order: Array) -> tuple[Array, Array]:
+    def sums(
+        costs: list[Array], weights: Array, outputs: list[Array], targets: Array, order: Array
+    ) -> tuple[Array, Array]:
         cost_sum = xp.sum(xp.stack(costs) * weights)
-        targets = y if order is None else xp.take(y, order, axis=0)
         if task == "regression":  # the sums of R², MAE and RMSE over the batches' outputs
+            targets = targets if order is None else xp.take(targets, order, axis=0)
             return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
+        if order is not None:  # the examples along the last axis
+            targets = xp.take(targets, order, axis=targets.ndim - 1)
         if not decided:
             outputs = [predicted_columns(xp.concat(outputs, axis=1), task=task, xp=xp)]
-        return cost_sum, hits_of(outputs, targets.T, task=task, xp=xp)
+        return cost_sum, hits_against(outputs, targets, task=task, xp=xp, dtype=cost_sum.dtype)
 
     return _compiled_where_worth_it(net, ("epoch_sums", task, decided), sums)
 
@@ -347,19 +370,28 @@ def _epoch_vector(net: Model) -> Callable[[list[Array], list[Array], list[Array]
     ``tail``, in the cost's dtype. Compiled like :func:`_finite_check`."""
     xp = net.xp
 
+    cast = fast_calls(xp).cast
+
     def vector(head: list[Array], arrays: list[Array], tail: list[Array]) -> Array:
         cost, hits = head
-        finite = xp.astype(_all_finite(xp, arrays), cost.dtype)
-        parts = [cost, xp.zeros_like(cost) if hits is None else hits, finite, *tail]
-        return xp.concat([xp.reshape(xp.astype(v, cost.dtype), (-1,)) for v in parts])
+        dtype = cost.dtype
+        parts = [cost, xp.zeros_like(cost) if hits is None else hits, _all_finite(xp, arrays), *tail]
+        return xp.concat([xp.reshape(v if v.dtype == dtype else cast(v, dtype), (-1,)) for v in parts])
 
     return _compiled_where_worth_it(net, "epoch_vector", vector)
 
 
-def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
-    """Whether the network's outputs on the rows of ``x`` are provably finite, from one
-    device read of a few numbers: every parameter and optimizer array is finite, and
-    the bounds β_0 = max |x|, |Z^[l]| ≤ ‖W^[l]‖_∞ β_{l-1} + max |b^[l]| (‖·‖_∞ the largest
+def _max_abs(net: Model, x: Array) -> float:
+    """max |x| over every entry of ``x`` (one device read; NaN or inf pass through)."""
+    xp = net.xp
+    low, high = (float(v) for v in net.backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
+    return max(-low, high)
+
+
+def _bounded_outputs(net: Model, x_bound: float, arrays: list[Array]) -> bool:
+    """Whether the network's outputs on inputs with max |x| ≤ ``x_bound`` are provably
+    finite, from one device read of a few numbers: every parameter and optimizer array
+    is finite, and the bounds β_0 = ``x_bound``, |Z^[l]| ≤ ‖W^[l]‖_∞ β_{l-1} + max |b^[l]| (‖·‖_∞ the largest
     row sum of |W|) and β_l = g^[l]'s :meth:`~ffnn.activations.Activation.output_bound`
     stay a safe distance (a quarter of the dtype's range, and a relative
     n^[l-1]·ε for the rounding of each sum) below overflow.
@@ -367,24 +399,29 @@ def _bounded_outputs(net: Model, x: Array, arrays: list[Array]) -> bool:
     False when a bound is not met or an activation states none: the caller then runs
     the network on the data (an exact check), so this only ever saves work.
     """
+    if not x_bound < math.inf:
+        return False
     xp = net.xp
+    fast = fast_calls(xp)
+    sum_along, max_along = fast.reductions
 
-    def measures(params: list[Array], arrays: list[Array], x: Array) -> Array:
-        """[all finite, max x, −min x, then ‖W^[l]‖_∞ and max |b^[l]| per layer]."""
-        parts = [xp.astype(_all_finite(xp, arrays), x.dtype), xp.max(x), -xp.min(x)]
+    def measures(params: list[Array], arrays: list[Array]) -> Array:
+        """[all finite, then ‖W^[l]‖_∞ and max |b^[l]| per layer], in W^[1]'s dtype."""
+        dtype = params[0].dtype
+        parts = [fast.cast(_all_finite(xp, arrays), dtype)]
         for W, b in zip(params[0::2], params[1::2]):
-            parts += [xp.astype(xp.max(xp.sum(xp.abs(W), axis=1)), x.dtype), xp.astype(xp.max(xp.abs(b)), x.dtype)]
-        return xp.stack(parts)
+            parts += [max_along(sum_along(xp.abs(W), 1), 0), max_along(xp.abs(b), 0)]
+        return xp.concat([xp.reshape(v if v.dtype == dtype else fast.cast(v, dtype), (-1,)) for v in parts])
 
-    found = _compiled_where_worth_it(net, "bounds", measures)(net.parameters(), arrays, x)
+    found = _compiled_where_worth_it(net, "bounds", measures)(net.parameters(), arrays)
     values = [float(v) for v in net.backend.to_numpy(found)]
     if values[0] != 1:
         return False
     info = np.finfo(str(net.dtype))
     limit, eps = float(info.max) / 4, float(info.eps)
-    bound = max(values[1], values[2])
+    bound = x_bound
     for l, layer in enumerate(net.layers):
-        w, b = values[3 + 2 * l], values[4 + 2 * l]
+        w, b = values[1 + 2 * l], values[2 + 2 * l]
         z = (w * bound + b) * (1 + 2 * layer.n_in * eps)
         if not z <= limit:  # also False for inf and NaN
             return False
@@ -455,6 +492,8 @@ class Loop:
         self.metrics = metrics
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
+        self._saved: _SavedState | None = None  # the training state of the latest snapshot
+        self._batch_rows: Array = None  # the rows of each batch, as a device vector (made at the first epoch)
         self.gathered = None  # the compiled step that also gathers the batch (compile=True)
         if compile:
             if not isinstance(l2, float):
@@ -473,6 +512,10 @@ class Loop:
             if data.weights is None or parallel is not None  # ffnn.training.parallel reads its own weights
             else xp.reshape(net.backend.asarray(data.weights, dtype=data.x.dtype), (1, -1))
         )
+        # what the epoch's outputs are compared with: a classifier's classes, decided once per fit
+        self.targets = data.y
+        if parallel is None and self.task != "regression":
+            self.targets = data.classes if data.classes is not None else _classes(net, data.y, None)
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
@@ -526,9 +569,9 @@ class Loop:
         """
         xp = self.net.xp
         arrays = self._arrays()
-        flags = self.net.backend.to_numpy(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
-        if bool(np.all(flags)):
+        if bool(self.net.backend.to_numpy(_all_finite(xp, arrays))):
             return
+        flags = self.net.backend.to_numpy(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
         names = list(self.net.named_parameters())
         slots = [(k, v) for k, v in (self.opt.state or {}).items() if isinstance(v, dict)]
         names += [f"optimizer state {slot}[{key!r}]" for slot, arrays_ in slots for key in arrays_]
@@ -543,8 +586,8 @@ class Loop:
         """Copies of everything an epoch changes: parameters, optimizer state, training state."""
         net, opt = self.net, self.opt
         assert opt.state is not None
-        previous = None if self._snapshot is None else self._snapshot[2]
-        return _copies(net, net.named_parameters()), _copy_state(net, opt.state), _copy_training(self.state, previous)
+        saved = self._saved = _copy_training(self.state, self._saved)  # settings shared while equal
+        return _copies(net, net.named_parameters()), _copy_state(net, opt.state), saved
 
     def rollback(self, snapshot: tuple[Params, OptState, _SavedState]) -> None:
         """Put the network, optimizer and training state back as ``snapshot`` holds them."""
@@ -559,7 +602,8 @@ class Loop:
         net, xp = self.net, self.net.xp
         x = self.data.x
         rows = isinstance(x, RowSource)  # inputs read by rows: check them chunk by chunk as well
-        if not rows and _bounded_outputs(net, x, self._arrays()):
+        if not rows and _bounded_outputs(net, self.data.x_bound if self.data.x_bound < math.inf else _max_abs(net, x),
+                                         self._arrays()):
             return
         checks = [_all_finite(xp, self._arrays())]
         for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
@@ -691,16 +735,17 @@ class Loop:
         finally:
             net.set_parameters(params)
             opt.state = opt_state
-        starts = np.arange(0, m, size)
-        if data.weights is None or data.mean_by_rows:
-            batch_weights = np.minimum(starts + size, m) - starts
-            total = float(m)
+        if data.weights is None or data.mean_by_rows:  # the batches' row counts, the same every epoch
+            if self._batch_rows is None:
+                starts = np.arange(0, m, size)
+                self._batch_rows = net.backend.asarray((np.minimum(starts + size, m) - starts).astype(net.dtype))
+            batch_weights, total = self._batch_rows, float(m)
         else:
             ordered = data.weights if host_order is None else data.weights[host_order]
-            batch_weights = np.add.reduceat(ordered, starts)
+            batch_weights = net.backend.asarray(np.add.reduceat(ordered, np.arange(0, m, size)).astype(net.dtype))
             total = float(np.sum(ordered))
         sums = _epoch_sums(net, self.task, decided=gathered is not None and not in_order)
-        cost_sum, measures = sums(costs, net.backend.asarray(batch_weights.astype(net.dtype)), outputs, y, order)
+        cost_sum, measures = sums(costs, batch_weights, outputs, self.targets, order)
         return cost_sum, measures, total
 
     def restore(self, snapshot: tuple[Params, OptState]) -> None:
