@@ -226,11 +226,11 @@ def test_compile_support_detects_either_public_option() -> None:
         def fit(self, X, y, *, epochs=1, compile=False): ...
 
     bare, with_step = SimpleNamespace(), SimpleNamespace(compile_step=lambda net, opt: None)
-    assert compile_support(Plain, bare) == (None, NO_COMPILE)
-    assert compile_support(WithOption, bare) == ("fit", "")
-    assert compile_support(Plain, with_step) == ("compile_step", "")
-    kind, reason = compile_support()  # today's ffnn: whichever it offers, with a reason when none
-    assert kind in {None, "fit", "compile_step"} and (kind is not None or reason == NO_COMPILE)
+    assert compile_support(Plain, bare) == ((), NO_COMPILE)
+    assert compile_support(WithOption, bare) == (("fit",), "")
+    assert compile_support(Plain, with_step) == (("compile_step",), "")
+    assert compile_support(WithOption, with_step) == (("compile_step", "fit"), "")  # both measured
+    assert compile_support() == (("compile_step", "fit"), "")  # today's ffnn offers both
 
 
 def test_smoke_run_has_the_fit_comparison_and_skips_absent_compiled_slots(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,7 +238,7 @@ def test_smoke_run_has_the_fit_comparison_and_skips_absent_compiled_slots(monkey
     from benchmarks import run
     from benchmarks.fit_loop import NO_COMPILE
 
-    monkeypatch.setattr(run, "compile_support", lambda: (None, NO_COMPILE))
+    monkeypatch.setattr(run, "compile_support", lambda: ((), NO_COMPILE))
     result = run_benchmarks(mode=MODES["smoke"], configs=[TINY_CONFIG], gpu_configs=[], threads=1,
                             digits=False, memory=False, gpu=False)
     (cfg,) = result["configs"]
@@ -271,7 +271,7 @@ def test_compiled_step_slots_light_up_when_ffnn_offers_compile_step(monkeypatch:
         return lambda X_cols, Y_cols: training.train_step(net, optimizer, X_cols, Y_cols)
 
     monkeypatch.setattr(training, "compile_step", compile_step, raising=False)
-    monkeypatch.setattr(run, "compile_support", lambda: ("compile_step", ""))
+    monkeypatch.setattr(run, "compile_support", lambda: (("compile_step",), ""))
     small_named = Config("small", TINY_CONFIG.sizes, TINY_CONFIG.batch, "test")  # the targets look at 'small'
     result = run_benchmarks(mode=_compiled_mode(), configs=[small_named], gpu_configs=[], threads=1,
                             digits=False, memory=False, gpu=False)
@@ -300,7 +300,7 @@ def test_compiled_fit_slots_light_up_when_fit_takes_compile(monkeypatch: pytest.
         return original(self, X, y, **options)
 
     monkeypatch.setattr(Network, "fit", fit)
-    monkeypatch.setattr(run, "compile_support", lambda: ("fit", ""))
+    monkeypatch.setattr(run, "compile_support", lambda: (("fit",), ""))
     small_named = Config("small", TINY_CONFIG.sizes, TINY_CONFIG.batch, "test")
     result = run_benchmarks(mode=_compiled_mode(), configs=[small_named], gpu_configs=[], threads=1,
                             digits=False, memory=False, gpu=False)
@@ -393,3 +393,23 @@ def test_instruction_count_subjects_take_the_same_steps() -> None:
     start = build_network(TINY_CONFIG).get_weights()
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(expected, start)) > 1e-4  # they did train
     assert instructions.main(["--child", "reference", "tiny", "2"]) == 0
+
+
+def test_instruction_count_fit_subjects_train_the_same_epochs() -> None:
+    """``fit`` and the hand-written loop, counted per step of a fit call: after one call
+    each, the same weights (the same shuffled batches of the same data), and the count's
+    divisor is the call's steps."""
+    from benchmarks import instructions
+    from benchmarks.run import FIT_BATCHES, FIT_EPOCHS_PER_CALL
+
+    assert instructions.steps_per_run("fit") == FIT_BATCHES * FIT_EPOCHS_PER_CALL
+    assert instructions.steps_per_run("make_step") == 1
+    runs = {subject: instructions.step_function(subject, TINY_CONFIG) for subject in instructions.FIT_SUBJECTS}
+    start = [np.array(w) for w in runs["fit"][1]()]
+    for run, _ in runs.values():
+        run()
+    got, expected = runs["fit"][1](), runs["reference_fit"][1]()
+    assert len(got) == len(expected) == 6
+    for a, b in zip(got, expected):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(got, start)) > 1e-4  # they did train
