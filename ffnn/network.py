@@ -234,8 +234,14 @@ class Network(Trainer, Saver):
                 return  # updated in place: the same arrays, already checked when they were bound
         if check:
             self._check_parameters(params)
+        rebind = object.__setattr__
         for layer, (kW, kb) in zip(layers, _names(len(layers))):
-            layer.W, layer.b = params[kW], params[kb]
+            if type(layer).__setattr__ is Dense.__setattr__:  # its counting, once for all below
+                rebind(layer, "W", params[kW])
+                rebind(layer, "b", params[kb])
+            else:
+                layer.W, layer.b = params[kW], params[kb]
+        BINDINGS.count += 1
 
     def _check_parameters(self, params: Params) -> None:
         names = self.parameter_names()

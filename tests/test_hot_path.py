@@ -459,6 +459,21 @@ def test_rebinding_counts_and_kept_passes_are_found_without_rebuilding() -> None
         assert BINDINGS.count > count, name
     second = net.passes()
     assert second.loss is net.loss and second.rules[2][0] == net.layers[2].activation.forward
+    count = BINDINGS.count
+    net.set_parameters(net.named_parameters())  # the same arrays: nothing rebound
+    assert BINDINGS.count == count
+    fresh = {k: np.array(v) for k, v in net.named_parameters().items()}
+    net.set_parameters(fresh, check=False)  # new arrays: counted once for all of them
+    assert BINDINGS.count > count and all(a is b for a, b in zip(net.parameters(), fresh.values()))
+
+    class Watched(Dense):  # a layer with its own __setattr__ is rebound through it
+        def __setattr__(self, name: str, value: object) -> None:
+            self.__dict__.setdefault("seen", []).append(name)
+            super().__setattr__(name, value)
+
+    watched = Network([Watched(5, 3, activation="relu"), Dense(3, 2, activation="softmax")], seed=0)
+    watched.set_parameters({k: np.array(v) for k, v in watched.named_parameters().items()})
+    assert watched.layers[0].seen[-2:] == ["W", "b"]
 
 
 def test_set_parameters_checks_unless_told_not_to() -> None:
