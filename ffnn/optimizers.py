@@ -141,7 +141,7 @@ class Optimizer:
 
     def _typed(self, host: dict[str, Any], grads: Params) -> dict[str, Any]:
         """``host`` (the update's numbers) with each number that is the same as at the
-        previous two updates (a fixed learning rate, momentum, Adam's β1, β2, ε) replaced
+        previous update (a fixed learning rate, momentum, Adam's β1, β2, ε) replaced
         by :func:`backends.constant` of it in the gradients' dtype, held while it stays:
         on NumPy a typed 0-d array spares the weak-scalar promotion of a Python number
         in every product with it (about 0.5 µs each), for the same bits. Numbers that
@@ -155,10 +155,11 @@ class Optimizer:
         dtype, device = like.dtype, getattr(like, "device", None)
         # the array type first: dtypes of two libraries do not compare
         if held is None or held[1] is not type(like) or held[0] != dtype or held[2] != device:
-            if any(g.dtype != dtype for g in grads.values()):
-                return host
             held = (dtype, type(like), device, {})
             self._typed_numbers: tuple[Any, type, Any, dict[str, tuple[Any, Any]]] = held
+        for g in grads.values():
+            if g.dtype != dtype:
+                return host  # at every update: the dtypes of a dict may change between calls
         table: dict[str, tuple[Any, Any]] = held[3]
         typed = dict(host)
         for name, value in host.items():

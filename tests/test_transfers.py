@@ -159,6 +159,12 @@ def test_an_update_types_the_numbers_that_stay_and_keeps_a_schedule_a_number() -
     fixed = SGD(0.1)
     fixed._typed({"lr": 0.1}, same)
     assert isinstance(fixed._typed({"lr": 0.1}, same)["lr"], np.ndarray)
+    mixed = dict(same, W2=rng.standard_normal((2, 2)))  # after typed updates, a float64 array joins
+    assert type(fixed._typed({"lr": 0.1}, mixed)["lr"]) is float
+    grads = {k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in mixed.items()}
+    expected = mixed["W2"] - grads["W2"] * 0.1
+    new, _ = fixed.update({k: p.copy() for k, p in mixed.items()}, dict(grads), {"step": 0}, xp=np)
+    np.testing.assert_array_equal(new["W2"], expected)  # the float64 rounding of the rate, not float32's
     decaying = SGD(StepDecay(0.1, drop=0.5, every=1))
     assert all(type(decaying._typed({"lr": decaying.learning_rate_at(t)}, same)["lr"]) is float for t in range(3))
 

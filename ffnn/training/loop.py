@@ -66,7 +66,8 @@ class Data:
     given, else :func:`~ffnn.metrics.target_classes` of y: (m,) classes for
     multiclass, (n^[L], m) booleans otherwise), or None (regression, or not known)."""
     x_bound: float = math.inf
-    """β_0 = max |x| over the training inputs (inf when not known)."""
+    """β_0 ≥ max |x| over the training inputs (over the whole X when a validation split
+    was cut from it; inf when not known)."""
 
 
 def training_data(
