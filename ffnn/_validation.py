@@ -33,6 +33,7 @@ __all__ = [
     "is_data_frame",
     "is_integer",
     "is_number",
+    "max_abs",
     "positive_int",
     "targets_with_labels",
 ]
@@ -293,10 +294,20 @@ def inputs_with_bound(
         msg = f"{name} has no rows (shape {tuple(x.shape)}); pass at least one example"
         raise ValueError(msg)
     x = xp.astype(x, backend.dtype(dtype), copy=False)
-    low, high = (float(v) for v in backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
-    if not (math.isfinite(low) and math.isfinite(high)):  # min and max are NaN or ±inf iff an entry is
+    bound = max_abs(x, backend)
+    if not math.isfinite(bound):  # min and max are NaN or ±inf iff an entry is
         _raise_not_finite(name)
-    return x, max(-low, high)
+    return x, bound
+
+
+def max_abs(x: Array, backend: Backend) -> float:
+    """max |x| over every entry of ``x`` as max(−min x, max x): one device read of two
+    numbers. NaN and ±inf propagate to it (the standard's min and max propagate NaN)."""
+    xp = backend.xp
+    low, high = (float(v) for v in backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
+    if math.isnan(low) or math.isnan(high):
+        return math.nan
+    return max(-low, high)
 
 
 def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:

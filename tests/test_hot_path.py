@@ -305,6 +305,10 @@ def test_inputs_with_bound_refuses_nan_and_infinities_and_names_the_array(backen
         with pytest.raises(ValueError, match="X_val contains NaN or infinite values"):
             inputs_with_bound(X, backend, "float64", 3, name="X_val")
     assert inputs_with_bound(-np.arange(6.0).reshape(2, 3), backend, "float64", 3)[1] == 5.0
+    from ffnn._validation import max_abs
+
+    assert math.isnan(max_abs(backend.asarray(np.array([1.0, np.nan, -3.0])), backend))
+    assert max_abs(backend.asarray(np.array([1.0, -np.inf])), backend) == math.inf
 
 
 def test_the_epoch_decides_the_batches_outputs_at_once(backend: Backend) -> None:

@@ -17,7 +17,14 @@ from tqdm import tqdm
 from backends import fast_calls
 
 from .._types import Array, GradientHook, Namespace, OptState, Params, Sampler
-from .._validation import PREDICT_BATCH_SIZE, as_inputs, as_sample_weight, inputs_with_bound, positive_int
+from .._validation import (
+    PREDICT_BATCH_SIZE,
+    as_inputs,
+    as_sample_weight,
+    inputs_with_bound,
+    max_abs,
+    positive_int,
+)
 from ..dropout import EpochMasks
 from ..losses import checked_targets
 from ..metrics import hits_against, predicted_columns, target_classes
@@ -382,13 +389,6 @@ def _epoch_vector(net: Model) -> Callable[[list[Array], list[Array], list[Array]
     return _compiled_where_worth_it(net, "epoch_vector", vector)
 
 
-def _max_abs(net: Model, x: Array) -> float:
-    """max |x| over every entry of ``x`` (one device read; NaN or inf pass through)."""
-    xp = net.xp
-    low, high = (float(v) for v in net.backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
-    return max(-low, high)
-
-
 def _bounded_outputs(net: Model, x_bound: float, arrays: list[Array]) -> bool:
     """Whether the network's outputs on inputs with max |x| ≤ ``x_bound`` are provably
     finite, from one device read of a few numbers: every parameter and optimizer array
@@ -603,9 +603,10 @@ class Loop:
         net, xp = self.net, self.net.xp
         x = self.data.x
         rows = isinstance(x, RowSource)  # inputs read by rows: check them chunk by chunk as well
-        if not rows and _bounded_outputs(net, self.data.x_bound if self.data.x_bound < math.inf else _max_abs(net, x),
-                                         self._arrays()):
-            return
+        if not rows:
+            x_bound = self.data.x_bound if self.data.x_bound < math.inf else max_abs(x, net.backend)
+            if _bounded_outputs(net, x_bound, self._arrays()):
+                return
         checks = [_all_finite(xp, self._arrays())]
         for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
             stop = min(begin + PREDICT_BATCH_SIZE, x.shape[0])
