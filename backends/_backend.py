@@ -724,6 +724,12 @@ class FastCalls(NamedTuple):
     all_finite: Any
     """``f(arrays)`` = ``xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))``: a 0-d
     bool array, True when every entry of every array (a non-empty list) is finite."""
+    keep: Any
+    """``f(x, mask)`` = ``x *= xp.astype(mask, x.dtype)``, returning ``x``: zero the entries of
+    ``x`` where the boolean ``mask`` is False, in place where the library allows (the
+    ReLU backward's indicator). NumPy multiplies by the boolean array itself
+    (``numpy.multiply(x, mask, out=x)``, the same bits), so no float copy of the mask
+    is made: on a hidden layer that copy is the step's peak memory."""
 
 
 # Keyed by the namespace module itself (a module hashes by identity and lives as long
@@ -757,6 +763,11 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def all_finite_host(arrays: Any) -> Any:
             return np.asarray(all([every(isfinite(a)) for a in arrays]))
 
+        multiply = np.multiply
+
+        def keep_host(x: Any, mask: Any) -> Any:
+            return multiply(x, mask, out=x)
+
         calls = FastCalls(
             (functools.partial(add.reduce, keepdims=True), functools.partial(maximum.reduce, keepdims=True)),
             functools.partial(add.reduce, axis=None),
@@ -765,6 +776,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             np.ndarray.argmax,
             np.ndarray.copy,
             all_finite_host,
+            keep_host,
         )
     else:
 
@@ -786,7 +798,11 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def all_finite(arrays: Any) -> Any:
             return xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))
 
-        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite)
+        def keep(x: Any, mask: Any) -> Any:
+            x *= xp.astype(mask, x.dtype)
+            return x
+
+        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite, keep)
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls
     return calls

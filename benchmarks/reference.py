@@ -69,8 +69,8 @@ def inlined_step(params: list[list[Any]], X: Any, Y: Any, *, lr: float, np: Modu
     of a ReLU…ReLU-softmax network with categorical cross-entropy and plain SGD,
     including what the hand-written :func:`reference_step` leaves out: P3 (6)'s fused
     gradient in its general soft-target form (1/m)(Ŷ ⊙ Σ_p y_p − Y), the cost from the
-    log-softmax terms of the forward pass, the ReLU mask as a cast (the Array API does
-    not multiply floats by booleans), in-place bias adds and updates. It computes ffnn's
+    log-softmax terms of the forward pass, the ReLU mask multiplied in place as the
+    boolean array (ffnn's ``fast_calls(xp).keep`` on NumPy), in-place bias adds and updates. It computes ffnn's
     results bit for bit (tested), so ffnn's step over this one is the cost of ffnn's
     structure alone (layers, activation and loss objects, name-keyed dicts), and this one
     over :func:`reference_step` the cost of its exactness and generality.
@@ -99,7 +99,7 @@ def inlined_step(params: list[list[Any]], X: Any, Y: Any, *, lr: float, np: Modu
         dW, db = dZ @ A[l].T, add(dZ, 1, keepdims=True)
         if l:
             dA = W.T @ dZ
-            dA *= (A[l] > 0.0).astype(dA.dtype)
+            np.multiply(dA, A[l] > 0.0, out=dA)
             dZ = dA
         dW *= lr
         W -= dW

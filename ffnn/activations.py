@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backends import caster, constant, device_of, reductions
+from backends import caster, constant, device_of, fast_calls, reductions
 
 from ._numerics import softmax_and_log
 from ._registry import Registry
@@ -185,9 +185,9 @@ class ReLU(Activation):
         return dA * caster(xp)(A > zero, dA.dtype)  # noqa: SIM300
 
     def backward_in_place(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
-        zero = constant(0.0, A)
-        dA *= caster(xp)(A > zero, dA.dtype)  # noqa: SIM300
-        return dA
+        # dA ⊙ I(A > 0) in place; NumPy multiplies by the boolean array (no float copy of
+        # the mask: on a hidden layer that copy was the training step's peak memory)
+        return fast_calls(xp).keep(dA, A > constant(0.0, A))  # noqa: SIM300
 
     def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         zero = constant(0.0, A)

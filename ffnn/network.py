@@ -757,6 +757,7 @@ class Passes:
             grads[kW], grads[kb], dA = affine_backward(
                 dZ, A_prev, params[kW], sum_along, backward_in_place is not None or input_gradient
             )
+            dZ = None  # released before the next dZ is made: a layer's pair of them is the peak memory
             if masks and l - 1 in masks and dA is not None:  # D (7)/(8): dJ/dA = dJ/dÃ ⊙ (1/p) ⊙ R
                 dA = apply(dA, masks[l - 1])  # (D (5): dW above used Ã^[l-1])
             if backward_in_place is not None:

@@ -242,6 +242,24 @@ def test_all_finite_is_true_only_when_every_entry_of_every_array_is(backend: Bac
                 assert not bool(backend.to_numpy(fast.all_finite(arrays))), (bad, where)
 
 
+def test_keep_zeroes_where_the_mask_is_false_as_the_cast_product_does(backend: Backend) -> None:
+    """``fast_calls(xp).keep(x, mask)`` = x ⊙ astype(mask): the same bits as the product
+    with the cast mask (−0.0 for a negative entry dropped, NaN kept as NaN), in place on
+    NumPy (NumPy multiplies by the boolean array, with no float copy of the mask)."""
+    fast = fast_calls(backend.xp)
+    dtype = backend.dtype("float32")
+    host = np.array([[1.5, -2.0, np.nan, 0.0], [-0.0, np.inf, -3.0, 4.0]], dtype=np.float32)
+    mask = np.array([[True, False, False, True], [False, True, True, False]])
+    expected = host * mask.astype(np.float32)
+    x = backend.asarray(host, dtype=dtype)
+    out = fast.keep(x, backend.asarray(mask))
+    got = backend.to_numpy(out)
+    assert got.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))  # bit for bit, signs of zeros included
+    if backend.name == "numpy":
+        assert out is x
+
+
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:
     xp = get_backend("numpy").xp
     x = np.random.default_rng(0).standard_normal((37, 53)).astype(np.float32)
