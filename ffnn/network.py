@@ -649,8 +649,8 @@ class Passes:
     """
 
     __slots__ = (
-        "L", "backward_steps", "cost_from_log", "flat", "forward_steps", "fused", "fused_gradient", "key",
-        "layers", "log_output", "loss", "names", "net", "rules", "seen", "sum_along", "xp",
+        "L", "backward_steps", "cost_from_log", "flat", "forward_steps", "fused", "fused_gradient", "hidden_steps",
+        "key", "layers", "log_output", "loss", "names", "net", "rules", "seen", "sum_along", "train", "xp",
     )
 
     def __init__(self, net: Network) -> None:
@@ -682,6 +682,13 @@ class Passes:
         use_log = self.fused and cost_from_log is not None and forward_log is not None
         self.cost_from_log = cost_from_log if use_log else None
         self.log_output: Callable[..., tuple[Array, Array]] | None = forward_log if use_log else None
+        # The plain training pass (train_plain): the output and cost fused through log Ŷ and
+        # no layer caching Z^[l]; None otherwise (a step then runs forward_cost and backward).
+        self.hidden_steps = tuple((kW, kb, forward) for _, kW, kb, forward, _ in self.forward_steps[:-1])
+        plain = use_log and not any(needs_z for _, _, needs_z in self.rules)
+        self.train: Callable[[Array, Array, Params], tuple[Array, Array, Params]] | None = (
+            self.train_plain if plain else None
+        )
 
     def forward(
         self, X: Array, params: Params | None = None, masks: dict[int, Array] | None = None, *, log: bool = False
@@ -724,6 +731,42 @@ class Passes:
         if weights is None:
             return cache, self.cost_from_log(log_A, Y, xp=self.xp)  # type: ignore[misc]
         return cache, self.cost_from_log(log_A, Y, xp=self.xp, weights=weights)  # type: ignore[misc]
+
+    def train_plain(self, X: Array, Y: Array, params: Params, /) -> tuple[Array, Array, Params]:
+        """The training step's passes on a batch without example weights or dropout,
+        for a network whose output and cost are fused through log Ŷ (softmax with
+        categorical cross-entropy) and whose activations do not read Z^[l]: (J, A^[L],
+        the gradients keyed "W1", "b1", …).
+
+        The same equations, in the same order, as :meth:`forward_cost` followed by
+        :meth:`backward` with ``release_cache`` (the same bits, tested): forward P1 (5)/(6),
+        the cost P3 from log Ŷ, the fused gradient P3 (6), backward P1 (15)/(16)/(22) with
+        each A^[l-1] released once used. Kept as its own loop because it is the training
+        hot path of the common network: without the cache object and the per-layer
+        tests for masks, logs and Z (on a small network they cost as much as a layer's
+        arithmetic). :attr:`train` is this method where it applies, else None.
+        """
+        xp = self.xp
+        A = X
+        cache = [X]
+        for kW, kb, forward in self.hidden_steps:
+            A = forward(affine(params[kW], A, params[kb]), xp=xp)  # P1 (5)/(6)
+            cache.append(A)
+        kW, kb = self.names[-1]
+        A, log_A = self.log_output(affine(params[kW], A, params[kb]), xp=xp)  # type: ignore[misc]
+        cost = self.cost_from_log(log_A, Y, xp=xp)  # type: ignore[misc]
+        log_A = None
+        dZ = self.fused_gradient(A, Y, xp=xp)  # P3 (6)
+        grads: Params = dict.fromkeys(self.flat)
+        sum_along = self.sum_along
+        for l, kW, kb, backward_in_place in self.backward_steps:  # P1 (15)/(16), then P1 (22) and P2
+            A_prev = cache[l - 1]
+            grads[kW], grads[kb], dA = affine_backward(dZ, A_prev, params[kW], sum_along, backward_in_place is not None)
+            dZ = None  # released before the next dZ is made (peak memory)
+            if backward_in_place is not None:
+                dZ = backward_in_place(dA, A_prev, None, xp=xp)
+                cache[l - 1] = A_prev = None
+        return cost, A, grads
 
     def backward(
         self, cache: list[Array], Y: Array, params: Params | None = None, weights: Array = None,

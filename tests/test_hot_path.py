@@ -488,3 +488,54 @@ def test_set_parameters_checks_unless_told_not_to() -> None:
         net.set_parameters(params)
     net.set_parameters(params, check=False)  # a compiled step's outputs, checked once before
     assert net.layers[0].W is params["W1"]
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "sigmoid", "leaky_relu"])
+def test_the_plain_training_pass_is_the_general_passes_bit_for_bit(backend: Backend, hidden: str) -> None:
+    """``Passes.train`` (softmax with cross-entropy, no layer reading Z^[l]): the same
+    cost, outputs and gradients, bit for bit, as forward_cost and backward(release_cache),
+    and a make_step step that takes it trains to the same parameters as one that cannot
+    (a batch with unit example weights goes through the general passes)."""
+    layers = [Dense(5, 7, activation=hidden), Dense(7, 6, activation="relu"), Dense(6, 4, activation="softmax")]
+    net = Network(layers, loss="categorical_crossentropy", backend=backend, dtype="float64", seed=3)
+    passes = net.passes()
+    assert passes.train is not None
+    xb, yb = _batch(net, "categorical_crossentropy")
+    params = net.named_parameters()
+    cost, A_L, grads = passes.train(xb, yb, params)
+    cache, expected_cost = passes.forward_cost(xb, yb, params)
+    expected_A = cache[-1]
+    expected = passes.backward(cache, yb, params, None, True)
+    assert np.array_equal(to_numpy(cost), to_numpy(expected_cost))
+    assert np.array_equal(to_numpy(A_L), to_numpy(expected_A))
+    assert list(grads) == list(expected)
+    for k in expected:
+        assert np.array_equal(to_numpy(grads[k]), to_numpy(expected[k])), k
+    # through make_step: the plain pass (weights None) against the general one (unit weights)
+    twin = copy.deepcopy(net)
+    ones = backend.asarray(np.ones((1, xb.shape[1])), dtype=backend.dtype("float64"))
+    steps = [make_step(n, SGD(learning_rate=0.1)) for n in (net, twin)]
+    states = [{"step": 0}, {"step": 0}]
+    pa, pb = net.named_parameters(), twin.named_parameters()
+    for _ in range(3):
+        pa, states[0], ca, _ = steps[0](pa, states[0], xb, yb)
+        pb, states[1], cb, _ = steps[1](pb, states[1], xb, yb, ones)
+        assert_allclose(to_numpy(ca), to_numpy(cb), rtol=1e-12, atol=0)
+    for k in pa:
+        assert_allclose(to_numpy(pa[k]), to_numpy(pb[k]), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "output", "loss", "fuse"),
+    [
+        ("silu", "softmax", "categorical_crossentropy", True),  # reads Z^[l]
+        ("relu", "sigmoid", "binary_crossentropy", True),  # fused, but the cost comes from Z
+        ("relu", "softmax", "categorical_crossentropy", False),  # not fused
+        ("relu", "softmax", "mse", True),  # not fused
+    ],
+)
+def test_networks_the_plain_pass_does_not_cover_have_none(hidden: str, output: str, loss: str, fuse: bool) -> None:
+    layers = [Dense(5, 7, activation=hidden), Dense(7, 4, activation=output)]
+    net = Network(layers, loss=loss, backend="numpy", seed=3)
+    net.fuse_output = fuse
+    assert net.passes().train is None

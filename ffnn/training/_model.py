@@ -3,7 +3,7 @@ never imports :mod:`ffnn.network` (the network subclasses :class:`~ffnn.training
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._types import Array, Namespace, Params
@@ -27,6 +27,10 @@ class ModelPasses(Protocol):
         self, cache: list[Array], Y: Array, params: Params | None = None, weights: Array = None,
         release_cache: bool = False, input_gradient: bool = False,
     ) -> Params | tuple[Params, Array]: ...
+
+    train: Callable[[Array, Array, Params], tuple[Array, Array, Params]] | None
+    """``train(X, Y, params) -> (J, A^[L], gradients)``: forward, cost and backward in one
+    pass for a batch without weights or masks, where the network allows it; else None."""
 
 
 class Model(Protocol):

@@ -73,20 +73,24 @@ def make_step(
         update = DeviceScalarUpdate(optimizer, net.backend, net.dtype).update
 
     passes = net.passes()  # the network's passes with its structure's decisions made once
-    forward_cost, backward = passes.forward_cost, passes.backward
+    forward_cost, backward, plain = passes.forward_cost, passes.backward, passes.train
     penalty: Penalty | None = l2 if callable(l2) else (_L2(l2) if l2 else None)
 
     def step(
         params: Params, opt_state: OptState, xb: Array, yb: Array, weights: Array = None, masks: Masks = None
     ) -> tuple[Params, OptState, Array, Array]:
-        cache, cost = forward_cost(xb, yb, params, masks, weights)
-        grads: Params = backward(cache, yb, params, weights, True)  # type: ignore[assignment]  # no input gradient
+        if plain is not None and weights is None and masks is None:  # the common case, in one pass
+            cost, A_L, grads = plain(xb, yb, params)
+        else:
+            cache, cost = forward_cost(xb, yb, params, masks, weights)
+            grads = backward(cache, yb, params, weights, True)  # type: ignore[assignment]  # no input gradient
+            A_L = cache[-1]
         if penalty is not None:
             cost = cost + penalty(params, grads, xb.shape[1], weights, xp=xp)
         if reduce_gradients is not None:
             grads = reduce_gradients(grads)
         params, opt_state = update(params, grads, opt_state, xp=xp)
-        return params, opt_state, cost, cache[-1]
+        return params, opt_state, cost, A_L
 
     return step
 
