@@ -724,6 +724,10 @@ class FastCalls(NamedTuple):
     all_finite: Any
     """``f(arrays)`` = ``xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in arrays]))``: a 0-d
     bool array, True when every entry of every array (a non-empty list) is finite."""
+    stack: Any
+    """``f(arrays)`` = ``xp.stack(arrays)`` for a list of arrays of one shape and dtype (an
+    epoch's 0-d batch costs): NumPy builds the array from the list in one call
+    (``numpy.asarray``), without ``numpy.stack``'s Python loop over the items."""
     keep: Any
     """``f(x, mask)`` = ``x *= xp.astype(mask, x.dtype)``, returning ``x``: zero the entries of
     ``x`` where the boolean ``mask`` is False, in place where the library allows (the
@@ -776,6 +780,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             np.ndarray.argmax,
             np.ndarray.copy,
             all_finite_host,
+            np.asarray,
             keep_host,
         )
     else:
@@ -802,7 +807,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             x *= xp.astype(mask, x.dtype)
             return x
 
-        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite, keep)
+        calls = FastCalls((sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite, xp.stack, keep)
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls
     return calls
@@ -841,6 +846,9 @@ _CONSTANT_SPECS: dict[type, tuple[LibrarySpec, bool] | None] = {}
 (its constants are then keyed by dtype alone), or None where numbers stay Python numbers."""
 _CONSTANTS: dict[Any, dict[float, Any]] = {}
 _MAX_CONSTANTS = 4096
+_BY_DTYPE: dict[type, dict[Any, dict[float, Any]]] = {}
+"""Per array type of a one-device library with typed constants (NumPy): :data:`_CONSTANTS`
+itself, whose tables that library's dtypes key; :func:`constant`'s first lookup."""
 
 
 def constant(value: float, like: Any) -> Any:
@@ -863,8 +871,19 @@ def constant(value: float, like: Any) -> Any:
     becomes a constant of the compiled function.
 
     The lookup is one table per dtype (and device, for a library with several), keyed
-    by the number: it runs in the training step several times per batch.
+    by the number: it runs in the training step several times per batch, so a number
+    already held for a one-device library is found by one nested lookup first.
     """
+    if value or copysign(1.0, value) > 0.0:  # not −0.0, which equals 0.0 as a key
+        try:
+            return _BY_DTYPE[type(like)][like.dtype][value]
+        except KeyError:
+            pass  # not held yet, another library, or NaN (never equal to a key)
+    return _held_constant(value, like)
+
+
+def _held_constant(value: float, like: Any) -> Any:
+    """:func:`constant` past its first lookup: the library's rule, then its table."""
     try:
         typed = _CONSTANT_SPECS[type(like)]
     except KeyError:
@@ -884,6 +903,8 @@ def _constant_spec(like: Any) -> tuple[LibrarySpec, bool] | None:
     typed = None
     if found is not None and (found.scalar_arrays or found.typed_constants):
         typed = (found, found.list_devices is _cpu_only)
+        if typed[1]:
+            _BY_DTYPE[type(like)] = _CONSTANTS
     _CONSTANT_SPECS[type(like)] = typed
     return typed
 

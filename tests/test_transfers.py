@@ -182,6 +182,7 @@ def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.
         monkeypatch.setattr(step_module, "_typed_numbers", lambda spec: typed)
         spec = (backend_module._spec_of(np.ones(1)), True) if typed else None
         monkeypatch.setitem(backend_module._CONSTANT_SPECS, np.ndarray, spec)
+        monkeypatch.setattr(backend_module, "_BY_DTYPE", {})  # no first lookup: the rule above decides
         net = Network([Dense(5, 7, activation="relu"), Dense(7, 3, activation="softmax")], backend="numpy",
                       dtype="float32", seed=1)
         opt = make()  # type: ignore[operator]
@@ -258,6 +259,21 @@ def test_keep_zeroes_where_the_mask_is_false_as_the_cast_product_does(backend: B
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))  # bit for bit, signs of zeros included
     if backend.name == "numpy":
         assert out is x
+
+
+def test_stack_of_batch_costs_is_the_standard_stack(backend: Backend) -> None:
+    """``fast_calls(xp).stack``: the same values, dtype and shape as ``xp.stack``, for the
+    0-d costs a step returns (NumPy scalars on NumPy) and for equal-shape arrays."""
+    xp, fast = backend.xp, fast_calls(backend.xp)
+    for dtype_name in ("float32", "float64"):
+        dtype = backend.dtype(dtype_name)
+        x = backend.asarray(np.linspace(-2.0, 3.0, 12).reshape(3, 4), dtype=dtype)
+        costs = [xp.sum(x[i, :]) for i in range(3)]  # what a step's cost is on each library
+        for items in (costs, [x[i, :] for i in range(3)]):
+            got, expected = fast.stack(items), xp.stack(items)
+            assert got.dtype == expected.dtype == dtype
+            assert tuple(got.shape) == tuple(expected.shape)
+            assert np.array_equal(backend.to_numpy(got), backend.to_numpy(expected))
 
 
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:

@@ -355,11 +355,12 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
     fit); a regression's are y (m, n^[L]), and its measures the vector of
     :func:`regression_sums` from the outputs. Compiled like :func:`_finite_check`."""
     xp = net.xp
+    stack = fast_calls(xp).stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
 
     def sums(
         costs: list[Array], weights: Array, outputs: list[Array], targets: Array, order: Array
     ) -> tuple[Array, Array]:
-        cost_sum = xp.sum(xp.stack(costs) * weights)
+        cost_sum = xp.sum(stack(costs) * weights)
         if task == "regression":  # the sums of R², MAE and RMSE over the batches' outputs
             targets = targets if order is None else xp.take(targets, order, axis=0)
             return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
