@@ -731,7 +731,7 @@ class FastCalls(NamedTuple):
     keep: Any
     """``f(x, mask)`` = ``x *= xp.astype(mask, x.dtype)``, returning ``x``: zero the entries of
     ``x`` where the boolean ``mask`` is False, in place where the library allows (the
-    ReLU backward's indicator). NumPy multiplies by the boolean array itself
+    ReLU backward's indicator, P2 (2): dJ/dA ⊙ I(Z > 0)). NumPy multiplies by the boolean array itself
     (``numpy.multiply(x, mask, out=x)``, the same bits), so no float copy of the mask
     is made: on a hidden layer that copy is the step's peak memory."""
 
@@ -846,9 +846,6 @@ _CONSTANT_SPECS: dict[type, tuple[LibrarySpec, bool] | None] = {}
 (its constants are then keyed by dtype alone), or None where numbers stay Python numbers."""
 _CONSTANTS: dict[Any, dict[float, Any]] = {}
 _MAX_CONSTANTS = 4096
-_BY_DTYPE: dict[type, dict[Any, dict[float, Any]]] = {}
-"""Per array type of a one-device library with typed constants (NumPy): :data:`_CONSTANTS`
-itself, whose tables that library's dtypes key; :func:`constant`'s first lookup."""
 
 
 def constant(value: float, like: Any) -> Any:
@@ -871,19 +868,8 @@ def constant(value: float, like: Any) -> Any:
     becomes a constant of the compiled function.
 
     The lookup is one table per dtype (and device, for a library with several), keyed
-    by the number: it runs in the training step several times per batch, so a number
-    already held for a one-device library is found by one nested lookup first.
+    by the number: it runs in the training step several times per batch.
     """
-    if value or copysign(1.0, value) > 0.0:  # not −0.0, which equals 0.0 as a key
-        try:
-            return _BY_DTYPE[type(like)][like.dtype][value]
-        except KeyError:
-            pass  # not held yet, another library, or NaN (never equal to a key)
-    return _held_constant(value, like)
-
-
-def _held_constant(value: float, like: Any) -> Any:
-    """:func:`constant` past its first lookup: the library's rule, then its table."""
     try:
         typed = _CONSTANT_SPECS[type(like)]
     except KeyError:
@@ -903,8 +889,6 @@ def _constant_spec(like: Any) -> tuple[LibrarySpec, bool] | None:
     typed = None
     if found is not None and (found.scalar_arrays or found.typed_constants):
         typed = (found, found.list_devices is _cpu_only)
-        if typed[1]:
-            _BY_DTYPE[type(like)] = _CONSTANTS
     _CONSTANT_SPECS[type(like)] = typed
     return typed
 

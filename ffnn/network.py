@@ -740,7 +740,7 @@ class Passes:
 
         The same equations, in the same order, as :meth:`forward_cost` followed by
         :meth:`backward` with ``release_cache`` (the same bits, tested): forward P1 (5)/(6),
-        the cost P3 from log Ŷ, the fused gradient P3 (6), backward P1 (15)/(16)/(22) with
+        the cost P3 (4) from log Ŷ, the fused gradient P3 (6), backward P1 (15)/(16)/(22) with
         each A^[l-1] released once used. Kept as its own loop because it is the training
         hot path of the common network: without the cache object and the per-layer
         tests for masks, logs and Z (on a small network they cost as much as a layer's

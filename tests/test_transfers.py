@@ -182,7 +182,6 @@ def test_numpy_training_with_typed_numbers_is_bit_identical(monkeypatch: pytest.
         monkeypatch.setattr(step_module, "_typed_numbers", lambda spec: typed)
         spec = (backend_module._spec_of(np.ones(1)), True) if typed else None
         monkeypatch.setitem(backend_module._CONSTANT_SPECS, np.ndarray, spec)
-        monkeypatch.setattr(backend_module, "_BY_DTYPE", {})  # no first lookup: the rule above decides
         net = Network([Dense(5, 7, activation="relu"), Dense(7, 3, activation="softmax")], backend="numpy",
                       dtype="float32", seed=1)
         opt = make()  # type: ignore[operator]
