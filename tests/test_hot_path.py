@@ -216,6 +216,55 @@ def test_the_bound_proof_refuses_non_finite_optimizer_state(backend: Backend) ->
     assert not _bounded_outputs(net, math.inf, net.parameters())  # inputs of unknown size: no proof
 
 
+def test_the_last_epoch_read_carries_the_bound_proof_only_when_nothing_runs_after_it(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit without callbacks or stopping rule reads the norms of the end-of-fit proof
+    with its last epoch (no measurement of its own), and they are the norms the proof
+    measures itself; with a callback, the proof measures afresh: a callback that spoils
+    the weights after the last epoch is caught (DivergedError, the network back at its
+    start)."""
+    from ffnn.training import DivergedError
+    from ffnn.training import loop as loop_module
+
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(24, 5)) * 3, rng.integers(0, 4, size=24)
+    measured: list[bool] = []
+    real = loop_module._bounded_outputs
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        measured.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "_bounded_outputs", counting)
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    net.fit(X, y, epochs=3, batch_size=8, optimizer="sgd")
+    assert measured == []  # the proof came with the last epoch's read
+    params = net.parameters()
+    folded = [float(v) for v in to_numpy(loop_module._weight_norms_of(net)(params))]
+    bound = float(np.max(np.abs(X)))
+    assert real(net, bound, params)  # the proof measured on its own agrees
+    expected = []
+    for W, b in zip(net.get_weights()[0::2], net.get_weights()[1::2]):
+        expected += [np.max(np.sum(np.abs(W), axis=1)), np.max(np.abs(b))]
+    assert_allclose(np.array(folded), np.array(expected), rtol=1e-12)
+
+    net = _net(backend, "softmax", "categorical_crossentropy")
+    before = net.get_weights()
+
+    def spoil(logs):  # type: ignore[no-untyped-def]
+        if logs["epoch"] == 2:
+            weights = net.get_weights()
+            weights[0][0, 0] = np.nan
+            net.set_weights(weights)
+
+    with pytest.raises(DivergedError):
+        net.fit(X, y, epochs=2, batch_size=8, optimizer="sgd", callbacks=[spoil])
+    assert measured == [True]  # a callback ran after the last read: measured afresh
+    for w, b in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+
+
 # ---------------------------------------------------------------- the epoch's bookkeeping
 @pytest.mark.parametrize("task", ["multiclass", "multilabel", "regression"])
 def test_the_epoch_sums_agree_with_their_definition(backend: Backend, task: str) -> None:

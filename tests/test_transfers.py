@@ -275,6 +275,34 @@ def test_stack_of_batch_costs_is_the_standard_stack(backend: Backend) -> None:
             assert np.array_equal(backend.to_numpy(got), backend.to_numpy(expected))
 
 
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_argmax_hits_counts_as_argmax_does_with_ties_and_nan(backend: Backend, dtype_name: str) -> None:
+    """``fast_calls(xp).argmax_hits(x, classes)`` = Σ_j [argmax_k x[k, j] == classes[j]]:
+    the count of ``numpy.argmax`` on the host, for distinct columns (NumPy's faster
+    count), and for columns that hold their largest value twice, are uniform (all ties:
+    the first row wins), hold NaN or infinities (NumPy falls back to argmax), in the
+    integer dtype of the classes."""
+    xp, fast = backend.xp, fast_calls(backend.xp)
+    rng = np.random.default_rng(5)
+    dtype = backend.dtype(dtype_name)
+    distinct = rng.random((7, 50))
+    tied = distinct.copy()
+    tied[3, :10] = tied[5, :10] = 2.0  # the largest value twice: argmax takes row 3
+    uniform = np.full((7, 50), 0.25)  # zero weights give uniform outputs: every argmax is 0
+    special = distinct.copy()
+    special[2, 4], special[6, 9], special[0, 11] = np.nan, np.inf, -np.inf
+    for host in (distinct, tied, uniform, special):
+        for classes_host in (rng.integers(0, 7, 50), np.argmax(host, axis=0), np.full(50, 3), np.zeros(50, int)):
+            expected = int(np.sum(np.argmax(host.astype(dtype_name), axis=0) == classes_host))
+            x = backend.asarray(host, dtype=dtype)
+            classes = xp.argmax(x, axis=0)  # the integer dtype argmax gives
+            classes = xp.astype(backend.asarray(classes_host), classes.dtype)
+            got = fast.argmax_hits(x, classes)
+            assert tuple(got.shape) == ()
+            assert got.dtype == classes.dtype
+            assert int(backend.to_numpy(got)) == expected, (host[:, :3], classes_host[:3])
+
+
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:
     xp = get_backend("numpy").xp
     x = np.random.default_rng(0).standard_normal((37, 53)).astype(np.float32)

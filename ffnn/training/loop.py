@@ -355,7 +355,9 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
     fit); a regression's are y (m, n^[L]), and its measures the vector of
     :func:`regression_sums` from the outputs. Compiled like :func:`_finite_check`."""
     xp = net.xp
-    stack = fast_calls(xp).stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
+    fast = fast_calls(xp)
+    stack = fast.stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
+    cast, argmax_hits = fast.cast, fast.argmax_hits
 
     def sums(
         costs: list[Array], weights: Array, outputs: list[Array], targets: Array, order: Array
@@ -366,9 +368,12 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
             return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
         if order is not None:  # the examples along the last axis
             targets = xp.take(targets, order, axis=targets.ndim - 1)
-        if not decided:
-            outputs = [predicted_columns(xp.concat(outputs, axis=1), task=task, xp=xp)]
-        return cost_sum, hits_against(outputs, targets, task=task, xp=xp, dtype=cost_sum.dtype)
+        if decided:
+            return cost_sum, hits_against(outputs, targets, task=task, xp=xp, dtype=cost_sum.dtype)
+        if task == "multiclass":  # predicted_columns and hits_against in one count (the same number)
+            return cost_sum, cast(argmax_hits(xp.concat(outputs, axis=1), targets), cost_sum.dtype)
+        predicted = [predicted_columns(xp.concat(outputs, axis=1), task=task, xp=xp)]
+        return cost_sum, hits_against(predicted, targets, task=task, xp=xp, dtype=cost_sum.dtype)
 
     return _compiled_where_worth_it(net, ("epoch_sums", task, decided), sums)
 
@@ -393,10 +398,7 @@ def _epoch_vector(net: Model) -> Callable[[list[Array], list[Array], list[Array]
 def _bounded_outputs(net: Model, x_bound: float, arrays: list[Array]) -> bool:
     """Whether the network's outputs on inputs with max |x| ≤ ``x_bound`` are provably
     finite, from one device read of a few numbers: every parameter and optimizer array
-    is finite, and the bounds β_0 = ``x_bound``, |Z^[l]| ≤ ‖W^[l]‖_∞ β_{l-1} + max |b^[l]| (‖·‖_∞ the largest
-    row sum of |W|) and β_l = g^[l]'s :meth:`~ffnn.activations.Activation.output_bound`
-    stay a safe distance (a quarter of the dtype's range, and a relative
-    n^[l-1]·ε for the rounding of each sum) below overflow.
+    (``arrays``) is finite, and the bounds of :func:`_bounds_hold` hold.
 
     False when a bound is not met or an activation states none: the caller then runs
     the network on the data (an exact check), so this only ever saves work.
@@ -404,26 +406,48 @@ def _bounded_outputs(net: Model, x_bound: float, arrays: list[Array]) -> bool:
     if not x_bound < math.inf:
         return False
     xp = net.xp
-    fast = fast_calls(xp)
-    sum_along, max_along = fast.reductions
+    cast = fast_calls(xp).cast
 
     def measures(params: list[Array], arrays: list[Array]) -> Array:
-        """[all finite, then ‖W^[l]‖_∞ and max |b^[l]| per layer], in W^[1]'s dtype."""
+        """[all finite, then the norms of :func:`_weight_norms`], in W^[1]'s dtype."""
         dtype = params[0].dtype
-        parts = [fast.cast(_all_finite(xp, arrays), dtype)]
-        for W, b in zip(params[0::2], params[1::2]):
-            parts += [max_along(sum_along(xp.abs(W), 1), 0), max_along(xp.abs(b), 0)]
-        return xp.concat([xp.reshape(v if v.dtype == dtype else fast.cast(v, dtype), (-1,)) for v in parts])
+        return xp.concat([xp.reshape(cast(_all_finite(xp, arrays), dtype), (1,)), _weight_norms(xp, params)])
 
     found = _compiled_where_worth_it(net, "bounds", measures)(net.parameters(), arrays)
     values = [float(v) for v in net.backend.to_numpy(found)]
-    if values[0] != 1:
-        return False
+    return values[0] == 1 and _bounds_hold(net, x_bound, values[1:])
+
+
+def _weight_norms(xp: Namespace, params: list[Array]) -> Array:
+    """[‖W^[l]‖_∞, max |b^[l]| for each layer l] as one 1-D array in W^[1]'s dtype
+    (‖·‖_∞ the largest row sum of |W|): what :func:`_bounds_hold` reads."""
+    fast = fast_calls(xp)
+    sum_along, max_along = fast.reductions
+    dtype = params[0].dtype
+    parts = []
+    for W, b in zip(params[0::2], params[1::2]):
+        parts += [max_along(sum_along(xp.abs(W), 1), 0), max_along(xp.abs(b), 0)]
+    return xp.concat([xp.reshape(v if v.dtype == dtype else fast.cast(v, dtype), (-1,)) for v in parts])
+
+
+def _weight_norms_of(net: Model) -> Callable[[list[Array]], Array]:
+    """:func:`_weight_norms` for ``net``'s namespace (compiled like :func:`_finite_check`)."""
+    xp = net.xp
+    return _compiled_where_worth_it(net, "norms", lambda params: _weight_norms(xp, params))
+
+
+def _bounds_hold(net: Model, x_bound: float, norms: list[float]) -> bool:
+    """Whether outputs on inputs with max |x| ≤ ``x_bound`` are provably finite, given the
+    finite network's :func:`_weight_norms` (host floats): β_0 = ``x_bound``,
+    |Z^[l]| ≤ ‖W^[l]‖_∞ β_{l-1} + max |b^[l]| and β_l = g^[l]'s
+    :meth:`~ffnn.activations.Activation.output_bound` stay a safe distance (a quarter of
+    the dtype's range, and a relative n^[l-1]·ε for the rounding of each sum) below
+    overflow. False when one does not, or an activation states no bound."""
     info = np.finfo(str(net.dtype))
     limit, eps = float(info.max) / 4, float(info.eps)
     bound = x_bound
     for l, layer in enumerate(net.layers):
-        w, b = values[1 + 2 * l], values[2 + 2 * l]
+        w, b = norms[2 * l], norms[2 * l + 1]
         z = (w * bound + b) * (1 + 2 * layer.n_in * eps)
         if not z <= limit:  # also False for inf and NaN
             return False
@@ -494,6 +518,9 @@ class Loop:
         self.metrics = metrics
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
+        self._epochs = 0  # the epochs of the fit (run's argument)
+        # the final parameters' norms, read with the last epoch (_last_read_proves), for verify
+        self._final_norms: list[float] | None = None
         self._saved: _SavedState | None = None  # the training state of the latest snapshot
         self._batch_rows: Array = None  # the rows of each batch, as a device vector (made at the first epoch)
         self.gathered = None  # the compiled step that also gathers the batch (compile=True)
@@ -521,6 +548,7 @@ class Loop:
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
+        self._epochs, self._final_norms = epochs, None
         self.check_start()
         for hook in self.hooks:
             hook.on_train_begin(self.net)
@@ -531,6 +559,7 @@ class Loop:
         )
         reason = ""
         start = self.snapshot()
+        snapshot: tuple[Params, OptState, _SavedState] | None = start  # the first epoch's too: nothing changes between
         # Non-finite values are detected once per epoch and handled (stop reason
         # "diverged"), so NumPy's own floating-point warnings would only repeat it.
         with bar or contextlib.nullcontext(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -539,7 +568,8 @@ class Loop:
                 # optimizer state, training state, checkpoint) is committed at its end;
                 # an exception anywhere before (KeyboardInterrupt included) rolls the
                 # network back to the last completed epoch, so resume=True is exact.
-                self._snapshot = self.snapshot()
+                self._snapshot = snapshot or self.snapshot()
+                snapshot = None
                 try:
                     logs = self.epoch()
                     reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
@@ -599,14 +629,20 @@ class Loop:
 
     def verify(self, start: tuple[Params, OptState, _SavedState]) -> None:
         """The fit's guarantee: parameters, optimizer state and the predictions on the
-        training inputs are finite (one device read per fit), or the network goes back
-        to where the fit started and :class:`DivergedError` is raised."""
+        training inputs are finite, or the network goes back to where the fit started
+        and :class:`DivergedError` is raised. The bound proof of :func:`_bounds_hold`
+        costs one device read per fit, or none when the last epoch's read carried its
+        norms (:meth:`_last_read_proves`); where it cannot prove, the network runs on
+        the training inputs."""
         net, xp = self.net, self.net.xp
         x = self.data.x
         rows = isinstance(x, RowSource)  # inputs read by rows: check them chunk by chunk as well
         if not rows:
             x_bound = self.data.x_bound if self.data.x_bound < math.inf else max_abs(x, net.backend)
-            if _bounded_outputs(net, x_bound, self._arrays()):
+            norms, self._final_norms = self._final_norms, None
+            if norms is not None and _bounds_hold(net, x_bound, norms):
+                return
+            if norms is None and _bounded_outputs(net, x_bound, self._arrays()):
                 return
         checks = [_all_finite(xp, self._arrays())]
         for begin in range(0, x.shape[0], PREDICT_BATCH_SIZE):
@@ -625,6 +661,22 @@ class Loop:
             "targets, or use float64"
         )
         raise DivergedError(msg)
+
+    def _last_read_proves(self) -> bool:
+        """Whether this epoch's read can carry the norms of :meth:`verify`'s bound proof:
+        it is the fit's last epoch by count, and nothing that could change the
+        parameters or the optimizer state runs between it and :meth:`verify` (no
+        callbacks, no stopping rule with its best weights or plateaus, no per-epoch
+        optimizer hook) on in-memory inputs of known bound. The proof then costs no
+        read of its own; otherwise :meth:`verify` measures afresh."""
+        return (
+            self.state.epoch + 1 >= self._epochs
+            and not self.hooks
+            and self.stopper is None
+            and getattr(self.opt, "epoch_end", None) is None
+            and self.data.x_bound < math.inf
+            and not isinstance(self.data.x, RowSource)
+        )
 
     def _arrays(self) -> list[Array]:
         """Parameters and every array of the optimizer state."""
@@ -645,6 +697,7 @@ class Loop:
         # [cost, hits (0 for a regression), 1 if the parameters and optimizer state (Adam's
         # v can overflow) are all finite, …]: one device function, one read per epoch
         head = [cost, hits if self.task != "regression" else None]
+        fold = False
         if self.parallel is not None:  # per-rank shares, all-reduced: ffnn.training.parallel
             values = self.parallel.epoch_values(self, _epoch_vector(net)(head, self._arrays(), []))
         else:
@@ -655,10 +708,17 @@ class Loop:
                 tail += val[:2] if self.task != "regression" else [*val[:2], hits, *val[2:]]
             elif self.task == "regression":
                 tail.append(hits)
+            fold = self._last_read_proves()
+            if fold:  # the norms that verify reads, with this read (see _last_read_proves)
+                tail.append(_weight_norms_of(net)(net.parameters()))
             values = [float(v) for v in net.backend.to_numpy(_epoch_vector(net)(head, self._arrays(), tail))]
+            if fold:
+                values, norms = values[: -2 * len(net.layers)], values[-2 * len(net.layers) :]
         if not all(math.isfinite(v) for v in values) or values[2] != 1:
             self.restore(snapshot)
             return None
+        if fold:
+            self._final_norms = norms  # the epoch stands: these are the final parameters' norms
         m, classifier = data.x.shape[0], self.task != "regression"
         logs = {"epoch": self.state.epoch + 1, "train_cost": values[0] / total_weight}
         if classifier:
