@@ -154,11 +154,13 @@ class Optimizer:
         like = next(iter(grads.values()))
         dtype, device = like.dtype, getattr(like, "device", None)
         # the array type first: dtypes of two libraries do not compare
-        if held is None or held[1] is not type(like) or held[0] != dtype or held[2] != device:
+        # (identity first: a library's dtype objects are mostly singletons, and comparing
+        # them costs more than the rest of this check)
+        if held is None or held[1] is not type(like) or (held[0] is not dtype and held[0] != dtype) or held[2] != device:
             held = (dtype, type(like), device, {})
             self._typed_numbers: tuple[Any, type, Any, dict[str, tuple[Any, Any]]] = held
         for g in grads.values():
-            if g.dtype != dtype:
+            if g.dtype is not dtype and g.dtype != dtype:
                 return host  # at every update: the dtypes of a dict may change between calls
         table: dict[str, tuple[Any, Any]] = held[3]
         typed = dict(host)
