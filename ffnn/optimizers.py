@@ -153,10 +153,10 @@ class Optimizer:
         held = self.__dict__.get("_typed_numbers")
         like = next(iter(grads.values()))
         dtype, device = like.dtype, getattr(like, "device", None)
-        # the array type first: dtypes of two libraries do not compare
-        # (identity first: a library's dtype objects are mostly singletons, and comparing
-        # them costs more than the rest of this check)
-        if held is None or held[1] is not type(like) or (held[0] is not dtype and held[0] != dtype) or held[2] != device:
+        # the array type first: dtypes of two libraries do not compare; then identity before
+        # equality (a library's dtype objects are mostly singletons, and comparing them
+        # costs more than the rest of this check)
+        if held is None or held[1] is not type(like) or not (held[0] is dtype or held[0] == dtype) or held[2] != device:
             held = (dtype, type(like), device, {})
             self._typed_numbers: tuple[Any, type, Any, dict[str, tuple[Any, Any]]] = held
         for g in grads.values():
