@@ -19,6 +19,7 @@ __all__ = [
     "hits_of",
     "labels_from_outputs",
     "mean_absolute_error",
+    "output_hits",
     "predicted_columns",
     "r2_score",
     "regression_report",
@@ -82,6 +83,20 @@ def hits_against(predictions: list[Array], classes: Array, /, *, task: str, xp: 
         return xp.sum(xp.astype(xp.concat(predictions) == classes, dtype))
     hits = xp.sum(xp.astype(xp.concat(predictions, axis=1) == classes, dtype))
     return hits if classes.shape[0] == 1 else hits * (1 / classes.shape[0])
+
+
+def output_hits(A: Array, classes: Array, /, *, task: str, xp: Namespace, dtype: Any) -> Array:
+    """:func:`hits_against` of :func:`predicted_columns` of outputs A (n^[L], m): how many
+    decisions agree with the targets already decided (``classes``, from
+    :func:`target_classes` or the class labels), a 0-d array of ``dtype``. A multiclass
+    count is one call of ``backends.fast_calls(xp).argmax_hits`` (on NumPy it spares
+    the argmax's transposed copy; the same number). For the outputs of many batches
+    joined (an epoch's): on one small batch NumPy's argmax makes fewer calls, so
+    :func:`correct_count`, which runs per batch, keeps it."""
+    if task == "multiclass":
+        fast = fast_calls(xp)
+        return fast.cast(fast.argmax_hits(A, classes), dtype)
+    return hits_against([predicted_columns(A, task=task, xp=xp)], classes, task=task, xp=xp, dtype=dtype)
 
 
 def labels_from_outputs(P: Array, /, *, task: str, xp: Namespace) -> Array:

@@ -47,3 +47,27 @@ def test_r2_is_one_for_a_perfect_fit_and_zero_for_the_mean() -> None:
 def test_regression_metrics_refuse_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="of one shape"):
         mean_absolute_error(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "multilabel"])
+def test_output_hits_counts_as_the_decisions_do(backend, task: str) -> None:
+    """``output_hits(A, classes)`` = ``hits_against`` of ``predicted_columns(A)``, on every
+    backend and task, with ties in the multiclass outputs (its count is one
+    ``argmax_hits`` call)."""
+    from ffnn.metrics import hits_against, output_hits, predicted_columns, target_classes
+
+    xp = backend.xp
+    rng = np.random.default_rng(4)
+    n = 1 if task == "binary" else 4
+    A_host = rng.random((n, 40))
+    if task == "multiclass":
+        A_host[:, :5] = 0.25  # uniform columns: argmax takes row 0
+    A = backend.asarray(A_host, dtype=backend.dtype("float64"))
+    Y = backend.asarray((rng.random((n, 40)) > 0.5).astype(np.float64), dtype=backend.dtype("float64"))
+    if task == "multiclass":
+        Y = backend.asarray(np.eye(n)[rng.integers(0, n, 40)].T, dtype=backend.dtype("float64"))
+    classes = target_classes(Y, task=task, xp=xp)
+    got = output_hits(A, classes, task=task, xp=xp, dtype=A.dtype)
+    expected = hits_against([predicted_columns(A, task=task, xp=xp)], classes, task=task, xp=xp, dtype=A.dtype)
+    assert got.dtype == A.dtype
+    assert float(backend.to_numpy(got)) == float(backend.to_numpy(expected))

@@ -27,7 +27,7 @@ from .._validation import (
 )
 from ..dropout import EpochMasks
 from ..losses import checked_targets
-from ..metrics import hits_against, predicted_columns, target_classes
+from ..metrics import hits_against, output_hits, target_classes
 from ..optimizers import Optimizer
 from ..sources import RowSource
 from .callbacks import MONITORS, Callback, Checkpoint, EarlyStopping, FunctionCallback
@@ -355,9 +355,7 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
     fit); a regression's are y (m, n^[L]), and its measures the vector of
     :func:`regression_sums` from the outputs. Compiled like :func:`_finite_check`."""
     xp = net.xp
-    fast = fast_calls(xp)
-    stack = fast.stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
-    cast, argmax_hits = fast.cast, fast.argmax_hits
+    stack = fast_calls(xp).stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
 
     def sums(
         costs: list[Array], weights: Array, outputs: list[Array], targets: Array, order: Array
@@ -370,10 +368,7 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
             targets = xp.take(targets, order, axis=targets.ndim - 1)
         if decided:
             return cost_sum, hits_against(outputs, targets, task=task, xp=xp, dtype=cost_sum.dtype)
-        if task == "multiclass":  # predicted_columns and hits_against in one count (the same number)
-            return cost_sum, cast(argmax_hits(xp.concat(outputs, axis=1), targets), cost_sum.dtype)
-        predicted = [predicted_columns(xp.concat(outputs, axis=1), task=task, xp=xp)]
-        return cost_sum, hits_against(predicted, targets, task=task, xp=xp, dtype=cost_sum.dtype)
+        return cost_sum, output_hits(xp.concat(outputs, axis=1), targets, task=task, xp=xp, dtype=cost_sum.dtype)
 
     return _compiled_where_worth_it(net, ("epoch_sums", task, decided), sums)
 
@@ -518,7 +513,6 @@ class Loop:
         self.metrics = metrics
         self.task = net.task
         self._snapshot: tuple[Params, OptState, _SavedState] | None = None
-        self._epochs = 0  # the epochs of the fit (run's argument)
         # the final parameters' norms, read with the last epoch (_last_read_proves), for verify
         self._final_norms: list[float] | None = None
         self._saved: _SavedState | None = None  # the training state of the latest snapshot
@@ -548,7 +542,7 @@ class Loop:
 
     def run(self, epochs: int, verbose: bool) -> None:
         state = self.state
-        self._epochs, self._final_norms = epochs, None
+        self._final_norms = None
         self.check_start()
         for hook in self.hooks:
             hook.on_train_begin(self.net)
@@ -571,7 +565,7 @@ class Loop:
                 self._snapshot = snapshot or self.snapshot()
                 snapshot = None
                 try:
-                    logs = self.epoch()
+                    logs = self.epoch(last=state.epoch + 1 >= epochs)
                     reason = "diverged" if logs is None else self.after_epoch(logs, epochs)
                     if reason:
                         self.finish(reason)
@@ -662,15 +656,15 @@ class Loop:
         )
         raise DivergedError(msg)
 
-    def _last_read_proves(self) -> bool:
+    def _last_read_proves(self, last: bool) -> bool:
         """Whether this epoch's read can carry the norms of :meth:`verify`'s bound proof:
-        it is the fit's last epoch by count, and nothing that could change the
+        it is the fit's ``last`` epoch by count, and nothing that could change the
         parameters or the optimizer state runs between it and :meth:`verify` (no
         callbacks, no stopping rule with its best weights or plateaus, no per-epoch
         optimizer hook) on in-memory inputs of known bound. The proof then costs no
         read of its own; otherwise :meth:`verify` measures afresh."""
         return (
-            self.state.epoch + 1 >= self._epochs
+            last
             and not self.hooks
             and self.stopper is None
             and getattr(self.opt, "epoch_end", None) is None
@@ -684,9 +678,10 @@ class Loop:
         slots = [v for v in self.opt.state.values() if isinstance(v, dict)]
         return list(self.net.parameters()) + [a for slot in slots for a in slot.values()]
 
-    def epoch(self) -> dict[str, float] | None:
+    def epoch(self, last: bool = False) -> dict[str, float] | None:
         """Train one epoch; its metrics, or None when something became non-finite
-        (the network and optimizer are then back at the start of the epoch)."""
+        (the network and optimizer are then back at the start of the epoch). ``last``:
+        the fit's last epoch by count (its read may carry :meth:`verify`'s norms)."""
         net, data = self.net, self.data
         snapshot = self._snapshot[:2] if self._snapshot is not None else self.snapshot()[:2]
         try:
@@ -708,7 +703,7 @@ class Loop:
                 tail += val[:2] if self.task != "regression" else [*val[:2], hits, *val[2:]]
             elif self.task == "regression":
                 tail.append(hits)
-            fold = self._last_read_proves()
+            fold = self._last_read_proves(last)
             if fold:  # the norms that verify reads, with this read (see _last_read_proves)
                 tail.append(_weight_norms_of(net)(net.parameters()))
             values = [float(v) for v in net.backend.to_numpy(_epoch_vector(net)(head, self._arrays(), tail))]
