@@ -742,8 +742,16 @@ class FastCalls(NamedTuple):
     column in a loop of its own; where no column holds its largest value twice (nor a
     NaN) the first largest entry is the only entry equal to the column's maximum, so
     the count is that of columns whose entry in row ``classes[j]`` equals their
-    maximum: one reduction, one comparison and a gather, about half the time. Columns
-    with ties fall back to ``argmax`` itself, so the count is always the same."""
+    maximum: one reduction, one comparison and a gather, a quarter of the time. No tie
+    is known from two counts: no column maximum is NaN (so each column holds its maximum
+    at least once) and exactly m entries equal their column's maximum. Otherwise the
+    count falls back to ``argmax`` itself, so it is always the same."""
+    extrema: Any
+    """``f(x)`` = ``xp.stack([xp.min(x), xp.max(x)])``: the smallest and the largest entry of a
+    non-empty array as one 1-D array of two, in ``x``'s dtype (NaN propagates to both), read
+    with one transfer (the inputs' finiteness check and bound β_0, the labels' range).
+    NumPy reduces with ``minimum.reduce`` and ``maximum.reduce`` over every entry, what
+    ``numpy.min`` and ``numpy.max`` call."""
 
 
 # Keyed by the namespace module itself (a module hashes by identity and lives as long
@@ -782,15 +790,23 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def keep_host(x: Any, mask: Any) -> Any:
             return multiply(x, mask, out=x)
 
-        count = functools.partial(add.reduce, axis=None, dtype=np.intp)
+        count = np.count_nonzero
 
         def argmax_hits_host(x: Any, classes: Any) -> Any:
             top = maximum.reduce(x, 0)
-            at_top = np.equal(x, top)
-            if every(np.equal(add.reduce(at_top, 0, dtype=np.intp), 1)):  # one largest entry per column
-                m = x.shape[1]
-                return np.asarray(count(np.equal(x.reshape(-1).take(classes * m + np.arange(m)), top)))
-            return np.asarray(count(np.equal(x.argmax(0), classes)))
+            m = x.shape[1]
+            # No NaN in the maxima: every column holds its maximum at least once, so m entries
+            # equal to their column's maximum in all means exactly one per column (no tie).
+            if count(np.equal(x, top)) == m and every(np.equal(top, top)):
+                hits = count(np.equal(x.reshape(-1).take(classes * m + np.arange(m)), top))
+            else:
+                hits = count(np.equal(x.argmax(0), classes))
+            return np.asarray(hits, dtype=classes.dtype)
+
+        low, high = functools.partial(np.minimum.reduce, axis=None), functools.partial(maximum.reduce, axis=None)
+
+        def extrema_host(x: Any) -> Any:
+            return np.asarray([low(x), high(x)])
 
         calls = FastCalls(
             (functools.partial(add.reduce, keepdims=True), functools.partial(maximum.reduce, keepdims=True)),
@@ -803,6 +819,7 @@ def fast_calls(xp: ModuleType) -> FastCalls:
             np.asarray,
             keep_host,
             argmax_hits_host,
+            extrema_host,
         )
     else:
 
@@ -831,8 +848,12 @@ def fast_calls(xp: ModuleType) -> FastCalls:
         def argmax_hits(x: Any, classes: Any) -> Any:
             return xp.sum(xp.astype(xp.argmax(x, axis=0) == classes, classes.dtype))
 
+        def extrema(x: Any) -> Any:
+            return xp.stack([xp.min(x), xp.max(x)])
+
         calls = FastCalls(
-            (sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite, xp.stack, keep, argmax_hits
+            (sum_along, max_along), xp.sum, xp.astype, take, argmax, copy, all_finite, xp.stack, keep, argmax_hits,
+            extrema,
         )
     with contextlib.suppress(TypeError):  # an unhashable namespace object: found again at each call
         _FAST[xp] = calls

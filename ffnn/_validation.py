@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend
+from backends import Backend, fast_calls
 
 from ._types import Array
 
@@ -147,7 +147,12 @@ def positive_int(value: Any, name: str, hint: str = "") -> int:
     ValueError
         Anything else.
     """
-    return int(Interval(1, None, integer=True).check(value, name, hint))
+    if type(value) is int and value >= 1:  # the common case, without the interval's checks
+        return value
+    return int(_POSITIVE_INT.check(value, name, hint))
+
+
+_POSITIVE_INT = Interval(1, None, integer=True)
 
 
 def check_bool(value: Any, name: str) -> bool:
@@ -281,7 +286,7 @@ def inputs_with_bound(
         hint = " (one example: X.reshape(1, -1); one feature: X.reshape(-1, 1))" if x.ndim == 1 else ""
         msg = f"{name} must be 2-D with shape (m, {n_in}), samples as rows; got shape {tuple(x.shape)}{hint}"
         raise ValueError(msg)
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not is_kind(xp, x.dtype, "real floating"):
         msg = (
             f"{name} has dtype {_dtype_name(x.dtype)}; ffnn needs floating-point inputs: "
             f"convert with X.astype('{dtype}')"
@@ -304,16 +309,36 @@ def max_abs(x: Array, backend: Backend) -> float:
     """max |x| over every entry of ``x`` as max(−min x, max x): one device read of two
     numbers. NaN and ±inf propagate to it (the standard's min and max propagate NaN)."""
     xp = backend.xp
-    low, high = (float(v) for v in backend.to_numpy(xp.stack([xp.min(x), xp.max(x)])))
+    low, high = (float(v) for v in backend.to_numpy(fast_calls(xp).extrema(x)))
     if math.isnan(low) or math.isnan(high):
         return math.nan
     return max(-low, high)
 
 
 def _one_hot(labels: Any, n_out: int, dtype: Any, backend: Backend) -> Any:
+    """(m, n_out) rows e_{y_i}ᵀ of the identity for labels (m,) in [0, n_out): one gather
+    of the identity's rows (a broadcast comparison costs NumPy several times more)."""
     xp = backend.xp
-    classes = xp.arange(n_out, dtype=labels.dtype, device=backend.device)
-    return xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(classes, (1, n_out)), dtype)
+    if labels.dtype != xp.int64 and labels.dtype != xp.int32:  # the index dtypes every library takes
+        labels = xp.astype(labels, xp.int64)
+    return xp.take(xp.eye(n_out, dtype=dtype, device=backend.device), labels, axis=0)
+
+
+_KINDS: dict[tuple[Any, Any, str], bool] = {}
+
+
+def is_kind(xp: Any, dtype: Any, kind: str) -> bool:
+    """``xp.isdtype(dtype, kind)``, kept per (namespace, dtype, kind): the compatibility
+    layer's isdtype is a Python function of some length, and data validation asks the
+    same few questions at every fit."""
+    key = (xp, dtype, kind)
+    try:
+        return _KINDS[key]
+    except KeyError:
+        found = _KINDS[key] = bool(xp.isdtype(dtype, kind))
+        return found
+    except TypeError:  # an unhashable namespace or dtype: asked every time
+        return bool(xp.isdtype(dtype, kind))
 
 
 def as_targets(Y: Any, backend: Backend, dtype: str, loss_name: str, n_out: int, m: int, *, name: str = "Y") -> Array:
@@ -353,14 +378,15 @@ def targets_with_labels(
     if y.shape[0] != m:
         msg = f"{name} has {y.shape[0]} rows but X has {m}; give one target row per example"
         raise ValueError(msg)
-    if not (xp.isdtype(y.dtype, "numeric") or xp.isdtype(y.dtype, "bool")) or xp.isdtype(y.dtype, "complex floating"):
+    numeric = is_kind(xp, y.dtype, "numeric") or is_kind(xp, y.dtype, "bool")
+    if not numeric or is_kind(xp, y.dtype, "complex floating"):
         msg = f"{name} has dtype {_dtype_name(y.dtype)}; targets must be real numbers or integer class labels"
         raise TypeError(msg)
-    is_labels = xp.isdtype(y.dtype, "integral") and (y.ndim == 1 or y.shape[1] == 1) and n_out > 1
+    is_labels = is_kind(xp, y.dtype, "integral") and (y.ndim == 1 or y.shape[1] == 1) and n_out > 1
     if loss_name == "categorical_crossentropy" and is_labels:
         labels = xp.reshape(y, (-1,))
-        if not bool(xp.all((labels >= 0) & (labels < n_out))):
-            lo, hi = int(xp.min(labels)), int(xp.max(labels))
+        lo, hi = (int(v) for v in backend.to_numpy(fast_calls(xp).extrema(labels)))  # one read
+        if lo < 0 or hi >= n_out:
             msg = (
                 f"{name} holds class labels in [{lo}, {hi}] but the network has {n_out} outputs (labels 0..{n_out - 1})"
             )

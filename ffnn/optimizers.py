@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -159,9 +160,8 @@ class Optimizer:
         if held is None or held[1] is not type(like) or not (held[0] is dtype or held[0] == dtype) or held[2] != device:
             held = (dtype, type(like), device, {})
             self._typed_numbers: tuple[Any, type, Any, dict[str, tuple[Any, Any]]] = held
-        for g in grads.values():
-            if g.dtype is not dtype and g.dtype != dtype:
-                return host  # at every update: the dtypes of a dict may change between calls
+        if not _one_dtype(grads.values()):
+            return host  # at every update: the dtypes of a dict may change between calls
         table: dict[str, tuple[Any, Any]] = held[3]
         typed = dict(host)
         for name, value in host.items():
@@ -527,6 +527,20 @@ class AdamW(Adam):
         if self.weight_decay and k.startswith("W"):  # (1 − η λ) W; a product with 1 when λ = 0 is skipped
             p *= scalars["keep"]
         return p
+
+
+_DTYPE = attrgetter("dtype")
+
+
+def _one_dtype(arrays: Iterable[Array]) -> bool:
+    """Whether all ``arrays`` (at least one) have one dtype: a set of their dtypes built
+    in C (per update, this is most of :meth:`Optimizer._typed`'s work), or where a
+    library's dtypes cannot be hashed, compared pairwise."""
+    try:
+        return len(set(map(_DTYPE, arrays))) == 1
+    except TypeError:
+        dtypes = [a.dtype for a in arrays]
+        return all(d is dtypes[0] or d == dtypes[0] for d in dtypes)
 
 
 OPTIMIZERS: Registry[Any] = Registry("optimizer", Optimizer)

@@ -291,7 +291,10 @@ def test_argmax_hits_counts_as_argmax_does_with_ties_and_nan(backend: Backend, d
     uniform = np.full((7, 50), 0.25)  # zero weights give uniform outputs: every argmax is 0
     special = distinct.copy()
     special[2, 4], special[6, 9], special[0, 11] = np.nan, np.inf, -np.inf
-    for host in (distinct, tied, uniform, special):
+    mixed = distinct.copy()  # one NaN column and one tied column: m entries at their maximum in all
+    mixed[2, 4] = np.nan
+    mixed[3, 7] = mixed[5, 7] = 2.0
+    for host in (distinct, tied, uniform, special, mixed):
         for classes_host in (rng.integers(0, 7, 50), np.argmax(host, axis=0), np.full(50, 3), np.zeros(50, int)):
             expected = int(np.sum(np.argmax(host.astype(dtype_name), axis=0) == classes_host))
             x = backend.asarray(host, dtype=dtype)
@@ -301,6 +304,32 @@ def test_argmax_hits_counts_as_argmax_does_with_ties_and_nan(backend: Backend, d
             assert tuple(got.shape) == ()
             assert got.dtype == classes.dtype
             assert int(backend.to_numpy(got)) == expected, (host[:, :3], classes_host[:3])
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64", "int64"])
+def test_extrema_are_the_smallest_and_largest_entry_with_nan_propagated(backend: Backend, dtype_name: str) -> None:
+    """``fast_calls(xp).extrema(x)`` = [min x, max x] as one 1-D array of x's dtype, for
+    1-D and 2-D arrays, ±inf kept, and NaN in either result when any entry is NaN."""
+    fast = fast_calls(backend.xp)
+    rng = np.random.default_rng(8)
+    hosts = [rng.standard_normal((9, 13)) * 50, rng.standard_normal(17) * 3, np.array([[4.0]])]
+    if dtype_name != "int64":
+        inf = hosts[0].copy()
+        inf[2, 3], inf[7, 1] = np.inf, -np.inf
+        hosts.append(inf)
+    for host in hosts:
+        host = host.astype(dtype_name)
+        x = backend.asarray(host)  # the host dtype, integers included
+        got = fast.extrema(x)
+        assert tuple(got.shape) == (2,)
+        assert got.dtype == x.dtype
+        assert backend.to_numpy(got).tolist() == [host.min(), host.max()]
+    if dtype_name != "int64":
+        for where in ((0, 0), (4, 6), (8, 12)):
+            host = hosts[0].astype(dtype_name)
+            host[where] = np.nan
+            got = backend.to_numpy(fast.extrema(backend.asarray(host)))
+            assert np.isnan(got).all(), where
 
 
 def test_numpy_reductions_are_bit_identical_to_the_standard_functions() -> None:

@@ -130,3 +130,26 @@ def test_helpers():
     with pytest.raises(ValueError, match=r"^mode must be one of 'a', 'b', got 'c'$"):
         Options("a", "b").check("c", "mode")
     assert check_bool(np.False_, "flag") is False
+
+
+@pytest.mark.parametrize("label_dtype", ["int8", "uint8", "int32", "int64"])
+def test_class_labels_become_the_identity_rows_and_out_of_range_ones_are_named(backend, label_dtype):
+    """Integer labels of any integer dtype become the one-hot rows e_yᵀ (m, n_out) in the
+    network's dtype, on every backend; labels outside 0..n_out−1 are refused with their
+    range in the message. The one-hot rows are NumPy's identity rows, bit for bit."""
+    from ffnn._validation import targets_with_labels
+
+    host = np.array([3, 0, 2, 2, 1, 3, 0], dtype=label_dtype)
+    for dtype in ("float32", "float64"):
+        y, labels = targets_with_labels(backend.asarray(host), backend, dtype, "categorical_crossentropy", 4, 7)
+        assert y.dtype == backend.dtype(dtype)
+        assert np.array_equal(backend.to_numpy(y), np.eye(4, dtype=dtype)[host.astype(np.int64)])
+        assert backend.to_numpy(labels).tolist() == host.tolist()
+    for bad, n_out, shown in (([0, 4, 1], 4, r"\[0, 4\]"), ([2, 1, 3], 3, r"\[1, 3\]")):
+        with pytest.raises(ValueError, match=rf"Y holds class labels in {shown} but the network has {n_out} outputs"):
+            targets_with_labels(backend.asarray(np.array(bad, dtype=label_dtype)), backend, "float32",
+                                "categorical_crossentropy", n_out, 3)
+    if label_dtype != "uint8":
+        with pytest.raises(ValueError, match=r"labels in \[-1, 2\]"):
+            targets_with_labels(backend.asarray(np.array([2, -1], dtype=label_dtype)), backend, "float32",
+                                "categorical_crossentropy", 4, 2)

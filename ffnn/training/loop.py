@@ -355,17 +355,18 @@ def _epoch_sums(net: Model, task: str, decided: bool = True) -> Callable[..., tu
     fit); a regression's are y (m, n^[L]), and its measures the vector of
     :func:`regression_sums` from the outputs. Compiled like :func:`_finite_check`."""
     xp = net.xp
-    stack = fast_calls(xp).stack  # NumPy: one asarray of the 0-d costs, not numpy.stack's loop
+    fast = fast_calls(xp)
+    stack, total, take = fast.stack, fast.total, fast.take  # NumPy: one asarray of the 0-d costs, ufunc reduce
 
     def sums(
         costs: list[Array], weights: Array, outputs: list[Array], targets: Array, order: Array
     ) -> tuple[Array, Array]:
-        cost_sum = xp.sum(stack(costs) * weights)
+        cost_sum = total(stack(costs) * weights)
         if task == "regression":  # the sums of R², MAE and RMSE over the batches' outputs
-            targets = targets if order is None else xp.take(targets, order, axis=0)
+            targets = targets if order is None else take(targets, order, 0)
             return cost_sum, regression_sums(xp.concat(outputs, axis=1), targets.T, xp=xp)
         if order is not None:  # the examples along the last axis
-            targets = xp.take(targets, order, axis=targets.ndim - 1)
+            targets = take(targets, order, targets.ndim - 1)
         if decided:
             return cost_sum, hits_against(outputs, targets, task=task, xp=xp, dtype=cost_sum.dtype)
         return cost_sum, output_hits(xp.concat(outputs, axis=1), targets, task=task, xp=xp, dtype=cost_sum.dtype)
@@ -517,6 +518,7 @@ class Loop:
         self._final_norms: list[float] | None = None
         self._saved: _SavedState | None = None  # the training state of the latest snapshot
         self._batch_rows: Array = None  # the rows of each batch, as a device vector (made at the first epoch)
+        self._sums: dict[bool, Callable[..., tuple[Array, Array]]] = {}  # _epoch_sums by `decided`, made once
         self.gathered = None  # the compiled step that also gathers the batch (compile=True)
         if compile:
             if not isinstance(l2, float):
@@ -802,7 +804,10 @@ class Loop:
             ordered = data.weights if host_order is None else data.weights[host_order]
             batch_weights = net.backend.asarray(np.add.reduceat(ordered, np.arange(0, m, size)).astype(net.dtype))
             total = float(np.sum(ordered))
-        sums = _epoch_sums(net, self.task, decided=gathered is not None and not in_order)
+        decided = gathered is not None and not in_order
+        sums = self._sums.get(decided)
+        if sums is None:
+            sums = self._sums[decided] = _epoch_sums(net, self.task, decided=decided)
         cost_sum, measures = sums(costs, batch_weights, outputs, self.targets, order)
         return cost_sum, measures, total
 
