@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Trainer", "fit"]
 
+_NON_NEGATIVE = Interval(0.0, None)
+"""``l2``'s constraint, made once (fit checks it at every call)."""
+
 
 class Trainer:
     """Base class giving a network :meth:`fit`, :meth:`evaluate`,
@@ -193,7 +196,7 @@ class Trainer:
         """
         net: Model = self  # type: ignore[assignment]
         epochs = positive_int(epochs, "epochs")
-        l2 = Interval(0.0, None).check(l2, "l2", " (the λ of (λ/2m) Σ ‖W‖²)")
+        l2 = _NON_NEGATIVE.check(l2, "l2", " (the λ of (λ/2m) Σ ‖W‖²)")
         stopper: Any = early_stopping
         if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
             stopper = EarlyStopping(patience=early_stopping)
