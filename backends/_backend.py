@@ -742,7 +742,7 @@ class FastCalls(NamedTuple):
     column in a loop of its own; where no column holds its largest value twice (nor a
     NaN) the first largest entry is the only entry equal to the column's maximum, so
     the count is that of columns whose entry in row ``classes[j]`` equals their
-    maximum: one reduction, one comparison and a gather, a quarter of the time. No tie
+    maximum: one reduction, one comparison and a gather, under a third of the time. No tie
     is known from two counts: no column maximum is NaN (so each column holds its maximum
     at least once) and exactly m entries equal their column's maximum. Otherwise the
     count falls back to ``argmax`` itself, so it is always the same."""
