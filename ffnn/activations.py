@@ -19,9 +19,10 @@ Protocol (what a layer calls):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from backends import caster, constant, device_of, fast_calls, reductions
@@ -90,6 +91,16 @@ class Activation:
     def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         """g'(z) element-wise, from a = g(z) (and z when :attr:`needs_z`)."""
         raise NotImplementedError
+
+    def kernels(self, like: Array, /, *, xp: Namespace) -> tuple[Callable[[Array], Array], Callable[..., Array]]:
+        """``(forward(Z), backward_in_place(dA, A))``: :meth:`forward` and
+        :meth:`backward_in_place` (without Z) as functions of the arrays alone, for
+        arrays of namespace ``xp`` with ``like``'s dtype and device. The training pass
+        of a network whose activations do not read Z
+        (:meth:`ffnn.network.Passes.train_plain`) calls them at every batch. The
+        default binds ``xp``; a subclass may return functions with its constants made
+        once (ReLU's 0), computing the same values, bit for bit."""
+        return functools.partial(self.forward, xp=xp), functools.partial(self.backward_in_place, xp=xp)
 
     def output_bound(self, bound: float, /) -> float | None:
         """A number β with |g(z)| ≤ β for every |z| ≤ ``bound`` (and a computation of g
@@ -192,6 +203,23 @@ class ReLU(Activation):
     def derivative(self, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         zero = constant(0.0, A)
         return xp.astype(A > zero, A.dtype)  # noqa: SIM300
+
+    def kernels(self, like: Array, /, *, xp: Namespace) -> tuple[Callable[[Array], Array], Callable[..., Array]]:
+        """:meth:`Activation.kernels`: P2 (1) and the in-place P2 (2) with their 0 (from
+        :func:`backends.constant`, in ``like``'s dtype) and the namespace's calls found
+        once; the same operations as :meth:`forward` and :meth:`backward_in_place`.
+        A subclass that redefines either method gets the default."""
+        if type(self).forward is not ReLU.forward or type(self).backward_in_place is not ReLU.backward_in_place:
+            return super().kernels(like, xp=xp)
+        zero, maximum, keep = constant(0.0, like), xp.maximum, fast_calls(xp).keep
+
+        def forward(Z: Array) -> Array:
+            return maximum(Z, zero)
+
+        def backward_in_place(dA: Array, A: Array) -> Array:
+            return keep(dA, A > zero)  # noqa: SIM300
+
+        return forward, backward_in_place
 
 
 class Sigmoid(Activation):

@@ -19,6 +19,7 @@ from backends import Backend, get_backend, reductions
 
 from ._types import Array, Device, Namespace, Params
 from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weight, positive_int
+from .activations import Activation
 from .dropout import Probabilities, apply, dropout_config, keep_probabilities
 from .layers import BINDINGS, Dense, affine, affine_backward
 from .losses import Loss, checked_targets, get_loss
@@ -631,6 +632,10 @@ class Network(Trainer, Saver):
         )
 
 
+_HiddenSteps = tuple[tuple[str, str, Callable[[Array], Array]], ...]
+_BackwardSteps = tuple[tuple[int, str, str, Callable[[Array, Array], Array] | None], ...]
+
+
 class Passes:
     """A network's forward and backward passes with every decision that depends on its
     structure alone made once: the parameter names, each layer's activation rules (its
@@ -649,8 +654,9 @@ class Passes:
     """
 
     __slots__ = (
-        "L", "backward_steps", "cost_from_log", "flat", "forward_steps", "fused", "fused_gradient", "hidden_steps",
-        "key", "layers", "log_output", "loss", "names", "net", "rules", "seen", "sum_along", "train", "xp",
+        "L", "backward_steps", "cost_from_log", "flat", "forward_steps", "fused", "fused_gradient", "kernel_dtype",
+        "key", "layers", "log_output", "loss", "names", "net", "plain_steps", "rules", "seen", "sum_along", "train",
+        "xp",
     )
 
     def __init__(self, net: Network) -> None:
@@ -684,11 +690,34 @@ class Passes:
         self.log_output: Callable[..., tuple[Array, Array]] | None = forward_log if use_log else None
         # The plain training pass (train_plain): the output and cost fused through log Ŷ and
         # no layer caching Z^[l]; None otherwise (a step then runs forward_cost and backward).
-        self.hidden_steps = tuple((kW, kb, forward) for _, kW, kb, forward, _ in self.forward_steps[:-1])
         plain = use_log and not any(needs_z for _, _, needs_z in self.rules)
         self.train: Callable[[Array, Array, Params], tuple[Array, Array, Params]] | None = (
             self.train_plain if plain else None
         )
+        # train_plain's layers: the activations' kernels for arrays of the network's own
+        # dtype (the 0 of ReLU made once), the bound methods for any other dtype.
+        self.kernel_dtype: Any = None
+        self.plain_steps: tuple[tuple[_HiddenSteps, _BackwardSteps], ...] = ()
+        if plain:
+            like, hidden = net.layers[0].W, [layer.activation for layer in net.layers[:-1]]
+            self.kernel_dtype = like.dtype
+            self.plain_steps = (
+                self._plain_steps([g.kernels(like, xp=self.xp) for g in hidden]),
+                self._plain_steps([_bound(g, self.xp) for g in hidden]),
+            )
+
+    def _plain_steps(self, kernels: list[tuple[Callable[..., Array], Callable[..., Array]]]) -> tuple[
+        _HiddenSteps, _BackwardSteps
+    ]:
+        """:meth:`train_plain`'s (hidden layers' forward, backward) steps from the hidden
+        layers' ``kernels`` (forward(Z), backward_in_place(dA, A)): (W name, b name,
+        forward) for l = 1..L−1, and (l, W name, b name, backward or None at l = 1) for
+        l = L..1."""
+        hidden: _HiddenSteps = tuple((kW, kb, forward) for (kW, kb), (forward, _) in zip(self.names, kernels))
+        backward: _BackwardSteps = tuple(
+            (l, *self.names[l - 1], kernels[l - 2][1] if l > 1 else None) for l in range(self.L, 0, -1)
+        )
+        return hidden, backward
 
     def forward(
         self, X: Array, params: Params | None = None, masks: dict[int, Array] | None = None, *, log: bool = False
@@ -747,10 +776,12 @@ class Passes:
         arithmetic). :attr:`train` is this method where it applies, else None.
         """
         xp = self.xp
+        dtype = self.kernel_dtype
+        hidden_steps, backward_steps = self.plain_steps[X.dtype is not dtype and X.dtype != dtype]
         A = X
         cache = [X]
-        for kW, kb, forward in self.hidden_steps:
-            A = forward(affine(params[kW], A, params[kb]), xp=xp)  # P1 (5)/(6)
+        for kW, kb, forward in hidden_steps:
+            A = forward(affine(params[kW], A, params[kb]))  # P1 (5)/(6)
             cache.append(A)
         kW, kb = self.names[-1]
         A, log_A = self.log_output(affine(params[kW], A, params[kb]), xp=xp)  # type: ignore[misc]
@@ -759,12 +790,12 @@ class Passes:
         dZ = self.fused_gradient(A, Y, xp=xp)  # P3 (6)
         grads: Params = dict.fromkeys(self.flat)
         sum_along = self.sum_along
-        for l, kW, kb, backward_in_place in self.backward_steps:  # P1 (15)/(16), then P1 (22) and P2
+        for l, kW, kb, backward_in_place in backward_steps:  # P1 (15)/(16), then P1 (22) and P2
             A_prev = cache[l - 1]
             grads[kW], grads[kb], dA = affine_backward(dZ, A_prev, params[kW], sum_along, backward_in_place is not None)
             dZ = None  # released before the next dZ is made (peak memory)
             if backward_in_place is not None:
-                dZ = backward_in_place(dA, A_prev, None, xp=xp)
+                dZ = backward_in_place(dA, A_prev)
                 cache[l - 1] = A_prev = None
         return cost, A, grads
 
@@ -813,6 +844,12 @@ class Passes:
 
 
 _COUNTED = frozenset({"layers", "loss", "backend", "_dtype", "dtype", "fuse_output"})
+
+
+def _bound(g: Activation, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
+    """``g``'s forward and backward_in_place with ``xp`` bound: :meth:`Activation.kernels`'s
+    calling convention for arrays of any dtype."""
+    return Activation.kernels(g, None, xp=xp)
 
 
 def _passes_key(net: Network) -> tuple[Any, ...]:

@@ -145,6 +145,50 @@ def test_backward_in_place_equals_backward(backend: Backend, name: str, z_host: 
     assert_allclose(got, expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if not get_activation(n).needs_z])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernels_compute_forward_and_backward_in_place_bit_for_bit(
+    backend: Backend, name: str, dtype: str, z_host: np.ndarray
+) -> None:
+    """The plain training pass's functions of the arrays alone (ReLU's with its 0 made
+    once) give what the methods give, in the same dtype, on every backend."""
+    xp = backend.xp
+    g = get_activation(name)
+    Z = backend.asarray(z_host, dtype=backend.dtype(dtype))
+    forward, backward_in_place = g.kernels(Z, xp=xp)
+    A = g.forward(Z, xp=xp)
+    got_A = forward(Z)
+    assert_on_backend(got_A, backend, (4, 6), dtype)
+    assert np.array_equal(to_numpy(got_A), to_numpy(A))
+    dA_host = np.random.default_rng(2).normal(size=(4, 6))
+    expected = g.backward_in_place(backend.asarray(dA_host, dtype=backend.dtype(dtype)), A, None, xp=xp)
+    got = backward_in_place(backend.asarray(dA_host, dtype=backend.dtype(dtype)), A)
+    assert_on_backend(got, backend, (4, 6), dtype)
+    assert np.array_equal(to_numpy(got), to_numpy(expected))
+
+
+def test_a_relu_subclass_that_redefines_its_rule_gets_kernels_that_run_it() -> None:
+    """ReLU's own kernels state P2 (1)/(2) directly, so a subclass with its own forward or
+    backward must not inherit them: its kernels call its methods."""
+
+    class Capped(activations.ReLU):
+        def forward(self, Z, /, *, xp):  # type: ignore[no-untyped-def]
+            return xp.minimum(xp.maximum(Z, 0.0), 1.0)
+
+    class Halved(activations.ReLU):
+        def backward_in_place(self, dA, A, Z=None, /, *, xp):  # type: ignore[no-untyped-def]
+            return dA * 0.5
+
+    Z = np.array([[-1.0, 0.5, 3.0]])
+    forward, _ = Capped().kernels(Z, xp=np)
+    assert forward(Z).tolist() == [[0.0, 0.5, 1.0]]
+    _, backward = Halved().kernels(Z, xp=np)
+    assert backward(np.ones_like(Z), Z).tolist() == [[0.5, 0.5, 0.5]]
+    forward, backward = activations.ReLU().kernels(Z, xp=np)
+    assert forward(Z).tolist() == [[0.0, 0.5, 3.0]]
+    assert backward(np.ones_like(Z), forward(Z)).tolist() == [[0.0, 1.0, 1.0]]
+
+
 def _torch_activation(torch, spec: str):
     """torch's own implementation of each E activation (an independent oracle)."""
     F = torch.nn.functional

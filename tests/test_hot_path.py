@@ -14,7 +14,7 @@ import pytest
 
 from backends import Backend, to_numpy
 from ffnn import Dense, Network
-from ffnn.activations import get_activation
+from ffnn.activations import Activation, get_activation
 from ffnn.dropout import apply
 from ffnn.losses import get_loss
 from ffnn.optimizers import SGD
@@ -572,6 +572,55 @@ def test_the_plain_training_pass_is_the_general_passes_bit_for_bit(backend: Back
         assert_allclose(to_numpy(ca), to_numpy(cb), rtol=1e-12, atol=0)
     for k in pa:
         assert_allclose(to_numpy(pa[k]), to_numpy(pb[k]), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("batch_dtype", ["float64", "float32"])
+def test_the_plain_pass_runs_the_kernels_for_the_networks_dtype_and_the_methods_for_another(
+    backend: Backend, batch_dtype: str
+) -> None:
+    """The kernels hold constants in the network's dtype (Activation.kernels), so
+    train_plain calls them only on a batch of that dtype; a batch of another dtype goes
+    through the activations' own methods. Either way the values are the general passes'."""
+    calls: list[str] = []
+
+    class Spied(Activation):
+        name = "spied_relu"
+
+        def forward(self, Z, /, *, xp):  # type: ignore[no-untyped-def]
+            calls.append("forward")
+            return xp.maximum(Z, 0.0)
+
+        def backward_in_place(self, dA, A, Z=None, /, *, xp):  # type: ignore[no-untyped-def]
+            calls.append("backward")
+            return dA * xp.astype(A > 0.0, dA.dtype)
+
+        def kernels(self, like, /, *, xp):  # type: ignore[no-untyped-def]
+            def forward(Z):  # type: ignore[no-untyped-def]
+                calls.append("kernel forward")
+                return xp.maximum(Z, 0.0)
+
+            def backward(dA, A):  # type: ignore[no-untyped-def]
+                calls.append("kernel backward")
+                return dA * xp.astype(A > 0.0, dA.dtype)
+
+            return forward, backward
+
+    layers = [Dense(5, 7, activation=Spied()), Dense(7, 4, activation="softmax")]
+    net = Network(layers, loss="categorical_crossentropy", backend=backend, dtype="float64", seed=3)
+    xb, yb = _batch(net, "categorical_crossentropy")
+    xp, dtype = backend.xp, backend.dtype(batch_dtype)
+    xb, yb = xp.astype(xb, dtype), xp.astype(yb, dtype)
+    passes = net.passes()
+    params = {k: xp.astype(v, dtype) for k, v in net.named_parameters().items()}
+    cost, A_L, grads = passes.train(xb, yb, params)
+    own = batch_dtype == "float64"
+    assert calls == (["kernel forward", "kernel backward"] if own else ["forward", "backward"])
+    cache, expected_cost = passes.forward_cost(xb, yb, params)
+    expected = passes.backward(cache, yb, params, None, True)
+    assert np.array_equal(to_numpy(cost), to_numpy(expected_cost))
+    assert np.array_equal(to_numpy(A_L), to_numpy(cache[-1]))
+    for k in expected:
+        assert np.array_equal(to_numpy(grads[k]), to_numpy(expected[k])), k
 
 
 @pytest.mark.parametrize(
