@@ -27,7 +27,7 @@ from typing import Any
 
 from backends import caster, constant, device_of, fast_calls, reductions
 
-from ._numerics import softmax_and_log
+from ._numerics import softmax_and_log, softmax_and_log_of
 from ._registry import Registry
 from ._types import Array, Namespace
 from ._validation import Interval
@@ -296,6 +296,14 @@ class Softmax(Activation):
     # underflows to 0. Training reads P3 (4)'s cross-entropy from it (MATH.md §4). The
     # function itself, not a method calling it: one call less per training step.
     forward_log = staticmethod(softmax_and_log)
+
+    def log_kernel(self, like: Array, /, *, xp: Namespace) -> Callable[[Array], tuple[Array, Array]]:
+        """:meth:`forward_log` as a function of Z alone, like :meth:`Activation.kernels`
+        (:func:`~ffnn._numerics.softmax_and_log_of`: the namespace's calls found once);
+        a subclass that redefines :meth:`forward_log` gets it with ``xp`` bound."""
+        if type(self).forward_log is not Softmax.forward_log:
+            return functools.partial(self.forward_log, xp=xp)
+        return softmax_and_log_of(xp)
 
     def backward(self, dA: Array, A: Array, Z: Array = None, /, *, xp: Namespace) -> Array:
         return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))

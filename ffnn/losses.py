@@ -12,6 +12,8 @@ With ``weights=None`` the code is the unweighted one (no extra array work).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from backends import Backend, constant, device_of, reductions, total
@@ -51,6 +53,10 @@ def example_scale(m: int, weights: Array = None, /, *, xp: Namespace) -> Array:
     if weights is None:
         return 1 / m
     return weights / xp.sum(weights)
+
+
+_MAX_SCALES = 64
+"""The batch sizes whose 1/m a loss's kernels keep (then they start afresh)."""
 
 
 def _mean(per_entry: Array, weights: Array, /, *, xp: Namespace) -> Array:
@@ -291,6 +297,45 @@ class CategoricalCrossEntropy(Loss):
         dZ -= Y
         dZ *= constant(1 / A.shape[1], dZ) if weights is None else example_scale(A.shape[1], weights, xp=xp)
         return dZ
+
+    def log_kernels(self, like: Array, /, *, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        """``(cost(log_A, Y), gradient(A, Y))``: :meth:`cost_from_log_probabilities` and
+        :meth:`fused_gradient` without example weights, as functions of the arrays alone
+        for arrays of namespace ``xp`` with ``like``'s dtype and device: the namespace's
+        calls found once and 1/m made once per batch size (:func:`backends.constant`), the
+        same operations, bit for bit. The plain training pass calls them at every batch
+        (:meth:`ffnn.network.Passes.train_plain`). A subclass that redefines either
+        method gets its methods with ``xp`` bound."""
+        own = CategoricalCrossEntropy
+        cls = type(self)
+        if cls.cost_from_log_probabilities is not own.cost_from_log_probabilities or (
+            cls.fused_gradient is not own.fused_gradient
+        ):
+            return (
+                functools.partial(self.cost_from_log_probabilities, xp=xp),
+                functools.partial(self.fused_gradient, xp=xp),
+            )
+        sum_all, sum_along = total(xp), reductions(xp)[0]
+        scales: dict[int, Any] = {}  # m → 1/m in like's dtype
+
+        def scale(m: int) -> Any:
+            held = scales.get(m)
+            if held is None:
+                if len(scales) > _MAX_SCALES:
+                    scales.clear()
+                held = scales[m] = constant(1 / m, like)
+            return held
+
+        def cost(log_A: Array, Y: Array) -> Array:
+            return -(sum_all(Y * log_A) * scale(Y.shape[1]))
+
+        def gradient(A: Array, Y: Array) -> Array:
+            dZ = A * sum_along(Y, 0)
+            dZ -= Y
+            dZ *= scale(A.shape[1])
+            return dZ
+
+        return cost, gradient
 
     def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return -y / clamp_probability(a, xp=xp)

@@ -9,6 +9,7 @@ never import this module, so every dependency points one way.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -697,13 +698,24 @@ class Passes:
         # train_plain's layers: the activations' kernels for arrays of the network's own
         # dtype (the 0 of ReLU made once), the bound methods for any other dtype.
         self.kernel_dtype: Any = None
-        self.plain_steps: tuple[tuple[_HiddenSteps, _BackwardSteps], ...] = ()
+        self.plain_steps: tuple[tuple[Any, ...], ...] = ()
         if plain:
-            like, hidden = net.layers[0].W, [layer.activation for layer in net.layers[:-1]]
+            xp, like = self.xp, net.layers[0].W
+            hidden, output = [layer.activation for layer in net.layers[:-1]], net.layers[-1].activation
             self.kernel_dtype = like.dtype
+            bound_log = functools.partial(forward_log, xp=xp)  # type: ignore[arg-type, misc]  # set: plain needs it
+            log_kernel, log_kernels = getattr(output, "log_kernel", None), getattr(self.loss, "log_kernels", None)
             self.plain_steps = (
-                self._plain_steps([g.kernels(like, xp=self.xp) for g in hidden]),
-                self._plain_steps([_bound(g, self.xp) for g in hidden]),
+                (
+                    *self._plain_steps([g.kernels(like, xp=xp) for g in hidden]),
+                    bound_log if log_kernel is None else log_kernel(like, xp=xp),
+                    *(_bound_loss(self.loss, xp) if log_kernels is None else log_kernels(like, xp=xp)),
+                ),
+                (
+                    *self._plain_steps([_bound(g, xp) for g in hidden]),
+                    bound_log,
+                    *_bound_loss(self.loss, xp),
+                ),
             )
 
     def _plain_steps(self, kernels: list[tuple[Callable[..., Array], Callable[..., Array]]]) -> tuple[
@@ -775,19 +787,19 @@ class Passes:
         tests for masks, logs and Z (on a small network they cost as much as a layer's
         arithmetic). :attr:`train` is this method where it applies, else None.
         """
-        xp = self.xp
         dtype = self.kernel_dtype
-        hidden_steps, backward_steps = self.plain_steps[X.dtype is not dtype and X.dtype != dtype]
+        other = (X.dtype is not dtype and X.dtype != dtype) or (Y.dtype is not dtype and Y.dtype != dtype)
+        hidden_steps, backward_steps, log_output, cost_from_log, fused_gradient = self.plain_steps[other]
         A = X
         cache = [X]
         for kW, kb, forward in hidden_steps:
             A = forward(affine(params[kW], A, params[kb]))  # P1 (5)/(6)
             cache.append(A)
         kW, kb = self.names[-1]
-        A, log_A = self.log_output(affine(params[kW], A, params[kb]), xp=xp)  # type: ignore[misc]
-        cost = self.cost_from_log(log_A, Y, xp=xp)  # type: ignore[misc]
+        A, log_A = log_output(affine(params[kW], A, params[kb]))
+        cost = cost_from_log(log_A, Y)  # P3 (4)
         log_A = None
-        dZ = self.fused_gradient(A, Y, xp=xp)  # P3 (6)
+        dZ = fused_gradient(A, Y)  # P3 (6)
         grads: Params = dict.fromkeys(self.flat)
         sum_along = self.sum_along
         for l, kW, kb, backward_in_place in backward_steps:  # P1 (15)/(16), then P1 (22) and P2
@@ -850,6 +862,15 @@ def _bound(g: Activation, xp: Namespace) -> tuple[Callable[..., Array], Callable
     """``g``'s forward and backward_in_place with ``xp`` bound: :meth:`Activation.kernels`'s
     calling convention for arrays of any dtype."""
     return Activation.kernels(g, None, xp=xp)
+
+
+def _bound_loss(loss: Loss, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
+    """``loss``'s cost from log Ŷ and fused gradient with ``xp`` bound: the calling
+    convention of the loss's ``log_kernels`` for arrays of any dtype."""
+    return (
+        functools.partial(loss.cost_from_log_probabilities, xp=xp),  # type: ignore[attr-defined]
+        functools.partial(loss.fused_gradient, xp=xp),
+    )
 
 
 def _passes_key(net: Network) -> tuple[Any, ...]:

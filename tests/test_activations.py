@@ -167,6 +167,25 @@ def test_kernels_compute_forward_and_backward_in_place_bit_for_bit(
     assert np.array_equal(to_numpy(got), to_numpy(expected))
 
 
+def test_softmax_log_kernel_is_forward_log_bit_for_bit(backend: Backend, z_host: np.ndarray) -> None:
+    xp = backend.xp
+    Z = backend.asarray(z_host * 40)  # large enough that some entries of A underflow
+    A, log_A = activations.Softmax.forward_log(Z, xp=xp)
+    got_A, got_log_A = activations.Softmax().log_kernel(Z, xp=xp)(Z)
+    assert np.array_equal(to_numpy(got_A), to_numpy(A))
+    assert np.array_equal(to_numpy(got_log_A), to_numpy(log_A))
+    assert np.all(np.isfinite(to_numpy(got_log_A)))
+
+    class Shifted(activations.Softmax):
+        @staticmethod
+        def forward_log(Z, /, *, xp):  # type: ignore[no-untyped-def]
+            A, log_A = activations.Softmax.forward_log(Z, xp=xp)
+            return A, log_A - 1.0
+
+    _, shifted = Shifted().log_kernel(Z, xp=xp)(Z)
+    assert np.array_equal(to_numpy(shifted), to_numpy(log_A) - 1.0)
+
+
 def test_a_relu_subclass_that_redefines_its_rule_gets_kernels_that_run_it() -> None:
     """ReLU's own kernels state P2 (1)/(2) directly, so a subclass with its own forward or
     backward must not inherit them: its kernels call its methods."""

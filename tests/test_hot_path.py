@@ -574,9 +574,10 @@ def test_the_plain_training_pass_is_the_general_passes_bit_for_bit(backend: Back
         assert_allclose(to_numpy(pa[k]), to_numpy(pb[k]), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("batch_dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("batch_dtype", "target_dtype"), [("float64", "float64"), ("float32", "float32"),
+                                                           ("float64", "float32")])
 def test_the_plain_pass_runs_the_kernels_for_the_networks_dtype_and_the_methods_for_another(
-    backend: Backend, batch_dtype: str
+    backend: Backend, batch_dtype: str, target_dtype: str
 ) -> None:
     """The kernels hold constants in the network's dtype (Activation.kernels), so
     train_plain calls them only on a batch of that dtype; a batch of another dtype goes
@@ -609,11 +610,11 @@ def test_the_plain_pass_runs_the_kernels_for_the_networks_dtype_and_the_methods_
     net = Network(layers, loss="categorical_crossentropy", backend=backend, dtype="float64", seed=3)
     xb, yb = _batch(net, "categorical_crossentropy")
     xp, dtype = backend.xp, backend.dtype(batch_dtype)
-    xb, yb = xp.astype(xb, dtype), xp.astype(yb, dtype)
+    xb, yb = xp.astype(xb, dtype), xp.astype(yb, backend.dtype(target_dtype))
     passes = net.passes()
     params = {k: xp.astype(v, dtype) for k, v in net.named_parameters().items()}
     cost, A_L, grads = passes.train(xb, yb, params)
-    own = batch_dtype == "float64"
+    own = batch_dtype == target_dtype == "float64"
     assert calls == (["kernel forward", "kernel backward"] if own else ["forward", "backward"])
     cache, expected_cost = passes.forward_cost(xb, yb, params)
     expected = passes.backward(cache, yb, params, None, True)

@@ -8,7 +8,7 @@ import pytest
 from backends import Backend, to_numpy
 from ffnn import jacobians
 from ffnn.activations import get_activation
-from ffnn.losses import get_loss
+from ffnn.losses import CategoricalCrossEntropy, get_loss
 from tests.helpers import assert_allclose
 
 M, N = 5, 3
@@ -256,3 +256,37 @@ def test_good_sample_weights_accepted(backend: Backend) -> None:
     from ffnn.losses import check_sample_weights
 
     check_sample_weights(backend.asarray([[0.0, 2.5, 1.0]]), 3, xp=backend.xp)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_log_kernels_are_the_cost_from_log_and_the_fused_gradient_bit_for_bit(backend: Backend, dtype: str) -> None:
+    """The plain training pass's cost and gradient functions give the methods' values
+    for two batch sizes in turn (each with its own 1/m) and again for the first."""
+    xp, dt = backend.xp, backend.dtype(dtype)
+    loss, softmax = get_loss("categorical_crossentropy"), get_activation("softmax")
+    rng = np.random.default_rng(4)
+    like = backend.asarray(np.zeros((1, 1)), dtype=dt)
+    cost, gradient = loss.log_kernels(like, xp=xp)
+    for m in (7, 3, 7):
+        Z = backend.asarray(rng.normal(size=(4, m)) * 3, dtype=dt)
+        Y = backend.asarray(np.eye(4)[:, rng.integers(0, 4, size=m)], dtype=dt)
+        A, log_A = softmax.forward_log(Z, xp=xp)
+        got_cost, got_dZ = cost(log_A, Y), gradient(A, Y)
+        expected_cost = loss.cost_from_log_probabilities(log_A, Y, xp=xp)
+        expected_dZ = loss.fused_gradient(A, Y, xp=xp)
+        assert got_cost.dtype == expected_cost.dtype == dt
+        assert got_dZ.dtype == dt
+        assert np.array_equal(to_numpy(got_cost), to_numpy(expected_cost)), m
+        assert np.array_equal(to_numpy(got_dZ), to_numpy(expected_dZ)), m
+
+
+def test_a_cross_entropy_subclass_with_its_own_rule_gets_kernels_that_run_it() -> None:
+    class Doubled(CategoricalCrossEntropy):
+        def cost_from_log_probabilities(self, log_A, Y, /, *, xp, weights=None):  # type: ignore[no-untyped-def]
+            return 2 * super().cost_from_log_probabilities(log_A, Y, xp=xp, weights=weights)
+
+    log_A, Y = np.log(np.full((2, 4), 0.5)), np.eye(2)[:, [0, 1, 0, 1]]
+    cost, _ = Doubled().log_kernels(log_A, xp=np)
+    assert cost(log_A, Y) == pytest.approx(2 * np.log(2))
+    cost, _ = CategoricalCrossEntropy().log_kernels(log_A, xp=np)
+    assert cost(log_A, Y) == pytest.approx(np.log(2))

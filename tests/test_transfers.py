@@ -86,6 +86,25 @@ def test_constant_is_a_reused_device_scalar_on_jax_and_a_number_elsewhere() -> N
     assert isinstance(constant(0.25, torch.ones(2)), float)
 
 
+def test_a_jax_constant_first_made_while_tracing_is_a_concrete_array_kept_after_it() -> None:
+    """A constant of a concrete array made for the first time inside ``jax.jit`` (a
+    kernel's 1/m on a compiled step's first batch) is made at once, not traced: the
+    table keeps a device array, never a tracer that would leak out of the trace."""
+    jax = _jax()
+    like = get_backend("jax").asarray(np.ones((2, 3), dtype=np.float32))
+    value = 1 / 7919  # held nowhere else
+
+    @jax.jit  # type: ignore[attr-defined]
+    def scaled(x):  # type: ignore[no-untyped-def]
+        return x * constant(value, like)
+
+    assert np.allclose(np.asarray(scaled(like)), np.float32(value))
+    held = constant(value, like)
+    assert not isinstance(held, jax.core.Tracer)  # type: ignore[attr-defined]
+    assert float(held) == float(np.float32(value)) and held.dtype == like.dtype
+    assert np.allclose(np.asarray(like * held), np.float32(value))  # usable outside the trace
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_numpy_constants_are_typed_read_only_and_change_no_bit(dtype: str) -> None:
     """NumPy's constants are 0-d arrays of the operand's dtype (typed_constants): made
