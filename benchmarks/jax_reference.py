@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .configs import Config
 from .fit_loop import shuffle_order
 
-__all__ = ["JaxJitFitLoop", "JaxJitStep", "jax_available"]
+__all__ = ["JaxJitFitLoop", "JaxJitStep", "JaxMatmulStep", "jax_available"]
 
 
 def jax_available() -> str:
@@ -142,3 +143,37 @@ class JaxJitFitLoop:
         import jax
 
         jax.block_until_ready(self.params)
+
+
+class JaxMatmulStep:
+    """XLA's limit: every product of :meth:`Config.matmul_shapes` in one ``jax.jit``
+    function, in the step's operand layouts (a transposed operand is the ``.T`` of a
+    stored array, as in the step). No compiled step on jax, ffnn's or hand-written,
+    can take less time than these products on this machine."""
+
+    def __init__(self, config: Config, *, dtype: str = "float32") -> None:
+        import jax
+        import jax.numpy as jnp
+
+        rng = np.random.default_rng(0)
+        self.operands = []
+        layouts = []
+        for _, M, K, N, a_transposed, b_transposed in config.matmul_shapes():
+            a = rng.standard_normal((K, M) if a_transposed else (M, K)).astype(dtype)
+            b = rng.standard_normal((N, K) if b_transposed else (K, N)).astype(dtype)
+            self.operands.append((jnp.asarray(a), jnp.asarray(b)))
+            layouts.append((a_transposed, b_transposed))
+
+        def products(operands: Any) -> Any:
+            return [(a.T if ta else a) @ (b.T if tb else b) for (a, b), (ta, tb) in zip(operands, layouts)]
+
+        self._run = jax.jit(products)
+        self.out: Any = None
+
+    def run(self) -> None:
+        self.out = self._run(self.operands)
+
+    def synchronize(self) -> None:
+        import jax
+
+        jax.block_until_ready(self.out)

@@ -32,7 +32,7 @@ from .competitors import SklearnMLP, TorchEager
 from .configs import DIGITS_BATCH, DIGITS_SIZES, GPU_EXTRA_CONFIGS, STEP_CONFIGS, TINY_CONFIG, Config
 from .env import machine_info, set_threads
 from .fit_loop import FfnnFit, ReferenceFitLoop, compile_support, epoch_data, one_hot_rows
-from .jax_reference import JaxJitFitLoop, JaxJitStep, jax_available
+from .jax_reference import JaxJitFitLoop, JaxJitStep, JaxMatmulStep, jax_available
 from .matmul import MatmulStep
 from .memory import peak_memory
 from .reference import inlined_step, reference_step
@@ -132,6 +132,8 @@ def _cpu_cases(config: Config, mode: Mode, *, with_sklearn: bool) -> tuple[list[
             jit = JaxJitStep(weights, X, Y_cols.T, lr=LEARNING_RATE)
             first_cost["jax-jit"] = float(jit.step())
             cases.append(Case("jax-jit", jit.step, sync=jit.synchronize))
+            products = JaxMatmulStep(config)
+            cases.append(Case("matmul-jax-float32", products.run, sync=products.synchronize))
 
     kinds, reason = compile_support()
     for backend in COMPILED_BACKENDS:

@@ -214,6 +214,23 @@ def test_jax_jit_step_and_loop_equal_the_numpy_reference() -> None:
         JaxJitFitLoop(weights, X[:-1], Y[:-1], batch=TINY_CONFIG.batch, lr=0.1)
 
 
+def test_jax_matmul_step_computes_every_product_of_the_step_in_its_layout() -> None:
+    jnp = pytest.importorskip("jax.numpy", reason="the XLA matmul limit needs jax")
+    from benchmarks.jax_reference import JaxMatmulStep
+
+    config = Config("c", (7, 5, 4, 3), 11, "test")
+    products = JaxMatmulStep(config)
+    products.run()
+    products.synchronize()
+    shapes = config.matmul_shapes()
+    assert len(products.out) == len(products.operands) == len(shapes)
+    for out, (a, b), (_, M, K, N, ta, tb) in zip(products.out, products.operands, shapes):
+        assert out.shape == (M, N) and a.shape == ((K, M) if ta else (M, K)) and b.shape == ((N, K) if tb else (K, N))
+        expected = (np.asarray(a).T if ta else np.asarray(a)) @ (np.asarray(b).T if tb else np.asarray(b))
+        assert_allclose(np.asarray(out), expected, "float32")
+    assert isinstance(products.out[0], type(jnp.zeros(1)))
+
+
 def test_compile_support_detects_either_public_option() -> None:
     from types import SimpleNamespace
 
@@ -283,8 +300,12 @@ def test_compiled_step_slots_light_up_when_ffnn_offers_compile_step(monkeypatch:
     rows = {row["target"]: row for row in result["targets"] if row["config"] == "small"}
     compiled = rows["ffnn-jax compiled / hand-written jax.jit step"]
     assert compiled["value"] == cfg["ratios"]["ffnn-jax-compiled"]["vs_jax_jit"] and compiled["basis"] == "step"
-    assert rows["ffnn-jax compiled / PyTorch eager step"]["value"] > 0
-    assert "ffnn-jax compiled" in summary_markdown(result)
+    vs_torch = rows["ffnn-jax compiled / PyTorch eager step"]
+    assert vs_torch["value"] > 0
+    med = {k: v["median_s"] for k, v in cfg["results"].items()}
+    assert vs_torch["floor"] == med["matmul-jax-float32"] / med["torch-eager"]
+    summary = summary_markdown(result)
+    assert "ffnn-jax compiled" in summary and f"(XLA's products alone: {vs_torch['floor']:.3f})" in summary
 
 
 def test_compiled_fit_slots_light_up_when_fit_takes_compile(monkeypatch: pytest.MonkeyPatch) -> None:
