@@ -696,27 +696,34 @@ class Passes:
             self.train_plain if plain else None
         )
         # train_plain's layers: the activations' kernels for arrays of the network's own
-        # dtype (the 0 of ReLU made once), the bound methods for any other dtype.
+        # dtype (the 0 of ReLU made once); the bound methods for any other dtype, made
+        # when such a batch first comes (_bound_steps).
         self.kernel_dtype: Any = None
-        self.plain_steps: tuple[tuple[Any, ...], ...] = ()
+        self.plain_steps: list[tuple[Any, ...] | None] = [None, None]
         if plain:
             xp, like = self.xp, net.layers[0].W
-            hidden, output = [layer.activation for layer in net.layers[:-1]], net.layers[-1].activation
+            output = net.layers[-1].activation
             self.kernel_dtype = like.dtype
-            bound_log = functools.partial(forward_log, xp=xp)  # type: ignore[arg-type, misc]  # set: plain needs it
             log_kernel, log_kernels = getattr(output, "log_kernel", None), getattr(self.loss, "log_kernels", None)
-            self.plain_steps = (
-                (
-                    *self._plain_steps([g.kernels(like, xp=xp) for g in hidden]),
-                    bound_log if log_kernel is None else log_kernel(like, xp=xp),
-                    *(_bound_loss(self.loss, xp) if log_kernels is None else log_kernels(like, xp=xp)),
-                ),
-                (
-                    *self._plain_steps([_bound(g, xp) for g in hidden]),
-                    bound_log,
-                    *_bound_loss(self.loss, xp),
-                ),
+            self.plain_steps[0] = (
+                *self._plain_steps([layer.activation.kernels(like, xp=xp) for layer in net.layers[:-1]]),
+                self._bound_log() if log_kernel is None else log_kernel(like, xp=xp),
+                *(_bound_loss(self.loss, xp) if log_kernels is None else log_kernels(like, xp=xp)),
             )
+
+    def _bound_log(self) -> Callable[[Array], tuple[Array, Array]]:
+        return functools.partial(self.log_output, xp=self.xp)  # type: ignore[arg-type, misc]  # set: plain needs it
+
+    def _bound_steps(self) -> tuple[Any, ...]:
+        """:attr:`plain_steps`' entry for batches not of the network's dtype: the
+        activations' and the loss's methods with ``xp`` bound (made once, when needed)."""
+        xp = self.xp
+        steps = self.plain_steps[1] = (
+            *self._plain_steps([_bound(layer.activation, xp) for layer in self.net.layers[:-1]]),
+            self._bound_log(),
+            *_bound_loss(self.loss, xp),
+        )
+        return steps
 
     def _plain_steps(self, kernels: list[tuple[Callable[..., Array], Callable[..., Array]]]) -> tuple[
         _HiddenSteps, _BackwardSteps
@@ -789,7 +796,8 @@ class Passes:
         """
         dtype = self.kernel_dtype
         other = (X.dtype is not dtype and X.dtype != dtype) or (Y.dtype is not dtype and Y.dtype != dtype)
-        hidden_steps, backward_steps, log_output, cost_from_log, fused_gradient = self.plain_steps[other]
+        steps = self.plain_steps[other] or self._bound_steps()
+        hidden_steps, backward_steps, log_output, cost_from_log, fused_gradient = steps
         A = X
         cache = [X]
         for kW, kb, forward in hidden_steps:
