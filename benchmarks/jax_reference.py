@@ -146,10 +146,13 @@ class JaxJitFitLoop:
 
 
 class JaxMatmulStep:
-    """XLA's limit: every product of :meth:`Config.matmul_shapes` in one ``jax.jit``
-    function, in the step's operand layouts (a transposed operand is the ``.T`` of a
-    stored array, as in the step). No compiled step on jax, ffnn's or hand-written,
-    can take less time than these products on this machine."""
+    """XLA's matrix products of one step: every product of :meth:`Config.matmul_shapes`
+    in one ``jax.jit`` function, each its own output, in the step's operand layouts (a
+    transposed operand is the ``.T`` of a stored array, as in the step). It shows how
+    much of a compiled step's time XLA's CPU matrix products take on this machine (set
+    against PyTorch eager's whole step in the §2 target's row). It is not a strict lower
+    bound: inside a whole step XLA may fuse a product with what uses it and need no
+    output of its own, and measured here it is within about ±10% of the ``jax.jit`` step."""
 
     def __init__(self, config: Config, *, dtype: str = "float32") -> None:
         import jax

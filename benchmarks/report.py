@@ -104,19 +104,21 @@ def _compiled_rows(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         if basis:
             row["basis"] = basis
         if spec is COMPILED_VS_TORCH:
-            row.update(_xla_floor(cfg))
+            row.update(_xla_products(cfg))
         rows.append(row)
     return rows
 
 
-def _xla_floor(cfg: dict[str, Any]) -> dict[str, float]:
-    """``{"floor": t(XLA's products of the step alone) / t(PyTorch eager step)}``: the
-    smallest value any jax-compiled step can reach on this machine, or {} when either
-    was not measured."""
+def _xla_products(cfg: dict[str, Any]) -> dict[str, float]:
+    """``{"xla_products": t(XLA's products of one step alone) / t(PyTorch eager step)}``:
+    what XLA's CPU matrix products of a step take, in units of the whole PyTorch eager
+    step this target compares with (about what a compiled jax step can reach here; not a
+    strict bound, see :class:`~benchmarks.jax_reference.JaxMatmulStep`), or {} when
+    either was not measured."""
     results = cfg.get("results", {})
     if "matmul-jax-float32" not in results or "torch-eager" not in results:
         return {}
-    return {"floor": results["matmul-jax-float32"]["median_s"] / results["torch-eager"]["median_s"]}
+    return {"xla_products": results["matmul-jax-float32"]["median_s"] / results["torch-eager"]["median_s"]}
 
 
 def _load_note(machine: dict[str, Any]) -> str:
@@ -252,8 +254,8 @@ def summary_markdown(result: dict[str, Any], *, source: str = "") -> str:
     for row in result.get("targets", []):
         met = {True: "yes", False: "**no**", None: "skipped"}[row["met"]]
         value = row.get("skipped", "") if row["value"] is None else _x(row["value"], 3)
-        if "floor" in row:
-            value += f" (XLA's products alone: {row['floor']:.3f})"
+        if "xla_products" in row:
+            value += f" (XLA's products alone: {row['xla_products']:.3f})"
         lines.append(f"| {row['target']} | {row['config']} | {value} | {row['comparison']} {row['limit']} | {met} |")
     return "\n".join(lines)
 
