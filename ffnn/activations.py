@@ -93,9 +93,10 @@ class Activation:
         raise NotImplementedError
 
     def kernels(self, like: Array, /, *, xp: Namespace) -> tuple[Callable[[Array], Array], Callable[..., Array]]:
-        """``(forward(Z), backward_in_place(dA, A))``: :meth:`forward` and
-        :meth:`backward_in_place` (without Z) as functions of the arrays alone, for
-        arrays of namespace ``xp`` with ``like``'s dtype and device. The training pass
+        """``(forward(Z), backward_in_place(dA, A))``: :meth:`forward` (A = g(Z)) and
+        :meth:`backward_in_place` (dJ/dZ = dJ/dA ⊙ g'(Z), written into ``dA``), without Z,
+        as functions of the arrays alone (all (n^[l], m)), for arrays of namespace ``xp``
+        with ``like``'s dtype and device. The training pass
         of a network whose activations do not read Z
         (:meth:`ffnn.network.Passes.train_plain`) calls them at every batch. The
         default binds ``xp``; a subclass may return functions with its constants made

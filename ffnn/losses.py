@@ -299,8 +299,10 @@ class CategoricalCrossEntropy(Loss):
         return dZ
 
     def log_kernels(self, like: Array, /, *, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
-        """``(cost(log_A, Y), gradient(A, Y))``: :meth:`cost_from_log_probabilities` and
-        :meth:`fused_gradient` without example weights, as functions of the arrays alone
+        """``(cost(log_A, Y), gradient(A, Y))``: :meth:`cost_from_log_probabilities`
+        (P3 (4), J = −(1/m) Σ Y ⊙ log Ŷ, a 0-d array) and :meth:`fused_gradient` (P3 (6),
+        dJ/dZ = (1/m)(Ŷ ⊙ Σ_{axis=0} Y − Y), (n^[L], m)) without example weights, for
+        ``log_A``, ``A`` and ``Y`` of shape (n^[L], m), as functions of the arrays alone
         for arrays of namespace ``xp`` with ``like``'s dtype and device: the namespace's
         calls found once and 1/m made once per batch size (:func:`backends.constant`), the
         same operations, bit for bit. The plain training pass calls them at every batch
