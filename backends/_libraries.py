@@ -218,7 +218,7 @@ def _jax_from_host(jax: ModuleType, xp: ModuleType, host: np.ndarray, dtype: Any
     """An explicit ``device_put`` (allowed by ``jax.transfer_guard("disallow")``), run at
     once even while a function is being traced (``jax.ensure_compile_time_eval``): the
     result is a concrete array, never a tracer, so it may be kept beyond the trace
-    (:func:`backends.constant`'s table, a loss's 1/m made on first use in a compiled step)."""
+    (:func:`backends.constant`'s table, an activation kernel's constant made while a step is traced)."""
     with jax.ensure_compile_time_eval():
         x = jax.device_put(np.array(host, copy=True) if copy else host, device)
         return x if dtype is None or x.dtype == dtype else xp.astype(x, dtype)

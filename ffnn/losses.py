@@ -35,6 +35,7 @@ __all__ = [
     "clamp_probability",
     "example_scale",
     "get_loss",
+    "log_methods",
 ]
 
 
@@ -53,10 +54,6 @@ def example_scale(m: int, weights: Array = None, /, *, xp: Namespace) -> Array:
     if weights is None:
         return 1 / m
     return weights / xp.sum(weights)
-
-
-_MAX_SCALES = 64
-"""The batch sizes whose 1/m a loss's kernels keep (then they start afresh)."""
 
 
 def _mean(per_entry: Array, weights: Array, /, *, xp: Namespace) -> Array:
@@ -304,43 +301,39 @@ class CategoricalCrossEntropy(Loss):
         dJ/dZ = (1/m)(Ŷ ⊙ Σ_{axis=0} Y − Y), (n^[L], m)) without example weights, for
         ``log_A``, ``A`` and ``Y`` of shape (n^[L], m), as functions of the arrays alone
         for arrays of namespace ``xp`` with ``like``'s dtype and device: the namespace's
-        calls found once and 1/m made once per batch size (:func:`backends.constant`), the
-        same operations, bit for bit. The plain training pass calls them at every batch
-        (:meth:`ffnn.network.Passes.train_plain`). A subclass that redefines either
-        method gets its methods with ``xp`` bound."""
-        own = CategoricalCrossEntropy
-        cls = type(self)
+        calls found once, 1/m from :func:`backends.constant` of the operand as the
+        methods take it; the same operations, bit for bit. The plain training pass calls
+        them at every batch (:meth:`ffnn.network.Passes.train_plain`). A subclass that
+        redefines either method gets :func:`log_methods`."""
+        own, cls = CategoricalCrossEntropy, type(self)
         if cls.cost_from_log_probabilities is not own.cost_from_log_probabilities or (
             cls.fused_gradient is not own.fused_gradient
         ):
-            return (
-                functools.partial(self.cost_from_log_probabilities, xp=xp),
-                functools.partial(self.fused_gradient, xp=xp),
-            )
+            return log_methods(self, xp)
         sum_all, sum_along = total(xp), reductions(xp)[0]
-        scales: dict[int, Any] = {}  # m → 1/m in like's dtype
-
-        def scale(m: int) -> Any:
-            held = scales.get(m)
-            if held is None:
-                if len(scales) > _MAX_SCALES:
-                    scales.clear()
-                held = scales[m] = constant(1 / m, like)
-            return held
 
         def cost(log_A: Array, Y: Array) -> Array:
-            return -(sum_all(Y * log_A) * scale(Y.shape[1]))
+            per_entry = Y * log_A
+            return -(sum_all(per_entry) * constant(1 / per_entry.shape[1], per_entry))
 
         def gradient(A: Array, Y: Array) -> Array:
             dZ = A * sum_along(Y, 0)
             dZ -= Y
-            dZ *= scale(A.shape[1])
+            dZ *= constant(1 / A.shape[1], dZ)
             return dZ
 
         return cost, gradient
 
     def example_gradient(self, a: Array, y: Array, /, *, xp: Namespace) -> Array:
         return -y / clamp_probability(a, xp=xp)
+
+
+def log_methods(loss: Any, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
+    """``loss``'s :meth:`~CategoricalCrossEntropy.cost_from_log_probabilities` and
+    ``fused_gradient`` with ``xp`` bound: the calling convention of
+    :meth:`CategoricalCrossEntropy.log_kernels`, for arrays of any dtype and for a loss
+    whose own rules the kernels do not state."""
+    return functools.partial(loss.cost_from_log_probabilities, xp=xp), functools.partial(loss.fused_gradient, xp=xp)
 
 
 LOSSES: Registry[Loss] = Registry("loss", Loss)

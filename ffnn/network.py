@@ -23,7 +23,7 @@ from ._validation import PREDICT_BATCH_SIZE, Interval, as_inputs, as_sample_weig
 from .activations import Activation
 from .dropout import Probabilities, apply, dropout_config, keep_probabilities
 from .layers import BINDINGS, Dense, affine, affine_backward
-from .losses import Loss, checked_targets, get_loss
+from .losses import Loss, checked_targets, get_loss, log_methods
 from .metrics import task_of
 from .optimizers import parameter_names
 from .serialization import MODELS, Saver
@@ -708,7 +708,7 @@ class Passes:
             self.plain_steps[0] = (
                 *self._plain_steps([layer.activation.kernels(like, xp=xp) for layer in net.layers[:-1]]),
                 self._bound_log() if log_kernel is None else log_kernel(like, xp=xp),
-                *(_bound_loss(self.loss, xp) if log_kernels is None else log_kernels(like, xp=xp)),
+                *(log_methods(self.loss, xp) if log_kernels is None else log_kernels(like, xp=xp)),
             )
 
     def _bound_log(self) -> Callable[[Array], tuple[Array, Array]]:
@@ -721,7 +721,7 @@ class Passes:
         steps = self.plain_steps[1] = (
             *self._plain_steps([_bound(layer.activation, xp) for layer in self.net.layers[:-1]]),
             self._bound_log(),
-            *_bound_loss(self.loss, xp),
+            *log_methods(self.loss, xp),
         )
         return steps
 
@@ -870,15 +870,6 @@ def _bound(g: Activation, xp: Namespace) -> tuple[Callable[..., Array], Callable
     """``g``'s forward and backward_in_place with ``xp`` bound: :meth:`Activation.kernels`'s
     calling convention for arrays of any dtype."""
     return Activation.kernels(g, None, xp=xp)
-
-
-def _bound_loss(loss: Loss, xp: Namespace) -> tuple[Callable[..., Array], Callable[..., Array]]:
-    """``loss``'s cost from log Ŷ and fused gradient with ``xp`` bound: the calling
-    convention of the loss's ``log_kernels`` for arrays of any dtype."""
-    return (
-        functools.partial(loss.cost_from_log_probabilities, xp=xp),  # type: ignore[attr-defined]
-        functools.partial(loss.fused_gradient, xp=xp),
-    )
 
 
 def _passes_key(net: Network) -> tuple[Any, ...]:

@@ -87,8 +87,8 @@ def test_constant_is_a_reused_device_scalar_on_jax_and_a_number_elsewhere() -> N
 
 
 def test_a_jax_constant_first_made_while_tracing_is_a_concrete_array_kept_after_it() -> None:
-    """A constant of a concrete array made for the first time inside ``jax.jit`` (a
-    kernel's 1/m on a compiled step's first batch) is made at once, not traced: the
+    """A constant of a concrete array made for the first time inside ``jax.jit`` (ReLU's
+    kernel built while a step is traced) is made at once, not traced: the
     table keeps a device array, never a tracer that would leak out of the trace."""
     jax = _jax()
     like = get_backend("jax").asarray(np.ones((2, 3), dtype=np.float32))
